@@ -1,0 +1,84 @@
+"""The public surface of market_data: the only module other plugins may import.
+
+Everything here is stable; the rest of the package (models, service, routes) may change.
+
+- ``await get_instrument(symbol)`` -> :class:`Instrument` or None
+- ``await latest_quote(symbol)`` -> :class:`Quote` (Decimal ``bid``, ``ask``, ``last``, ``mid``
+  and a UTC ``ts``) or None when no quote was published yet
+- ``await get_bars(symbol, timeframe, start=None, end=None, limit=1000)`` -> list of :class:`Bar`
+- ``check_quantity_and_price(instrument, quantity, price)`` raises
+  :class:`InvalidQuantityOrPrice` (a ValueError with ``code`` LOT_SIZE, TICK_SIZE, MIN_NOTIONAL,
+  INVALID_QUANTITY or INVALID_PRICE) when an order size does not fit; it never rounds
+- ``await set_quote(symbol, bid, ask, last)`` stores and publishes a quote exactly as the live
+  feed does (for tests, and for plugins that bring their own prices)
+- ``QUOTE_CHANNEL_PREFIX``: quotes are published on ``market:quotes:{symbol}`` (type ``quote``)
+
+Quotes live in Redis and need the event bus (the web process or a worker); instruments and bars
+need the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from quarkbot_plugins.market_data import service
+from quarkbot_plugins.market_data.service import (
+    QUOTE_CHANNEL_PREFIX,
+    Bar,
+    Instrument,
+    InvalidQuantityOrPrice,
+    Quote,
+    check_quantity_and_price,
+)
+
+__all__ = [
+    "QUOTE_CHANNEL_PREFIX",
+    "Bar",
+    "Instrument",
+    "InvalidQuantityOrPrice",
+    "Quote",
+    "check_quantity_and_price",
+    "get_bars",
+    "get_instrument",
+    "latest_quote",
+    "set_quote",
+]
+
+
+async def get_instrument(symbol: str) -> Instrument | None:
+    """The instrument with this symbol (active or not), or None."""
+    record = await service.get_instrument_record(symbol)
+    return Instrument.from_record(record) if record is not None else None
+
+
+async def latest_quote(symbol: str) -> Quote | None:
+    """The last quote published for ``symbol``, or None."""
+    return await service.read_quote(symbol)
+
+
+async def get_bars(
+    symbol: str,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 1000,
+) -> list[Bar]:
+    """Stored bars with ``start <= ts < end``, ascending by ts, at most ``limit``."""
+    rows, _next = await service.query_bars(symbol, timeframe, start=start, end=end, limit=limit)
+    return [Bar.from_record(row) for row in rows]
+
+
+async def set_quote(
+    symbol: str,
+    bid: Decimal | int | str,
+    ask: Decimal | int | str,
+    last: Decimal | int | str,
+    ts: datetime | None = None,
+) -> Quote:
+    """Store ``symbol``'s latest quote in Redis and publish it on ``market:quotes:{symbol}``.
+
+    Raises ValueError for a non-positive price or ``bid > ask`` (TypeError for a float). The
+    symbol is not looked up: tests may quote instruments they never created.
+    """
+    return await service.publish_quote(service.make_quote(symbol, bid, ask, last, ts), "api")

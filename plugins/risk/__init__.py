@@ -1,0 +1,96 @@
+"""risk: the trading state and kill switch, circuit breakers, limits, the PDT guard, risk
+metrics, exposure and position sizing.
+
+It gates orders through ``check_order`` (``tryfirst``: kill switch, circuit breakers, limits,
+PDT, in that order; the budget plugin's gate runs last) and follows them through
+``on_order_event`` (fills and broker rejections feed the circuit breakers). It reads the trading
+books through ``quarkbot_plugins.trading.api`` and quotes and bars through
+``quarkbot_plugins.market_data.api``. Reference: ``docs/risk.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from quart import Blueprint, Quart
+
+from quarkbot import hookimpl
+from quarkbot.contrib import Channel, CronJob
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def register_models() -> Mapping[str, Sequence[str]]:
+    return {"risk": ["quarkbot_plugins.risk.models"]}
+
+
+@hookimpl
+def register_blueprints(app: Quart) -> Sequence[Blueprint]:
+    from quarkbot_plugins.risk.blueprint import risk_bp
+
+    return [risk_bp]
+
+
+@hookimpl
+def register_channels() -> Sequence[Channel]:
+    return [Channel("risk:alerts", "viewer", "Risk and budget breaches and state changes")]
+
+
+@hookimpl
+def register_settings() -> type:
+    from quarkbot_plugins.risk.settings import RiskSettings
+
+    return RiskSettings
+
+
+async def refresh_metrics(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Recompute the risk metrics (vectorbt) from the equity history and cache them."""
+    from quarkbot_plugins.risk import tasks
+
+    return await tasks.refresh_metrics()
+
+
+async def monitor(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Every 10 s: value the account at the feed's prices and evaluate the circuit breakers."""
+    from quarkbot_plugins.risk import tasks
+
+    return await tasks.monitor()
+
+
+@hookimpl
+def register_jobs() -> Sequence[Any]:
+    return [refresh_metrics]
+
+
+@hookimpl
+def register_cron_jobs() -> Sequence[CronJob]:
+    return [CronJob(monitor, second={0, 10, 20, 30, 40, 50}, run_at_startup=True)]
+
+
+@hookimpl(tryfirst=True)
+async def check_order(order: Any, ctx: Any) -> Any:
+    """The risk gate: kill switch, circuit breakers, limits, PDT (see docs/risk.md)."""
+    from quarkbot_plugins.risk import service
+
+    return await service.gate(order, ctx)
+
+
+@hookimpl
+async def on_order_event(event: Any) -> None:
+    """Fills feed the loss breakers; broker rejections feed the rejection-rate breaker."""
+    from quarkbot_plugins.risk import service
+
+    if event.kind in ("filled", "partially_filled") and event.fill is not None:
+        await service.evaluate_breakers(("daily_loss", "max_drawdown", "consecutive_losses"))
+    elif event.kind == "rejected" and event.order.deny_code in service.BROKER_REJECTIONS:
+        # a gate's denial is not a broker outcome; only the broker's refusals count
+        await service.evaluate_breakers(("rejection_rate",), order_model=type(event.order))
+
+
+@hookimpl
+async def startup(app: Quart) -> None:
+    from quarkbot_plugins.risk import service
+
+    await service.ensure_breakers()

@@ -1,0 +1,236 @@
+"""Request and response models of the risk routes. Decimals travel as strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+from quarkbot.pagination import PageQuery
+
+
+def format_decimal(value: Decimal) -> str:
+    """Fixed-point without padding zeros; never an exponent."""
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+Money = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
+PositiveMoney = Annotated[
+    Decimal,
+    Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False),
+    PlainSerializer(format_decimal, return_type=str),
+]
+TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
+BREAKER_NAMES = (
+    "daily_loss",
+    "max_drawdown",
+    "consecutive_losses",
+    "rejection_rate",
+    "stale_market_data",
+)
+TradingStateName = Literal["ACTIVE", "REDUCING", "HALTED"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# kill switch ------------------------------------------------------------------------------------
+CONFIRMATIONS = {"activate": "KILL", "reduce": "REDUCE", "deactivate": "RESUME"}
+
+
+class KillSwitchIn(Strict):
+    action: Literal["activate", "reduce", "deactivate"]
+    confirmation: str = Field(max_length=32, description='"KILL", "REDUCE" or "RESUME"')
+    reason: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _confirmed(self) -> KillSwitchIn:
+        expected = CONFIRMATIONS[self.action]
+        if self.confirmation != expected:
+            raise ValueError(f"confirmation must be exactly {expected!r} to {self.action}")
+        return self
+
+
+class KillSwitchOut(BaseModel):
+    state: TradingStateName
+    active: bool
+    reason: str | None
+    activated_by: str | None
+    activated_at: datetime | None
+    cooldown_until: datetime | None
+    canceled_orders: int | None = None
+
+
+# circuit breakers -------------------------------------------------------------------------------
+class BreakerOut(BaseModel):
+    name: str
+    enabled: bool
+    state: Literal["closed", "open", "half_open"]
+    threshold: Money
+    window_seconds: int
+    min_samples: int
+    cooldown_seconds: int
+    half_open: bool
+    reason: str | None
+    value: Money | None
+    tripped_at: datetime | None
+    retry_at: datetime | None
+    trips: int
+    updated_at: datetime
+
+
+class BreakerPage(BaseModel):
+    items: list[BreakerOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class BreakerQuery(PageQuery):
+    state: Literal["closed", "open", "half_open"] | None = None
+
+
+class BreakerConfigIn(Strict):
+    enabled: bool | None = None
+    threshold: PositiveMoney | None = None
+    window_seconds: int | None = Field(None, ge=1, le=30 * 86400)
+    min_samples: int | None = Field(None, ge=1, le=100_000)
+    cooldown_seconds: int | None = Field(None, ge=0, le=30 * 86400)
+    half_open: bool | None = None
+
+
+# limits -----------------------------------------------------------------------------------------
+class SymbolLimit(Strict):
+    max_notional: PositiveMoney | None = None
+    max_quantity: PositiveMoney | None = None
+
+
+class PositionLimits(Strict):
+    default: SymbolLimit = Field(default_factory=SymbolLimit)
+    symbols: dict[Annotated[str, Field(min_length=1, max_length=32)], SymbolLimit] = Field(
+        default_factory=dict, max_length=10_000
+    )
+
+
+class PortfolioLimits(Strict):
+    max_gross_exposure: PositiveMoney | None = Field(
+        None, description="Sum of |quantity x mark| over positions, in the base currency"
+    )
+    max_net_exposure: PositiveMoney | None = Field(
+        None, description="|sum of quantity x mark| over positions, in the base currency"
+    )
+    max_leverage: (
+        Annotated[Decimal, Field(gt=0, le=1000), PlainSerializer(format_decimal, return_type=str)]
+        | None
+    ) = Field(None, description="Gross exposure / equity")
+    max_open_orders: int | None = Field(None, ge=1, le=1_000_000)
+    max_order_notional: PositiveMoney | None = None
+
+
+class MarginLimits(Strict):
+    max_margin_utilization: (
+        Annotated[Decimal, Field(gt=0, le=1), PlainSerializer(format_decimal, return_type=str)]
+        | None
+    ) = Field(None, description="Margin of perpetual positions / equity, 0..1")
+
+
+class DrawdownLimits(Strict):
+    max_drawdown_pct: (
+        Annotated[Decimal, Field(gt=0, le=100), PlainSerializer(format_decimal, return_type=str)]
+        | None
+    ) = Field(None, description="Deny exposure-increasing orders past this drawdown (%)")
+
+
+class Limits(Strict):
+    position: PositionLimits = Field(default_factory=PositionLimits)
+    portfolio: PortfolioLimits = Field(default_factory=PortfolioLimits)
+    margin: MarginLimits = Field(default_factory=MarginLimits)
+    drawdown: DrawdownLimits = Field(default_factory=DrawdownLimits)
+
+
+class LimitsOut(Limits):
+    model_config = ConfigDict(extra="ignore")
+
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+# pdt, metrics, exposure, sizing -----------------------------------------------------------------
+class PdtQuery(PageQuery):
+    instrument_class: str = Field("us_equity", max_length=32)
+
+
+class PdtStatusOut(BaseModel):
+    enabled: bool
+    instrument_class: str
+    rule: str | None
+    effective_from: str | None
+    day_trades_used: int
+    max_day_trades: int
+    window_business_days: int
+    account_threshold: Money
+    equity: Money
+    day_trades_left: int | None
+
+
+class MetricsQuery(PageQuery):
+    pass
+
+
+class MetricsOut(BaseModel):
+    volatility: float | None
+    var_95: float | None
+    cvar_95: float | None
+    max_drawdown: float | None
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    calmar_ratio: float | None
+    as_of: datetime | None
+    window: int
+    observations: int
+    periods_per_year: int
+    computed_at: datetime | None
+    stale: bool
+    refresh_job_id: str | None
+    implementation: str
+
+
+class ExposureQuery(PageQuery):
+    pass
+
+
+class PositionSizeQuery(PageQuery):
+    risk_per_trade_pct: Decimal = Field(Decimal(1), gt=0, le=100, allow_inf_nan=False)
+    atr_multiple: Decimal = Field(Decimal(2), gt=0, le=100, allow_inf_nan=False)
+    reward_risk: Decimal = Field(Decimal(2), gt=0, le=100, allow_inf_nan=False)
+    atr_period: int = Field(14, ge=1, le=500)
+    timeframe: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"] = "1d"
+    side: Literal["buy", "sell"] = "buy"
+    strategy_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+class PositionSizeOut(BaseModel):
+    symbol: str
+    side: str
+    timeframe: str
+    bars_used: int
+    price: Money
+    atr: Money
+    equity: Money
+    risk_per_trade: Money
+    stop_distance: Money
+    stop_loss: Money
+    take_profit: Money
+    recommended_size: Money
+    max_size: Money
+    limited_by: list[str]
+    explanation: str
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")

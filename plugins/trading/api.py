@@ -1,0 +1,45 @@
+"""The public surface of trading: the only module other plugins may import.
+
+Everything here is stable; the rest of the package (service, routes, paper broker) may change.
+
+- models (read them; write them only through the trading plugin): :class:`Position` (signed
+  ``quantity``, ``avg_price``, ``realized_pnl``, ``kind``), :class:`Fill`, :class:`CashBalance`
+  (per account and currency; created lazily, the base currency at the initial capital),
+  :class:`Trade` (closed round trips)
+- ``ledger``: the pure average-cost arithmetic (``PositionState``, ``apply_fill``,
+  ``unrealized_pnl``, ``position_value``)
+- ``trading_settings()``: ``account``, ``base_currency``, ``initial_capital``, fees, ...
+- ``await rebuild_books()``: replay every fill and fix the positions and cash (see
+  :mod:`quarkbot_plugins.trading.books`)
+- :class:`OrderEvent`: what ``on_order_event`` hooks receive (``kind``, ``order``, ``fill``)
+- ``FILL_EVENTS``: the ``OrderEvent.kind`` values that come with a fill
+"""
+
+from __future__ import annotations
+
+from quarkbot_plugins.trading import ledger
+from quarkbot_plugins.trading.books import rebuild_books
+from quarkbot_plugins.trading.domain import OrderEvent
+from quarkbot_plugins.trading.models import CashBalance, Fill, Position, Trade
+from quarkbot_plugins.trading.settings import TradingSettings, trading_settings
+
+FILL_EVENTS = frozenset({"filled", "partially_filled"})
+
+__all__ = [
+    "FILL_EVENTS",
+    "CashBalance",
+    "Fill",
+    "OrderEvent",
+    "Position",
+    "Trade",
+    "TradingSettings",
+    "ledger",
+    "rebuild_books",
+    "trading_settings",
+]
+
+# Appended for the risk plugin's kill switch: ``await cancel_open_orders(reason)`` cancels every
+# open order through its broker and returns how many were canceled.
+from quarkbot_plugins.trading.service import cancel_open_orders  # noqa: E402
+
+__all__ += ["cancel_open_orders"]

@@ -1,0 +1,52 @@
+"""The broker interface. Brokers come from ``register_brokers``; the paper broker is built in.
+
+A broker acknowledges or refuses an order, cancels it, reports fills asynchronously (through the
+``report_fill`` callback it is given), and answers lookups by ``client_order_id`` so that the
+reconciler can settle an order whose outcome is unknown, never resubmitting it under a new id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from quarkbot_plugins.trading.domain import FillReport
+
+ReportFill = Callable[[FillReport], Awaitable[Any]]
+
+
+class BrokerError(Exception):
+    """The broker call failed; its outcome is unknown."""
+
+
+@dataclass(frozen=True)
+class BrokerAck:
+    accepted: bool
+    broker_order_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BrokerOrderState:
+    """What the broker knows of an order: its status and every fill so far."""
+
+    client_order_id: str
+    status: str  # "open" | "filled" | "canceled" | "expired" | "rejected"
+    broker_order_id: str | None = None
+    fills: list[FillReport] = field(default_factory=list)
+
+
+class Broker(Protocol):
+    name: str
+
+    async def submit(self, order: Any) -> BrokerAck: ...
+
+    async def cancel(self, order: Any) -> bool:
+        """True when the order is canceled at the broker (it may have filled first)."""
+        ...
+
+    async def lookup(self, account: str, client_order_id: str) -> BrokerOrderState | None: ...
+
+
+BrokerFactory = Callable[[ReportFill], Broker]

@@ -1,0 +1,281 @@
+"""The paper broker: a simulated exchange with its own book, matching against the feed's quotes.
+
+``submit`` records the order in the paper book and wakes the matching engine; the engine (one per
+deployment, elected over Redis, in the worker) fills orders against the latest quotes and reports
+each fill through ``report_fill``, as a live broker would, asynchronously. Every execution is first
+written to the paper book (``PaperFill``), so a fill whose report was lost is found again by
+``lookup`` and booked by the reconciler.
+
+Matching: market orders fill at the ask (buy) or bid (sell) moved by the slippage, as taker.
+Limit orders marketable on arrival fill at the touch as taker; otherwise they rest and fill at
+their limit, as maker, once the opposite side crosses it. Stop orders trigger when the last price
+reaches the stop, then behave as market (stop) or limit (stop_limit) orders. ``ioc`` orders that
+cannot fill at once expire; ``day`` orders expire at the end of their UTC day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from redis.exceptions import RedisError
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from quarkbot.events import current_bus
+from quarkbot.redis_conn import current_redis, key
+from quarkbot_plugins.market_data import api as market
+from quarkbot_plugins.trading.broker import BrokerAck, BrokerOrderState, ReportFill
+from quarkbot_plugins.trading.domain import FillReport
+from quarkbot_plugins.trading.models import PaperFill, PaperOrder
+from quarkbot_plugins.trading.settings import trading_settings
+
+log = logging.getLogger("quarkbot.trading.paper")
+BPS = Decimal(10_000)
+OPEN = "open"
+
+
+def _inbox() -> str:
+    return key("trading", "paper", "inbox")
+
+
+class PaperBroker:
+    name = "paper"
+
+    def __init__(self, report_fill: ReportFill) -> None:
+        self.report_fill = report_fill
+
+    async def submit(self, order: Any) -> BrokerAck:
+        try:
+            paper, _ = await PaperOrder.get_or_create(
+                account=order.account,
+                client_order_id=order.client_order_id,
+                defaults={
+                    "symbol": order.symbol,
+                    "side": order.side,
+                    "type": order.type,
+                    "time_in_force": order.time_in_force,
+                    "quantity": order.quantity,
+                    "price": order.price,
+                    "stop_price": order.stop_price,
+                    "status": OPEN,
+                },
+            )
+        except IntegrityError:  # a concurrent retry of the same client_order_id
+            paper = await PaperOrder.get(
+                account=order.account, client_order_id=order.client_order_id
+            )
+        with contextlib.suppress(RedisError):
+            # Only a wake-up: the engine also sweeps the book, so a lost nudge delays, not loses.
+            await current_redis().xadd(_inbox(), {"id": str(paper.id)}, maxlen=10_000)
+        return BrokerAck(accepted=True, broker_order_id=f"paper-{paper.id}")
+
+    async def cancel(self, order: Any) -> bool:
+        changed = await PaperOrder.filter(
+            account=order.account, client_order_id=order.client_order_id, status=OPEN
+        ).update(status="canceled")
+        return bool(changed)
+
+    async def lookup(self, account: str, client_order_id: str) -> BrokerOrderState | None:
+        paper = await PaperOrder.get_or_none(account=account, client_order_id=client_order_id)
+        if paper is None:
+            return None
+        fills = await PaperFill.filter(paper_order_id=paper.id).order_by("id")
+        return BrokerOrderState(
+            client_order_id=client_order_id,
+            status=paper.status,
+            broker_order_id=f"paper-{paper.id}",
+            fills=[_report(paper, f) for f in fills],
+        )
+
+
+def _report(paper: PaperOrder, fill: PaperFill) -> FillReport:
+    return FillReport(
+        fill_id=fill.fill_id,
+        client_order_id=paper.client_order_id,
+        account=paper.account,
+        quantity=Decimal(fill.quantity),
+        price=Decimal(fill.price),
+        fee=Decimal(fill.fee),
+        liquidity=fill.liquidity,
+        ts=fill.ts,
+    )
+
+
+class MatchingEngine:
+    """Matches the paper book against quotes. ``step`` is deterministic and used by tests."""
+
+    def __init__(self, report_fill: ReportFill) -> None:
+        self.report_fill = report_fill
+
+    async def step(
+        self, symbols: Iterable[str] | None = None, ids: Iterable[int] | None = None
+    ) -> list[FillReport]:
+        """Match open paper orders (all, or of ``symbols``, or ``ids``) once; returns fills."""
+        qs = PaperOrder.filter(status=OPEN)
+        if symbols is not None:
+            qs = qs.filter(symbol__in=list(symbols))
+        if ids is not None:
+            qs = qs.filter(id__in=list(ids))
+        reports: list[FillReport] = []
+        quotes: dict[str, Any] = {}
+        for paper in await qs.order_by("id"):
+            if paper.symbol not in quotes:
+                quotes[paper.symbol] = await market.latest_quote(paper.symbol)
+            quote = quotes[paper.symbol]
+            if quote is None:
+                continue
+            report = await self._match(paper, quote)
+            if report is not None:
+                reports.append(report)
+        for report in reports:
+            try:
+                await self.report_fill(report)
+            except Exception:
+                # Booked later by the reconciler from the paper book.
+                log.exception("fill report %s failed", report.fill_id)
+        return reports
+
+    async def _match(self, paper: PaperOrder, quote: Any) -> FillReport | None:
+        settings = trading_settings()
+        now = datetime.now(UTC)
+        if paper.time_in_force == "day" and paper.created_at.date() < now.date():
+            await self._close(paper, "expired")
+            return None
+        bid, ask, last = Decimal(quote.bid), Decimal(quote.ask), Decimal(quote.last)
+        triggered = paper.triggered
+        if paper.type in ("stop", "stop_limit") and not triggered:
+            stop = Decimal(paper.stop_price or 0)
+            hit = last >= stop if paper.side == "buy" else last <= stop
+            if not hit:
+                await self._rest_or_expire(paper)
+                return None
+            triggered = True
+            await PaperOrder.filter(id=paper.id).update(triggered=True)
+        touch = ask if paper.side == "buy" else bid
+        if paper.type in ("market", "stop"):
+            slip = touch * settings.slippage_bps / BPS
+            price = touch + slip if paper.side == "buy" else touch - slip
+            return await self._fill(paper, price, "taker", settings.taker_fee_bps, now)
+        limit = Decimal(paper.price or 0)
+        crosses = touch <= limit if paper.side == "buy" else touch >= limit
+        if not crosses:
+            await self._rest_or_expire(paper)
+            return None
+        if paper.rested:
+            return await self._fill(paper, limit, "maker", settings.maker_fee_bps, now)
+        return await self._fill(paper, touch, "taker", settings.taker_fee_bps, now)
+
+    async def _rest_or_expire(self, paper: PaperOrder) -> None:
+        if paper.time_in_force == "ioc":
+            await self._close(paper, "expired")
+        elif not paper.rested:
+            await PaperOrder.filter(id=paper.id).update(rested=True)
+
+    async def _close(self, paper: PaperOrder, status: str) -> None:
+        changed = await PaperOrder.filter(id=paper.id, status=OPEN).update(status=status)
+        if changed:
+            from quarkbot_plugins.trading import service
+
+            order = await service.Order.get_or_none(
+                account=paper.account, client_order_id=paper.client_order_id
+            )
+            if order is not None:
+                await service.close_order(order, "EXPIRED" if status == "expired" else "CANCELED")
+
+    async def _fill(
+        self, paper: PaperOrder, price: Decimal, liquidity: str, fee_bps: Decimal, now: datetime
+    ) -> FillReport | None:
+        quantity = Decimal(paper.quantity) - Decimal(paper.filled_quantity)
+        fee = quantity * price * fee_bps / BPS
+        async with in_transaction() as conn:
+            # The status check makes this the single winner against a concurrent cancel.
+            changed = (
+                await PaperOrder.filter(id=paper.id, status=OPEN)
+                .using_db(conn)
+                .update(status="filled", filled_quantity=paper.quantity)
+            )
+            if not changed:
+                return None
+            count = await PaperFill.filter(paper_order_id=paper.id).using_db(conn).count()
+            fill = await PaperFill.create(
+                fill_id=f"paper-{paper.id}-{count + 1}",
+                paper_order_id=paper.id,
+                quantity=quantity,
+                price=price,
+                fee=fee,
+                liquidity=liquidity,
+                ts=now,
+                using_db=conn,
+            )
+        return _report(paper, fill)
+
+    async def run(self, poll_seconds: float = 0.5) -> None:
+        """Run until cancelled: wake on new orders and on quotes; sweep every ``poll_seconds``."""
+        redis = current_redis()
+        bus = current_bus()
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(bus.pubsub_channel)
+        last_id = "$"
+        await self.step()  # whatever arrived while no engine ran
+        try:
+            while not _cancelling():
+                new_ids: list[int] = []
+                symbols: set[str] = set()
+                try:
+                    entries = await redis.xread({_inbox(): last_id}, block=50, count=1000)
+                    for _stream, items in entries or []:
+                        for entry_id, fields in items:
+                            last_id = entry_id
+                            new_ids.append(int(fields[b"id"]))
+                    while True:
+                        message = await pubsub.get_message(timeout=0.0)
+                        if message is None:
+                            break
+                        symbol = _quote_symbol(message.get("data"))
+                        if symbol:
+                            symbols.add(symbol)
+                except RedisError as exc:
+                    log.warning("paper engine lost Redis (%s)", type(exc).__name__)
+                    await asyncio.sleep(0.5)
+                if new_ids:
+                    await self.step(ids=new_ids)
+                if symbols:
+                    await self.step(symbols=symbols)
+                await self._sweep_if_due(poll_seconds)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pubsub.aclose())
+
+    _last_sweep: float = 0.0
+
+    async def _sweep_if_due(self, every: float) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._last_sweep >= every:
+            self._last_sweep = loop_now
+            await self.step()
+
+
+def _cancelling() -> bool:
+    """redis-py may swallow a cancellation inside a read; loops check for it themselves."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _quote_symbol(raw: Any) -> str | None:
+    if not raw:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    if '"market:quotes:' not in text[:200]:
+        return None
+    try:
+        channel = json.loads(text)["channel"]
+    except (ValueError, KeyError):
+        return None
+    return str(channel).split(":", 2)[2]

@@ -1,0 +1,32 @@
+"""Settings of the trading plugin (env prefix ``QUARKBOT_TRADING_``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TradingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUARKBOT_TRADING_", extra="ignore")
+
+    account: str = "paper"
+    base_currency: str = "USD"
+    initial_capital: Decimal = Field(Decimal("100000"), ge=0, le=Decimal("1e15"))
+    broker: str = "paper"
+    broker_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    maker_fee_bps: Decimal = Field(Decimal("2"), ge=0, le=1000)
+    taker_fee_bps: Decimal = Field(Decimal("5"), ge=0, le=1000)
+    slippage_bps: Decimal = Field(Decimal("1"), ge=0, le=1000)
+    # orders left UNKNOWN longer than this are settled as never received when the broker
+    # does not know them
+    reconcile_grace_seconds: float = Field(30.0, ge=0)
+    # tests only: "after_store" kills the process between storing and submitting an order
+    fault_point: str | None = None
+
+
+@lru_cache(maxsize=1)
+def trading_settings() -> TradingSettings:
+    return TradingSettings()

@@ -1,0 +1,3 @@
+from quarkbot.cli import main
+
+main()

@@ -1,0 +1,334 @@
+"""The app factory. There is no global app: ``quarkbot.asgi`` calls ``create_app()``."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, Response, g, request
+from quart_schema import QuartSchema
+
+from quarkbot import __version__, audit, db, events, hooks, jobs
+from quarkbot.auth import (
+    PUBLIC,
+    ApiKeyService,
+    Authenticator,
+    Identity,
+    TokenService,
+    forbidden,
+    route_role,
+)
+from quarkbot.contrib import Channel
+from quarkbot.errors import ApiError, register_error_handlers
+from quarkbot.host import Host
+from quarkbot.manager import PluginError, PluginManager, unique_by_name
+from quarkbot.openapi import QuarkbotOpenAPIProvider
+from quarkbot.ratelimit import LoginRateLimiter, client_address
+from quarkbot.safety import check_configuration, load_secrets, write_admin_credentials
+from quarkbot.settings import Settings
+from quarkbot.utils import maybe_await
+
+log = logging.getLogger("quarkbot")
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: Endpoints served without authentication besides the routes marked ``@public``.
+PUBLIC_ENDPOINTS = frozenset({"static", "openapi", "swagger_ui", "redoc_ui"})
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+API_DESCRIPTION = """\
+REST API of quarkbot, an automated trading backend built from plugins.
+
+Authenticate with `POST /token` (OAuth2 password form) or `POST /api/v1/auth/login`, then send
+`Authorization: Bearer <token>`; machines may send `X-API-Key: <key>` instead. Errors are always
+JSON `{"detail": ...}`; validation errors are 422 with a list of `{loc, msg, type}`. Lists take
+`?limit=` (1-1000, default 100) and `?offset=` and answer `{items, total, limit, offset}`.
+
+WebSocket endpoints (`/ws` and the fixed-channel shortcuts) are described in `docs/websocket.md`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, plugins: Iterable[tuple[str, object]] = ()
+) -> Quart:
+    """Build the app: check the configuration, load plugins, wire routes, database and auth.
+
+    ``plugins`` registers extra (name, plugin) pairs, for tests and embedding.
+    """
+    settings = settings or Settings()
+    check_configuration(settings)
+    # The data dir holds the SQLite database and secrets: private to this user.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    manager = PluginManager(settings.disabled_plugins).load_all(extra=plugins)
+    secrets = load_secrets(settings)
+
+    app = Quart("quarkbot", static_folder=str(STATIC_DIR), static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/docs/swagger-ui/swagger-ui-bundle.js"
+    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/docs/swagger-ui/swagger-ui.css"
+    app.config["QUART_SCHEMA_REDOC_JS_URL"] = "/static/docs/redoc/redoc.standalone.js"
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json" if settings.docs_enabled else None,
+        swagger_ui_path="/docs",
+        redoc_ui_path="/redoc",
+        scalar_ui_path=None,
+        info={"title": "quarkbot", "version": __version__, "description": API_DESCRIPTION},
+        security_schemes={
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"},
+            "apiKeyAuth": {"type": "apiKey", "in_": "header", "name": "X-API-Key"},
+        },
+        openapi_provider_class=QuarkbotOpenAPIProvider,
+    )
+    if settings.cors_origins:
+        from quart_cors import cors
+
+        cors(
+            app,
+            allow_origin=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        )
+    register_error_handlers(app)
+
+    tokens = TokenService(settings.jwt, secrets.jwt_secret)
+    api_keys = ApiKeyService(secrets.api_key_secret)
+    host = Host(
+        settings=settings,
+        manager=manager,
+        tokens=tokens,
+        api_keys=api_keys,
+        authenticator=Authenticator(tokens, api_keys),
+        login_limiter=LoginRateLimiter(settings.rate_limit),
+        tortoise_config=db.tortoise_config(settings, db.collect_models(manager)),
+    )
+    app.extensions["quarkbot"] = host
+
+    _register_plugin_settings(host)
+    _register_blueprints(app, manager)
+    host.channels = _collect_channels(manager)
+    host.extras["jobs"] = jobs.collect(manager)
+    _check_route_roles(app)
+    _install_request_hooks(app, host)
+    _install_lifecycle(app, host)
+    return app
+
+
+def _register_plugin_settings(host: Host) -> None:
+    for plugin, settings_cls in host.manager.call_each("register_settings"):
+        try:
+            host.plugin_settings[plugin] = settings_cls()
+        except Exception as exc:
+            raise PluginError(f"plugin {plugin!r} has invalid settings: {exc}") from exc
+
+
+def _register_blueprints(app: Quart, manager: PluginManager) -> None:
+    contributions = list(manager.call_each("register_blueprints", app=app))
+    for _plugin, blueprint in unique_by_name(contributions, lambda bp: bp.name, "blueprint"):
+        app.register_blueprint(blueprint)
+
+
+def _collect_channels(manager: PluginManager) -> dict[str, tuple[str, Channel]]:
+    contributions = list(manager.call_each("register_channels"))
+    return {
+        channel.name: (plugin, channel)
+        for plugin, channel in unique_by_name(contributions, lambda c: c.name, "channel")
+    }
+
+
+def _check_route_roles(app: Quart) -> None:
+    """Every route must declare its role; a missing declaration is a start-up error."""
+    missing = [
+        f"{rule.rule} ({rule.endpoint})"
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in PUBLIC_ENDPOINTS
+        and route_role(app.view_functions.get(rule.endpoint)) is None
+    ]
+    if missing:
+        raise PluginError(
+            "routes without a role declaration (use quarkbot.auth.requires or public): "
+            + ", ".join(sorted(missing))
+        )
+
+
+def _install_request_hooks(app: Quart, host: Host) -> None:
+    async def authenticate(headers: Any) -> None:
+        rule = request.url_rule
+        if rule is None or rule.endpoint in PUBLIC_ENDPOINTS:
+            return
+        needed = route_role(app.view_functions.get(rule.endpoint))
+        if needed == PUBLIC or needed is None:
+            return
+        identity = await host.authenticator.from_headers(headers)
+        g.identity = identity
+        if not identity.allows(needed):
+            raise forbidden()
+
+    @app.before_request
+    async def _before_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        await authenticate(request.headers)
+        await _refuse_nul_characters()
+
+    @app.before_websocket
+    async def _before_websocket() -> None:
+        from quart import websocket
+
+        g.request_id = uuid.uuid4().hex
+        rule = websocket.url_rule
+        if rule is None or route_role(app.view_functions.get(rule.endpoint)) is None:
+            raise forbidden("WebSocket route without a role declaration")
+
+    @app.after_request
+    async def _after_request(response: Response) -> Response:
+        request_id = getattr(g, "request_id", None)
+        if request_id:
+            response.headers["X-Request-ID"] = request_id
+        if request.method in audit.MUTATING_METHODS:
+            try:
+                await _audit(host, response.status_code)
+            except Exception:
+                # The action already happened: answering 500 would invite a blind retry. The
+                # failure is logged loudly and flagged on the response instead.
+                response.headers["X-Audit-Failed"] = "1"
+        return response
+
+
+# A raw NUL byte is invalid JSON already (400); these are its escaped spellings.
+_NUL_MARKERS = (b"\\u0000", b"%00")
+
+
+async def _refuse_nul_characters() -> None:
+    """NUL is valid JSON and URL text but no database stores it: refuse it at the door (422)."""
+    if "\x00" in request.path or b"%00" in request.query_string:
+        raise ApiError(
+            422,
+            [{"loc": ["query"], "msg": "NUL characters are not allowed", "type": "value_error"}],
+        )
+    if request.method in audit.MUTATING_METHODS and request.mimetype in (
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "text/csv",
+    ):
+        body = await request.get_data(cache=True)
+        if any(marker in body for marker in _NUL_MARKERS):
+            raise ApiError(
+                422,
+                [{"loc": ["body"], "msg": "NUL characters are not allowed", "type": "value_error"}],
+            )
+
+
+async def _audit(host: Host, status: int) -> None:
+    identity: Identity | None = getattr(g, "identity", None)
+    actor_type: str
+    if identity is not None:
+        actor = identity.username
+        actor_type = identity.via
+    else:
+        actor = getattr(g, "audit_actor", None) or "anonymous"
+        actor_type = getattr(g, "audit_actor_type", "anonymous")
+    entry = audit.AuditEntry(
+        actor=actor,
+        actor_type=actor_type,
+        method=request.method,
+        path=request.path,
+        status=status,
+        request_id=getattr(g, "request_id", "") or "",
+        client_ip=client_address(
+            request.remote_addr,
+            request.headers.get("X-Forwarded-For"),
+            host.settings.trusted_proxies,
+        ),
+        action=request.url_rule.endpoint if request.url_rule else None,
+    )
+    try:
+        await audit.append(entry)
+    except Exception:
+        log.exception("audit log write failed for %s %s", request.method, request.path)
+        raise
+
+
+def _install_lifecycle(app: Quart, host: Host) -> None:
+    @app.before_serving
+    async def _startup() -> None:
+        if host.settings.should_auto_migrate:
+            await db.apply_migrations(host.tortoise_config, host.settings.data_dir)
+        await db.init_db(host.tortoise_config)
+        if host.settings.bootstrap_admin:
+            await _bootstrap_admin(host)
+        await _start_realtime(host)
+        hooks.install(host.manager)
+        for _plugin, result in host.manager.call_each("startup", app=app):
+            await maybe_await(result)
+
+    @app.after_serving
+    async def _shutdown() -> None:
+        try:
+            for _plugin, result in host.manager.call_each("shutdown", app=app):
+                await maybe_await(result)
+        finally:
+            try:
+                await _stop_realtime(host)
+            finally:
+                await db.close_db()
+
+
+async def _start_realtime(host: Host) -> None:
+    """Redis (embedded unless configured), the event bus, the WebSocket hub, the job queue."""
+    import asyncio
+
+    from quarkbot.queue import JobQueue
+    from quarkbot.redis_conn import connect, resolve_url
+    from quarkbot.ws import ChannelRegistry, Hub
+
+    url, embedded = await asyncio.to_thread(resolve_url, host.settings)
+    redis = connect(url, host.settings)
+    bus = events.EventBus(redis, host.settings.redis_prefix, host.settings.events.stream_maxlen)
+    events.install(bus)
+    registry = ChannelRegistry(channel for _plugin, channel in host.channels.values())
+    hub = Hub(bus, registry, host.settings.websocket.queue_size)
+    hub.start()
+    host.login_limiter.use_redis(redis, host.settings.redis_prefix)
+    host.extras.update(
+        redis=redis,
+        embedded_redis=embedded,
+        bus=bus,
+        hub=hub,
+        queue=JobQueue(redis, host.settings.redis_prefix),
+    )
+
+
+async def _stop_realtime(host: Host) -> None:
+    hub = host.extras.pop("hub", None)
+    if hub is not None:
+        await hub.stop()
+    events.install(None)
+    redis = host.extras.pop("redis", None)
+    if redis is not None:
+        await redis.aclose()
+    embedded = host.extras.pop("embedded_redis", None)
+    if embedded is not None:
+        embedded.stop()
+
+
+async def _bootstrap_admin(host: Host) -> None:
+    from quarkbot.users import ensure_admin
+
+    created = await ensure_admin()
+    if created is None:
+        return
+    user, password = created
+    path = write_admin_credentials(host.settings, user.username, password)
+    print(
+        f"quarkbot: created the first admin user {user.username!r}; "
+        f"password {password!r} (shown once; also in {path.resolve()}, mode 0600). "
+        "Change it after logging in.",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,188 @@
+"""The plugin contract: every hook a plugin may implement.
+
+Plugins write ``from quarkbot import hookimpl`` and implement any subset of these. The host only
+calls hooks; it never imports a plugin's internals. Lifecycle and domain hooks (``startup``,
+``shutdown``, ``worker_*``, ``health``, ``check_order``, ``on_order_event``) may return an
+awaitable, which the host awaits (``quarkbot.utils.maybe_await``). ``register_*`` hooks run while
+the app is built, outside any event loop, and must return their value directly.
+
+Names follow one grammar: ``register_<thing>`` for contributions, ``startup``/``shutdown``/
+``worker_startup``/``worker_shutdown`` for lifecycle, ``check_order``/``on_<event>`` for domain
+events. ``docs/plugins.md`` carries a hook reference that a test keeps in step with this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from quart import Blueprint, Quart
+
+    from quarkbot.contrib import Channel, CronJob
+
+PROJECT_NAME = "quarkbot"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_blueprints(app: Quart) -> Sequence[Blueprint] | None:
+    """Called once while the app is built, before it serves.
+
+    Returns the plugin's Quart blueprints, each with its ``url_prefix`` (for example
+    ``/api/v1/<plugin>``). Every route must declare its role with ``quarkbot.auth.requires`` or
+    ``quarkbot.auth.public``; a route without one stops start-up. Blueprint names are global:
+    two plugins using the same name stop start-up, naming both.
+    """
+
+
+@hookspec
+def register_models() -> Mapping[str, Sequence[str | ModuleType]] | None:
+    """Called once when the database is configured, in the web process and the worker alike.
+
+    Returns ``{app_label: [model module, ...]}`` for tortoise-orm. Migrations for an app label live
+    in the package next to its first models module, named ``migrations`` (``mypkg.models`` ->
+    ``mypkg.migrations``). App labels are global: a label used twice stops start-up.
+    """
+
+
+@hookspec
+def register_jobs() -> Sequence[Callable[..., Any]] | None:
+    """Called once when the worker settings and the job API are built.
+
+    Returns async task functions ``async def fn(ctx, ...)``. Each is registered under the name
+    ``<plugin>.<function name>``; a name used twice stops start-up. Jobs run at least once, so
+    each must be idempotent (see ``quarkbot.jobs.once``).
+    """
+
+
+@hookspec
+def register_cron_jobs() -> Sequence[CronJob] | None:
+    """Called once when the worker settings are built.
+
+    Returns ``quarkbot.contrib.CronJob`` entries: a job function plus its schedule.
+    """
+
+
+@hookspec
+def register_channels() -> Sequence[Channel] | None:
+    """Called once while the app is built.
+
+    Returns the WebSocket channels this plugin publishes on, as ``quarkbot.contrib.Channel``
+    (a name or a pattern such as ``market:quotes:*``, and the role needed to subscribe). A channel
+    name used by two plugins stops start-up.
+    """
+
+
+@hookspec
+def register_commands() -> Sequence[Any] | None:
+    """Called once when the ``quarkbot`` command line starts.
+
+    Returns click commands or groups, added under ``quarkbot`` (for example ``quarkbot data``).
+    A command name used twice stops start-up.
+    """
+
+
+@hookspec
+def register_settings() -> type[Any] | None:
+    """Called once while the app is built.
+
+    Returns a pydantic-settings class for this plugin; by convention its ``env_prefix`` is
+    ``QUARKBOT_<PLUGIN>_``. The host instantiates it at start-up (so invalid values stop the app)
+    and lists it in ``app.extensions["quarkbot"].plugin_settings[name]``.
+    """
+
+
+@hookspec
+def register_strategies() -> Sequence[Any] | None:
+    """Called when the strategy registry is built.
+
+    Returns strategy types (name, parameter model, vectorized signal function).
+    """
+
+
+@hookspec
+def register_brokers() -> Sequence[Any] | None:
+    """Called when the broker registry is built.
+
+    Returns broker factories; each broker submits, cancels and reports orders.
+    """
+
+
+@hookspec
+def register_market_data_sources() -> Sequence[Any] | None:
+    """Called when the market-data registry is built.
+
+    Returns live market-data sources (feeds) that publish quotes on ``market:quotes:{symbol}``.
+    """
+
+
+@hookspec
+def register_agents() -> Sequence[Any] | None:
+    """Called when the agent registry is built.
+
+    Returns agents that analyse state and propose (never place) orders.
+    """
+
+
+@hookspec
+def check_order(order: Any, ctx: Any) -> Any:
+    """Called for every order before it reaches a broker, and again by ``orders/preview``.
+
+    Returns None to let the order pass, or a denial (code, reason, plugin). The pre-trade gates
+    (kill switch, circuit breakers, risk limits, PDT guard, budget) run in a documented order.
+    """
+
+
+@hookspec
+def on_order_event(event: Any) -> Any:
+    """Called after an order is submitted, filled, canceled or rejected.
+
+    Returns nothing; used by budget, portfolio and metrics plugins to follow orders.
+    """
+
+
+@hookspec
+def startup(app: Quart) -> Any:
+    """Called in each web process after the database is ready, before the first request.
+
+    Returns nothing (or an awaitable the host awaits).
+    """
+
+
+@hookspec
+def shutdown(app: Quart) -> Any:
+    """Called in each web process when it stops, before the database closes.
+
+    Returns nothing (or an awaitable the host awaits).
+    """
+
+
+@hookspec
+def worker_startup(ctx: dict[str, Any]) -> Any:
+    """Called in each worker process after the database is ready, before the first job.
+
+    ``ctx`` is the worker context passed to every job. Returns nothing (or an awaitable).
+    """
+
+
+@hookspec
+def worker_shutdown(ctx: dict[str, Any]) -> Any:
+    """Called in each worker process when it stops.
+
+    Returns nothing (or an awaitable the host awaits).
+    """
+
+
+@hookspec
+def health() -> Mapping[str, Any] | None:
+    """Called by ``GET /health`` and ``GET /api/v1/system/status``.
+
+    Returns ``{component: {"status": "ok" | "down", ...}}`` (or an awaitable of it). Any
+    component that is not ``ok`` makes the overall status ``degraded``.
+    """

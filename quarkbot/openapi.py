@@ -1,0 +1,82 @@
+"""OpenAPI tweaks: document 400/401/403/413/422 on every route that can return them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from quart_schema import OpenAPIProvider
+from werkzeug.routing import Rule
+from werkzeug.routing.converters import BaseConverter, NumberConverter
+
+from quarkbot.auth import PUBLIC, route_role
+from quarkbot.errors import ErrorBody, ValidationErrorBody
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_VALIDATION_REF = {"$ref": "#/components/schemas/ValidationErrorBody"}
+
+
+def _response(description: str, ref: dict[str, str]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+NO_CONTENT_ATTRIBUTE = "__quarkbot_no_content__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def no_content(func: F) -> F:
+    """Document a ``204 No Content`` answer (quart-schema documents only bodies)."""
+    setattr(func, NO_CONTENT_ATTRIBUTE, True)
+    return func
+
+
+class QuarkbotOpenAPIProvider(OpenAPIProvider):
+    def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
+        """Numeric path parameters carry the converter's range (``<int>`` has no sign: >= 0)."""
+        parameter = super().build_path_parameter(name, converter)
+        if isinstance(converter, NumberConverter):
+            schema = parameter["schema"]
+            minimum = converter.min
+            if minimum is None and not converter.signed:
+                minimum = 0
+            if minimum is not None:
+                schema["minimum"] = minimum
+            if converter.max is not None:
+                schema["maximum"] = converter.max
+        return parameter
+
+    def build_paths(self, rule: Rule) -> tuple[dict, dict]:
+        paths, components = super().build_paths(rule)
+        view = self._app.view_functions[rule.endpoint]
+        role = route_role(view)
+        for path_item in paths.values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                if getattr(view, NO_CONTENT_ATTRIBUTE, False):
+                    responses.setdefault(204, {"description": "No content"})
+                has_input = "requestBody" in operation or operation.get("parameters")
+                if "requestBody" in operation:
+                    responses.setdefault(400, _response("Malformed request body", _ERROR_REF))
+                    responses.setdefault(413, _response("Request body too large", _ERROR_REF))
+                if has_input or "{" in rule.rule or "<" in rule.rule:
+                    responses.setdefault(422, _response("Validation error", _VALIDATION_REF))
+                if "<" in rule.rule:  # a path that names a resource may name a missing one
+                    responses.setdefault(404, _response("Not found", _ERROR_REF))
+                if role not in (None, PUBLIC):
+                    responses.setdefault(401, _response("Not authenticated", _ERROR_REF))
+                    responses.setdefault(
+                        403, _response(f"Needs the {role!r} role or higher", _ERROR_REF)
+                    )
+                    operation.setdefault("description", "")
+                    operation["description"] = (
+                        f"{operation['description']}\n\nRequired role: `{role}`.".strip()
+                    )
+                    operation["x-required-role"] = role
+        components.setdefault("ErrorBody", ErrorBody.model_json_schema())
+        validation = ValidationErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        for name, definition in validation.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault("ValidationErrorBody", validation)
+        return paths, components

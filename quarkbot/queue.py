@@ -1,0 +1,100 @@
+"""Enqueue, look up and abort jobs. The one place (with ``quarkbot.worker``) that knows arq."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.constants import abort_jobs_ss
+from arq.cron import next_cron
+from arq.jobs import Job, JobStatus
+
+from quarkbot.contrib import CronJob
+from quarkbot.jobs import JobSpec, record_enqueued
+
+TRIGGER_LOCK_SECONDS = 3600
+
+
+def queue_name(prefix: str) -> str:
+    return f"{prefix}:queue"
+
+
+class JobQueue:
+    def __init__(self, redis: ArqRedis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.name = queue_name(prefix)
+
+    async def enqueue(
+        self,
+        spec: JobSpec,
+        *args: Any,
+        job_id: str | None = None,
+        enqueued_by: str | None = None,
+        **kwargs: Any,
+    ) -> str | None:
+        """Queue a job; with ``job_id``, a job already known under that id is not queued again.
+
+        Returns the job id, or None when ``job_id`` was given and that job already exists.
+        """
+        job_id = job_id or uuid.uuid4().hex
+        job = await self.redis.enqueue_job(
+            spec.name, *args, _job_id=job_id, _queue_name=self.name, **kwargs
+        )
+        if job is None:
+            return None
+        await record_enqueued(job_id, spec.name, enqueued_by)
+        return job_id
+
+    async def trigger(self, spec: JobSpec, enqueued_by: str | None) -> tuple[str, bool]:
+        """Run a job now, unless one is already queued: (job id, newly queued).
+
+        Concurrent triggers of one job take turns under a short Redis lock, so exactly one of
+        them queues it and the others return its id.
+        """
+        lock = f"{self.prefix}:trigger:{spec.name}"
+        async with self.redis.lock(f"{lock}:mutex", timeout=10, blocking_timeout=10, sleep=0.02):
+            existing = await self.redis.get(lock)
+            if existing is not None:
+                job_id = existing.decode()
+                status = await self.status(job_id)
+                # An aborted job stays in arq's queue until a worker drops it: not "queued".
+                if status in (JobStatus.queued, JobStatus.deferred) and not await self.aborting(
+                    job_id
+                ):
+                    return job_id, False
+            job_id = uuid.uuid4().hex
+            await self.redis.set(lock, job_id, ex=TRIGGER_LOCK_SECONDS)
+            await self.enqueue(spec, job_id=job_id, enqueued_by=enqueued_by)
+            return job_id, True
+
+    async def status(self, job_id: str) -> JobStatus:
+        return await Job(job_id, self.redis, _queue_name=self.name).status()
+
+    async def aborting(self, job_id: str) -> bool:
+        """True while an abort of ``job_id`` is requested and no worker has acted on it yet."""
+        return await self.redis.zscore(abort_jobs_ss, job_id) is not None
+
+    async def abort(self, job_id: str) -> bool:
+        """Ask the worker to abort a queued or running job (arq ``allow_abort_jobs``)."""
+        job = Job(job_id, self.redis, _queue_name=self.name)
+        try:
+            return await job.abort(timeout=0.5, poll_delay=0.05)
+        except TimeoutError:
+            return False  # requested; the worker cancels it when it next checks
+
+    async def worker_health(self) -> str | None:
+        value = await self.redis.get(f"{self.name}:health-check")
+        return value.decode() if value else None
+
+
+def next_run(cron: CronJob, now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return next_cron(
+        now.replace(tzinfo=None),
+        minute=cron.minute,
+        hour=cron.hour,
+        second=cron.second,
+    ).replace(tzinfo=UTC)

@@ -1,0 +1,200 @@
+"""Request and response models of the host's own routes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from quarkbot.pagination import PageQuery
+from quarkbot.users import USERNAME_PATTERN
+
+Username = Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)
+Password = Field(min_length=1, max_length=1024)
+#: Text that is stored or used in a query: PostgreSQL text cannot hold NUL characters.
+NO_NUL = r"^[^\x00]*$"
+
+
+class WriteModel(BaseModel):
+    """Base of every request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(WriteModel):
+    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    password: str = Password
+
+
+class TokenForm(BaseModel):
+    """OAuth2 password form (``application/x-www-form-urlencoded``)."""
+
+    grant_type: Literal["password"] | None = None
+    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    password: str = Password
+    scope: str = ""
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class MeOut(UserOut):
+    auth_method: Literal["token", "api_key"]
+
+
+class UserCreate(WriteModel):
+    username: str = Username
+    password: str = Field(min_length=12, max_length=1024)
+    role: Literal["viewer", "trader", "admin"] = "viewer"
+
+
+class UserUpdate(WriteModel):
+    password: str | None = Field(None, min_length=12, max_length=1024)
+    role: Literal["viewer", "trader", "admin"] | None = None
+    is_active: bool | None = None
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class UserQuery(PageQuery):
+    role: Literal["viewer", "trader", "admin"] | None = None
+    is_active: bool | None = None
+
+
+class ApiKeyCreate(WriteModel):
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    role: Literal["viewer", "trader", "admin"] | None = None
+    username: str | None = Field(
+        None,
+        min_length=3,
+        max_length=64,
+        pattern=NO_NUL,
+        description="Admins may create keys for another user.",
+    )
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    role: str
+    username: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The plaintext key. It is shown once and never stored.")
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ApiKeyQuery(PageQuery):
+    include_revoked: bool = False
+
+
+class AuditOut(BaseModel):
+    seq: int
+    ts: datetime
+    actor: str
+    actor_type: str
+    method: str
+    path: str
+    status: int
+    request_id: str
+    client_ip: str | None
+    action: str | None
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AuditQuery(PageQuery):
+    actor: str | None = Field(None, max_length=100, pattern=NO_NUL)
+    method: Literal["POST", "PUT", "PATCH", "DELETE"] | None = None
+    path_prefix: str | None = Field(None, max_length=500, pattern=NO_NUL)
+    status: int | None = Field(None, ge=100, le=599)
+    start: datetime | None = Field(None, description="Inclusive; without a time zone, UTC.")
+    end: datetime | None = Field(None, description="Exclusive; without a time zone, UTC.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """Normalise to UTC; a time zone that moves the instant out of range is invalid."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("date and time out of range") from exc
+
+
+class ComponentStatus(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    status: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    components: dict[str, dict[str, Any]]
+
+
+class PluginOut(BaseModel):
+    name: str
+    version: str
+    source: str
+    module: str
+    hooks: list[str]
+
+
+class PluginList(BaseModel):
+    items: list[PluginOut]
+    total: int
+
+
+class StatusOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    started_at: datetime
+    uptime_seconds: float
+    database: str
+    plugins: int
+    components: dict[str, dict[str, Any]]
+
+
+class MessageOut(BaseModel):
+    detail: str

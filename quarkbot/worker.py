@@ -1,0 +1,167 @@
+"""The arq worker: ``arq quarkbot.worker.WorkerSettings`` or ``quarkbot worker``.
+
+``WorkerSettings`` is built at import from the plugins' ``register_jobs`` and
+``register_cron_jobs``. Every job is wrapped so that its runs are recorded and published.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from arq import cron as arq_cron
+from arq.connections import RedisSettings
+from arq.worker import func as arq_func
+
+from quarkbot import db, events, hooks
+from quarkbot.embedded_redis import EmbeddedRedis
+from quarkbot.events import EventBus
+from quarkbot.jobs import JobSpec, collect, instrument
+from quarkbot.manager import PluginManager
+from quarkbot.queue import queue_name
+from quarkbot.redis_conn import connect, resolve_url
+from quarkbot.settings import Settings
+from quarkbot.utils import maybe_await
+
+log = logging.getLogger("quarkbot.worker")
+
+HEALTH_CHECK_SECONDS = 5
+
+
+async def _noop(ctx: dict[str, Any]) -> None:
+    """Keeps arq happy when no plugin registers a job."""
+
+
+def _redis_settings(url: str, settings: Settings) -> RedisSettings:
+    redis_settings = RedisSettings.from_dsn(url)
+    redis_settings.conn_timeout = max(1, int(settings.redis_timeout_seconds))
+    return redis_settings
+
+
+def build_worker_settings(
+    settings: Settings | None = None,
+    *,
+    plugins: Iterable[tuple[str, object]] = (),
+    redis_url: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``arq.worker.Worker`` (tests add ``burst=True``)."""
+    settings = settings or Settings()
+    manager = PluginManager(settings.disabled_plugins).load_all(extra=plugins)
+    specs = collect(manager)
+    embedded: EmbeddedRedis | None = None
+    if redis_url is None:
+        redis_url, embedded = resolve_url(settings)
+    tortoise_config = db.tortoise_config(settings, db.collect_models(manager))
+    job_settings = settings.jobs
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"] = settings
+        # In-process (tests, embedding) the app may already run the database and the bus.
+        ctx["quarkbot_owns_db"] = not db.is_initialised()
+        if ctx["quarkbot_owns_db"]:
+            if settings.should_auto_migrate:
+                await db.apply_migrations(tortoise_config, settings.data_dir)
+            await db.init_db(tortoise_config)
+        if not events.is_installed():
+            redis = connect(redis_url, settings)
+            ctx["quarkbot_redis"] = redis
+            events.install(EventBus(redis, settings.redis_prefix, settings.events.stream_maxlen))
+        hooks.install(manager)
+        ctx["plugin_manager"] = manager
+        for _plugin, result in manager.call_each("worker_startup", ctx=ctx):
+            await maybe_await(result)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        try:
+            for _plugin, result in manager.call_each("worker_shutdown", ctx=ctx):
+                await maybe_await(result)
+        finally:
+            redis = ctx.pop("quarkbot_redis", None)
+            if redis is not None:
+                events.install(None)
+                await redis.aclose()
+            if ctx.get("quarkbot_owns_db"):
+                await db.close_db()
+            if embedded is not None:
+                embedded.stop()
+
+    functions = [
+        arq_func(instrument(spec), name=spec.name, max_tries=job_settings.max_tries)  # type: ignore[arg-type]
+        for spec in specs.values()
+        if spec.cron is None
+    ] or [arq_func(_noop, name="quarkbot._noop")]
+    cron_jobs = [_cron(spec) for spec in specs.values() if spec.cron is not None]
+    return {
+        "functions": functions,
+        "cron_jobs": cron_jobs,
+        "redis_settings": _redis_settings(redis_url, settings),
+        "queue_name": queue_name(settings.redis_prefix),
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "poll_delay": job_settings.poll_delay_seconds,
+        "job_timeout": job_settings.timeout_seconds,
+        "max_jobs": job_settings.max_jobs,
+        "max_tries": job_settings.max_tries,
+        "keep_result": job_settings.keep_result_seconds,
+        "allow_abort_jobs": True,
+        "health_check_interval": HEALTH_CHECK_SECONDS,
+    }
+
+
+def _cron(spec: JobSpec) -> Any:
+    assert spec.cron is not None
+    c = spec.cron
+    return arq_cron(
+        instrument(spec),  # type: ignore[arg-type]
+        name=spec.name,
+        minute=c.minute,
+        hour=c.hour,
+        second=c.second,
+        run_at_startup=c.run_at_startup,
+        unique=True,
+    )
+
+
+def _settings_class() -> type:
+    return type("WorkerSettings", (), build_worker_settings())
+
+
+_built: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first access so that importing this module for its helpers has no effect;
+    # `arq quarkbot.worker.WorkerSettings` accesses it right away, as an import would.
+    if name == "WorkerSettings":
+        if name not in _built:
+            _built[name] = _settings_class()
+        return _built[name]
+    raise AttributeError(name)
+
+
+def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None:
+    """``quarkbot worker``: run an arq worker in this process until SIGINT/SIGTERM.
+
+    arq's ``close()`` talks to Redis before it runs ``on_shutdown``: when Redis is already gone
+    it raises, and the database connection (aiosqlite keeps a non-daemon thread) would keep the
+    process alive forever. The shutdown work is therefore finished here whatever ``close()`` did.
+    """
+    from arq.worker import Worker
+
+    kwargs = build_worker_settings(settings)
+    worker = Worker(**kwargs, burst=burst)
+    try:
+        worker.run()
+    except Exception:
+        log.exception("worker stopped with an error")
+        raise
+    finally:
+        on_shutdown = kwargs["on_shutdown"]
+        if db.is_initialised() or events.is_installed():
+            with contextlib.suppress(Exception):
+                worker.loop.run_until_complete(on_shutdown(worker.ctx))
+            if db.is_initialised():
+                with contextlib.suppress(Exception):
+                    worker.loop.run_until_complete(db.close_db())

@@ -1,0 +1,124 @@
+"""An example third-party plugin: a note model, a route, jobs, a cron job, channels."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from quart import Blueprint
+from quart_schema import tag, validate_request, validate_response
+
+from quarkbot import events, hookimpl
+from quarkbot.auth import current_identity, requires
+from quarkbot.contrib import Channel, CronJob
+from quarkbot.jobs import once
+
+__version__ = "0.3.0"
+
+blueprint = Blueprint("example", __name__, url_prefix="/api/v1/example")
+
+
+class NoteOut(BaseModel):
+    id: int
+    text: str
+    author: str
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=500)
+
+
+@blueprint.post("/notes")
+@requires("trader")
+@tag(["example"])
+@validate_request(NoteIn)
+@validate_response(NoteOut, 201)
+async def create_note(data: NoteIn) -> tuple[dict[str, Any], int]:
+    """Store a note and announce it on the ``example:notes`` channel."""
+    from quarkbot_example.models import Note
+
+    note = await Note.create(text=data.text, author=current_identity().username)
+    await events.publish("example:notes", "note.created", {"id": note.id, "text": note.text})
+    return {"id": note.id, "text": note.text, "author": note.author}, 201
+
+
+async def _stamp(note_id: int) -> bool:
+    """Add one stamp to a note, once per note whichever job does it; True when applied now."""
+    from quarkbot_example.models import Note
+
+    async def apply() -> int:
+        return await Note.filter(id=note_id).update(stamps=1 + (await Note.get(id=note_id)).stamps)
+
+    applied, _ = await once(f"example.stamp:{note_id}", apply)
+    return applied
+
+
+async def stamp_notes(ctx: dict[str, Any], note_id: int) -> dict[str, Any]:
+    """Mark one note as processed, exactly once even if the job runs twice."""
+    applied = await _stamp(note_id)
+    await events.publish("example:notes", "note.stamped", {"id": note_id, "applied": applied})
+    return {"note_id": note_id, "applied": applied}
+
+
+async def stamp_all(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Mark every note as processed (no arguments, so it can be triggered through the API)."""
+    from quarkbot_example.models import Note
+
+    ids = [note_id for note_id in await Note.all().order_by("id").values_list("id", flat=True)]
+    applied = [note_id for note_id in ids if await _stamp(int(note_id))]
+    await events.publish("example:notes", "notes.stamped", {"applied": applied, "total": len(ids)})
+    return {"applied": applied, "total": len(ids)}
+
+
+async def slow_stamp(
+    ctx: dict[str, Any], note_id: int, seconds: float, stamp_first: bool = False
+) -> dict[str, Any]:
+    """Stamp one note slowly: wait, then stamp (or stamp, then wait, with ``stamp_first``).
+
+    The wait is where a worker crash lands in the tests: before the effect, or after it but
+    before the run is recorded as complete. Either way the rerun must not stamp twice.
+    """
+    if not stamp_first:
+        await asyncio.sleep(seconds)
+    applied = await _stamp(note_id)
+    await events.publish("example:notes", "note.stamped", {"id": note_id, "applied": applied})
+    if stamp_first:
+        await asyncio.sleep(seconds)
+    return {"note_id": note_id, "applied": applied}
+
+
+async def nightly_digest(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Count the notes once a night (a cron job; it changes nothing)."""
+    from quarkbot_example.models import Note
+
+    return {"notes": await Note.all().count()}
+
+
+@hookimpl
+def register_blueprints() -> list[Blueprint]:
+    return [blueprint]
+
+
+@hookimpl
+def register_models() -> dict[str, list[str]]:
+    return {"example": ["quarkbot_example.models"]}
+
+
+@hookimpl
+def register_jobs() -> list[Any]:
+    return [stamp_notes, stamp_all, slow_stamp]
+
+
+@hookimpl
+def register_cron_jobs() -> list[CronJob]:
+    return [CronJob(nightly_digest, hour=3, minute=0)]
+
+
+@hookimpl
+def register_channels() -> list[Channel]:
+    return [
+        Channel("example:notes", "viewer", "Notes created and stamped"),
+        Channel("example:admin", "admin", "Admin-only announcements (tests role checks)"),
+    ]

@@ -1,0 +1,51 @@
+"""Leader election over a real Redis: one leader at a time, and fail-over."""
+
+import asyncio
+import contextlib
+import uuid
+
+from redis.asyncio import Redis
+
+from quarkbot.leader import run_as_leader
+
+
+async def test_one_leader_then_failover(redis_url):
+    redis = Redis.from_url(redis_url)
+    key = f"qbtest-{uuid.uuid4().hex}:leader"
+    running: list[str] = []
+    seen: set[str] = set()
+
+    def body(name: str):
+        async def run() -> None:
+            running.append(name)
+            seen.add(name)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                running.remove(name)
+
+        return run
+
+    first = asyncio.create_task(run_as_leader(redis, key, body("a"), ttl=0.6))
+    second = asyncio.create_task(run_as_leader(redis, key, body("b"), ttl=0.6))
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0.1)
+            assert len(running) <= 1
+        assert len(running) == 1
+        leader = running[0]
+        (first if leader == "a" else second).cancel()
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            assert len(running) <= 1
+            if running and running[0] != leader:
+                break
+        assert running and running[0] != leader
+        assert seen == {"a", "b"}
+    finally:
+        for task in (first, second):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await redis.delete(key)
+        await redis.aclose()
