@@ -17,6 +17,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from quarkbot.utils import cancel_and_wait
+
 log = logging.getLogger("quarkbot.leader")
 
 _RENEW_LUA = """
@@ -68,11 +70,11 @@ async def run_as_leader(
                     log.warning("lost leadership for %s", key)
                     break
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            with contextlib.suppress(RedisError):
-                await release(keys=[key], args=[token])
+            try:
+                await cancel_and_wait(task)
+            finally:
+                with contextlib.suppress(RedisError):
+                    await release(keys=[key], args=[token])
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("leader task %s failed: %r; restarting", key, task.exception())
         await asyncio.sleep(0.1)

@@ -7,6 +7,7 @@ import uuid
 from redis.asyncio import Redis
 
 from quarkbot.leader import run_as_leader
+from quarkbot.utils import cancel_and_wait
 
 
 async def test_one_leader_then_failover(redis_url):
@@ -49,3 +50,29 @@ async def test_one_leader_then_failover(redis_url):
                 await task
         await redis.delete(key)
         await redis.aclose()
+
+
+async def test_cancel_and_wait_keeps_the_callers_own_cancellation():
+    """A cancel that reaches the caller while it waits for a child must not be swallowed
+    (it was, with ``suppress(CancelledError)``, and the feed leader then never stopped)."""
+
+    async def slow_to_stop() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            await asyncio.sleep(0.3)
+
+    child = asyncio.create_task(slow_to_stop())
+    await asyncio.sleep(0)
+
+    async def stopping_the_child() -> None:
+        await cancel_and_wait(child)
+        await asyncio.sleep(30)  # reached only if our cancellation was lost
+
+    parent = asyncio.create_task(stopping_the_child())
+    await asyncio.sleep(0.05)
+    parent.cancel()
+    await asyncio.wait_for(asyncio.wait({parent}), 2)
+    assert parent.cancelled()
+    await asyncio.wait_for(asyncio.wait({child}), 2)
+    assert child.cancelled()

@@ -32,6 +32,7 @@ from quarkbot import events, hooks
 from quarkbot.leader import run_as_leader
 from quarkbot.manager import PluginError, PluginManager, unique_by_name
 from quarkbot.redis_conn import current_redis
+from quarkbot.utils import cancel_and_wait
 from quarkbot_plugins.market_data import service
 from quarkbot_plugins.market_data.models import BarRecord
 from quarkbot_plugins.market_data.schemas import FeedActual, FeedDesired
@@ -405,9 +406,7 @@ class FeedController:
         self._task = None
         if task is None or running is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await cancel_and_wait(task)
         log.info("market-data feed %s stopped: %s", running.source, reason)
         with contextlib.suppress(RedisError, RuntimeError):
             await events.publish(
@@ -448,6 +447,4 @@ async def stop_in_worker(ctx: dict[str, Any]) -> None:
     task = ctx.pop(CTX_KEY, None)
     if task is None:
         return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)

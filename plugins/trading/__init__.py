@@ -14,7 +14,6 @@ rebuilds positions and cash from the fills. Other plugins import only ``api.py``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from quart import Blueprint, Quart
 
 from quarkbot import hookimpl, hooks
 from quarkbot.contrib import Channel, CronJob
+from quarkbot.utils import cancel_and_wait
 
 __version__ = "0.1.0"
 
@@ -118,6 +118,4 @@ def worker_startup(ctx: dict[str, Any]) -> None:
 async def worker_shutdown(ctx: dict[str, Any]) -> None:
     task = ctx.pop("trading_engine", None)
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)

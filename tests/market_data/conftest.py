@@ -72,7 +72,7 @@ def backtesting_csv() -> Callable[[str], Path]:
     return path
 
 
-async def _receive_until(ws: Any, predicate: Callable[[dict], bool], timeout: float = 5.0) -> dict:
+async def _receive_until(ws: Any, predicate: Callable[[dict], bool], timeout: float = 15.0) -> dict:
     """The first WebSocket message (JSON) matching ``predicate``."""
 
     async def loop() -> dict:

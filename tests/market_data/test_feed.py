@@ -216,8 +216,8 @@ async def test_a_worker_runs_the_feed_as_leader(
     url = "/api/v1/market-data/feed"
 
     async def settled(done) -> dict:
-        """The actual state once the leader's heartbeat satisfies ``done`` (within 3 s)."""
-        for _ in range(60):
+        """The actual state once the leader's heartbeat satisfies ``done`` (within 15 s)."""
+        for _ in range(300):
             actual = (await (await client.get(url, headers=viewer)).get_json())["actual"]
             if done(actual):
                 return actual
