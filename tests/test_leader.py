@@ -76,3 +76,24 @@ async def test_cancel_and_wait_keeps_the_callers_own_cancellation():
     assert parent.cancelled()
     await asyncio.wait_for(asyncio.wait({child}), 2)
     assert child.cancelled()
+
+
+async def test_cancel_and_wait_stops_a_task_that_swallows_its_cancel():
+    """Python 3.11's ``wait_for`` (used by redis-py) can lose a cancel; the task must still end."""
+    swallowed = 0
+
+    async def stubborn() -> None:
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                swallowed += 1
+                if swallowed == 1:
+                    continue  # loses the first cancel, like the wait_for race does
+                raise
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_and_wait(task, recancel_after=0.05), 2)
+    assert task.cancelled() and swallowed == 2
