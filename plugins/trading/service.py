@@ -162,26 +162,8 @@ async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
         raise OrderError(409, f"No market data for {request.symbol}", NO_MARKET_DATA)
     check_market_notional(request, instrument, quote)
     try:
-        order = await Order.create(
-            account=settings.account,
-            client_order_id=request.client_order_id,
-            request_hash=request.fingerprint(),
-            symbol=request.symbol,
-            side=request.side,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            quantity=request.quantity,
-            price=request.price,
-            stop_price=request.stop_price,
-            leverage=request.leverage,
-            reduce_only=request.reduce_only,
-            strategy_id=request.strategy_id,
-            strategy_name=request.strategy_name,
-            status=PENDING_SUBMIT,
-            broker=settings.broker,
-            arrival_mid=quote.mid,
-            created_by=actor,
-        )
+        order = _draft_order(request, actor, arrival_mid=quote.mid)
+        await order.save()
     except IntegrityError:
         raced = await _existing(settings.account, request)
         if raced is None:
@@ -203,6 +185,31 @@ async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
         return order, True
     await submit(order)
     return order, True
+
+
+def _draft_order(request: OrderRequest, actor: str, arrival_mid: Decimal | None = None) -> Order:
+    """The unsaved order a request describes (stored by ``place_order``, gated by ``preview``)."""
+    settings = trading_settings()
+    return Order(
+        account=settings.account,
+        client_order_id=request.client_order_id,
+        request_hash=request.fingerprint(),
+        symbol=request.symbol,
+        side=request.side,
+        type=request.type,
+        time_in_force=request.time_in_force,
+        quantity=request.quantity,
+        price=request.price,
+        stop_price=request.stop_price,
+        leverage=request.leverage,
+        reduce_only=request.reduce_only,
+        strategy_id=request.strategy_id,
+        strategy_name=request.strategy_name,
+        status=PENDING_SUBMIT,
+        broker=settings.broker,
+        arrival_mid=arrival_mid,
+        created_by=actor,
+    )
 
 
 async def _existing(account: str, request: OrderRequest) -> Order | None:
@@ -382,26 +389,8 @@ async def preview(request: OrderRequest, actor: str) -> dict[str, Any]:
     if quote is None:
         raise OrderError(409, f"No market data for {request.symbol}", NO_MARKET_DATA)
     check_market_notional(request, instrument, quote)
-    settings = trading_settings()
-    draft = Order(
-        id=0,
-        account=settings.account,
-        client_order_id=request.client_order_id,
-        symbol=request.symbol,
-        side=request.side,
-        type=request.type,
-        time_in_force=request.time_in_force,
-        quantity=request.quantity,
-        price=request.price,
-        stop_price=request.stop_price,
-        leverage=request.leverage,
-        reduce_only=request.reduce_only,
-        strategy_id=request.strategy_id,
-        strategy_name=request.strategy_name,
-        status=PENDING_SUBMIT,
-        broker=settings.broker,
-        created_by=actor,
-    )
+    draft = _draft_order(request, actor)
+    draft.id = 0
     ctx = await order_context(draft, instrument, quote, "preview")
     denials: list[Denial] = []
     own = await builtin_checks(draft, ctx)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from quarkbot.models import AuditLog
-
-from .helpers import alerts
+from quarkbot_plugins.risk.testing import alerts
 
 
 async def test_create_update_read_delete(client, trader, viewer):

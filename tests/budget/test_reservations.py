@@ -13,10 +13,9 @@ import pytest
 from quarkbot_plugins.budget.models import BudgetLedger, BudgetReservation
 from quarkbot_plugins.budget.settings import budget_settings
 from quarkbot_plugins.market_data import api as market
+from quarkbot_plugins.risk.testing import alerts, place
 from quarkbot_plugins.trading.models import Fill
 from quarkbot_plugins.trading.settings import trading_settings
-
-from .helpers import alerts, place
 
 D = Decimal
 TEN = {

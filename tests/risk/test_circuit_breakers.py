@@ -10,8 +10,7 @@ from quarkbot.models import AuditLog
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.risk import tasks
 from quarkbot_plugins.risk.models import CircuitBreaker
-
-from .helpers import alerts, place
+from quarkbot_plugins.risk.testing import alerts, place
 
 URL = "/api/v1/risk/circuit-breakers"
 

@@ -10,9 +10,8 @@ from quarkbot import hookimpl
 from quarkbot.models import AuditLog
 from quarkbot_plugins.risk import service as risk
 from quarkbot_plugins.risk.settings import risk_settings
+from quarkbot_plugins.risk.testing import alerts, place
 from quarkbot_plugins.trading.models import Order, PaperOrder
-
-from .helpers import alerts, place
 
 URL = "/api/v1/risk/kill-switch"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import alerts, place
+from quarkbot_plugins.risk.testing import alerts, place
 
 URL = "/api/v1/risk/limits"
 
