@@ -10,4 +10,5 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("portfolio", "quarkbot_plugins.portfolio"),
     ("risk", "quarkbot_plugins.risk"),
     ("budget", "quarkbot_plugins.budget"),
+    ("strategies", "quarkbot_plugins.strategies"),
 )

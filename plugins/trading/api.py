@@ -43,3 +43,17 @@ __all__ = [
 from quarkbot_plugins.trading.service import cancel_open_orders  # noqa: E402
 
 __all__ += ["cancel_open_orders"]
+
+# Appended for the strategies plugin's auto-trade: ``await place_order(OrderRequest(...),
+# actor)`` runs an order through the whole pipeline (every gate) and returns ``(order,
+# created)``; a repeated ``client_order_id`` returns the first order (``created`` False), one
+# reused for a different order raises :class:`OrderError` (``status``, ``detail``, ``code``);
+# ``await find_order(client_order_id)`` is the order placed with that id, or None.
+from quarkbot_plugins.trading.service import (  # noqa: E402
+    OrderError,
+    OrderRequest,
+    find_order,
+    place_order,
+)
+
+__all__ += ["OrderError", "OrderRequest", "find_order", "place_order"]

@@ -212,6 +212,13 @@ def _draft_order(request: OrderRequest, actor: str, arrival_mid: Decimal | None 
     )
 
 
+async def find_order(client_order_id: str) -> Order | None:
+    """The order placed with ``client_order_id`` on the configured account, or None."""
+    return await Order.get_or_none(
+        account=trading_settings().account, client_order_id=client_order_id
+    )
+
+
 async def _existing(account: str, request: OrderRequest) -> Order | None:
     order = await Order.get_or_none(account=account, client_order_id=request.client_order_id)
     if order is None:

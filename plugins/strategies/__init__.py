@@ -1,0 +1,85 @@
+"""strategies: strategy types (``register_strategies``), strategy instances and live signals.
+
+Instances (a type with parameters, symbols and a timeframe, owned by a user) are kept in the
+database and served under ``/api/v1/strategies``; the cron job ``strategies.evaluate_signals``
+turns the latest bars into signals (``execution:signals``) and, with ``auto_trade``, into orders
+through the trading pipeline; ``strategies.train_model`` trains the ML type's classifier, whose
+drift is published on ``ml:drift:{model}``. Reference: ``docs/strategies.md``. Other plugins
+import only ``api.py``. Heavy modules (pandas, vectorbt, scikit-learn) load in the worker only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from quart import Blueprint, Quart
+
+from quarkbot import hookimpl
+from quarkbot.contrib import Channel, CronJob
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def register_models() -> Mapping[str, Sequence[str]]:
+    return {"strategies": ["quarkbot_plugins.strategies.models"]}
+
+
+@hookimpl
+def register_blueprints(app: Quart) -> Sequence[Blueprint]:
+    from quarkbot_plugins.strategies.blueprint import strategies_bp
+
+    return [strategies_bp]
+
+
+@hookimpl
+def register_settings() -> type:
+    from quarkbot_plugins.strategies.settings import StrategiesSettings
+
+    return StrategiesSettings
+
+
+@hookimpl
+def register_channels() -> Sequence[Channel]:
+    return [
+        Channel("execution:signals", role="viewer", description="Live strategy signals"),
+        Channel(
+            "ml:drift:*",
+            role="viewer",
+            description="Feature drift of a trained model (<instance id>-<symbol>)",
+        ),
+    ]
+
+
+@hookimpl
+def register_strategies() -> Sequence[Any]:
+    from quarkbot_plugins.strategies.builtin import BUILTIN_TYPES
+
+    return list(BUILTIN_TYPES)
+
+
+async def evaluate_signals(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate every active strategy instance on the latest bars; store and trade signals."""
+    from quarkbot_plugins.strategies import live
+
+    return await live.evaluate_signals(ctx)
+
+
+async def train_model(ctx: dict[str, Any], strategy_id: int, symbol: str) -> dict[str, Any]:
+    """Train an ml_classifier instance's model for one symbol and store it."""
+    from quarkbot_plugins.strategies import live
+
+    return await live.train_model(ctx, strategy_id, symbol)
+
+
+@hookimpl
+def register_jobs() -> Sequence[Any]:
+    return [train_model]
+
+
+@hookimpl
+def register_cron_jobs() -> Sequence[CronJob]:
+    from quarkbot_plugins.strategies.settings import strategies_settings
+
+    return [CronJob(evaluate_signals, second=strategies_settings().signals_second)]

@@ -1,0 +1,181 @@
+"""Strategy routes under ``/api/v1/strategies``. Thin: the logic lives in ``service.py``.
+
+``/rankings`` and ``/{id}/backtest`` under the same prefix belong to the backtests plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
+from quart_schema import tag, validate_querystring, validate_request, validate_response
+
+from quarkbot.auth import current_identity, requires
+from quarkbot.errors import ApiError, ErrorBody, ValidationErrorBody
+from quarkbot.host import current_host
+from quarkbot.openapi import no_content
+from quarkbot.pagination import paginate
+from quarkbot_plugins.strategies import service
+from quarkbot_plugins.strategies.models import StrategyInstance
+from quarkbot_plugins.strategies.schemas import (
+    SignalPage,
+    SignalQuery,
+    StrategyIn,
+    StrategyOut,
+    StrategyPage,
+    StrategyPatch,
+    StrategyQuery,
+    StrategyTypes,
+    TrainOut,
+)
+
+strategies_bp = Blueprint("strategies", __name__, url_prefix="/api/v1/strategies")
+TAGS = ["strategies"]
+
+
+def _error(exc: service.StrategyError) -> ApiError:
+    return ApiError(exc.status, exc.detail)
+
+
+async def _mine(strategy_id: int) -> StrategyInstance:
+    try:
+        return await service.require_strategy(strategy_id, current_identity())
+    except service.StrategyError as exc:
+        raise _error(exc) from exc
+
+
+@strategies_bp.get("/types")
+@requires("viewer")
+@tag(TAGS)
+@validate_response(StrategyTypes)
+async def list_types() -> dict[str, Any]:
+    """Registered strategy types: the JSON schema of their parameters (with ranges), defaults,
+    timeframe, lookback and minimum hold."""
+    items = service.types_out()
+    return {"items": items, "total": len(items)}
+
+
+@strategies_bp.get("")
+@requires("viewer")
+@tag(TAGS)
+@validate_querystring(StrategyQuery)
+@validate_response(StrategyPage)
+async def list_strategies(query_args: StrategyQuery) -> dict[str, Any]:
+    """Your strategy instances (admins: all), newest first; ``active_only``, ``type``."""
+    qs = service.visible_strategies(current_identity())
+    if query_args.active_only:
+        qs = qs.filter(is_active=True)
+    if query_args.type:
+        qs = qs.filter(type=query_args.type)
+    return await paginate(qs.order_by("-created_at", "-id"), query_args, service.instance_out)
+
+
+@strategies_bp.post("")
+@requires("trader")
+@tag(TAGS)
+@validate_request(StrategyIn)
+@validate_response(StrategyOut, 201)
+@validate_response(ValidationErrorBody, 422)
+@validate_response(ErrorBody, 409)
+async def create_strategy(data: StrategyIn) -> tuple[dict[str, Any], int]:
+    """Create an instance (201): parameters checked by the type (422 with ``loc`` such as
+    ``["body", "parameters", "fast"]``), known symbols, a name unique per owner (409)."""
+    try:
+        row = await service.create_strategy(data.model_dump(), current_identity().username)
+    except service.StrategyError as exc:
+        raise _error(exc) from exc
+    return service.instance_out(row), 201
+
+
+@strategies_bp.get("/<int:strategy_id>")
+@requires("viewer")
+@tag(TAGS)
+@validate_response(StrategyOut)
+@validate_response(ErrorBody, 404)
+async def get_strategy(strategy_id: int) -> dict[str, Any]:
+    """One instance; 404 when it is not yours (admins see all)."""
+    return service.instance_out(await _mine(strategy_id))
+
+
+async def _update(strategy_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    row = await _mine(strategy_id)
+    try:
+        row = await service.update_strategy(row, changes)
+    except service.StrategyError as exc:
+        raise _error(exc) from exc
+    return service.instance_out(row)
+
+
+@strategies_bp.patch("/<int:strategy_id>")
+@requires("trader")
+@tag(TAGS)
+@validate_request(StrategyPatch)
+@validate_response(StrategyOut)
+@validate_response(ValidationErrorBody, 422)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+async def patch_strategy(strategy_id: int, data: StrategyPatch) -> dict[str, Any]:
+    """Change the fields given (owner or admin; others 404). ``parameters`` replace the old
+    ones and are checked by the (new) type."""
+    return await _update(strategy_id, data.model_dump(exclude_unset=True))
+
+
+@strategies_bp.put("/<int:strategy_id>")
+@requires("trader")
+@tag(TAGS)
+@validate_request(StrategyIn)
+@validate_response(StrategyOut)
+@validate_response(ValidationErrorBody, 422)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+async def put_strategy(strategy_id: int, data: StrategyIn) -> dict[str, Any]:
+    """Replace every field of an instance (owner or admin; others 404)."""
+    return await _update(strategy_id, data.model_dump())
+
+
+@strategies_bp.delete("/<int:strategy_id>")
+@requires("trader")
+@tag(TAGS)
+@no_content
+@validate_response(ErrorBody, 404)
+async def delete_strategy(strategy_id: int) -> tuple[str, int]:
+    """Delete an instance (204); its signals are kept."""
+    await service.delete_strategy(await _mine(strategy_id))
+    return "", 204
+
+
+@strategies_bp.get("/<int:strategy_id>/signals")
+@requires("viewer")
+@tag(TAGS)
+@validate_querystring(SignalQuery)
+@validate_response(SignalPage)
+@validate_response(ErrorBody, 404)
+async def list_signals(strategy_id: int, query_args: SignalQuery) -> dict[str, Any]:
+    """The instance's live signals, newest bar first; ``start`` (inclusive) and ``end``
+    (exclusive) on the bar time."""
+    row = await _mine(strategy_id)
+    qs = service.signals_queryset(row.id, query_args.start, query_args.end)
+    return await paginate(qs, query_args, service.signal_out)
+
+
+@strategies_bp.post("/<int:strategy_id>/train")
+@requires("trader")
+@tag(TAGS)
+@validate_response(TrainOut, 202)
+@validate_response(ValidationErrorBody, 422)
+@validate_response(ErrorBody, 404)
+async def train(strategy_id: int) -> tuple[dict[str, Any], int]:
+    """Queue ``strategies.train_model`` for each symbol of an ``ml_classifier`` instance
+    (202 with the job ids; 422 for other types)."""
+    row = await _mine(strategy_id)
+    host = current_host()
+    try:
+        job_ids = await service.request_training(
+            row,
+            host.extras["queue"],
+            host.extras["jobs"][service.TRAIN_JOB],
+            current_identity().username,
+        )
+    except service.StrategyError as exc:
+        raise _error(exc) from exc
+    return {"job_ids": job_ids, "symbols": list(row.symbols)}, 202

@@ -1,0 +1,141 @@
+"""Request and response models of the strategies routes. Decimals travel as strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from quarkbot.pagination import PageQuery
+
+
+def format_decimal(value: Decimal) -> str:
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+Quantity = Annotated[
+    Decimal,
+    Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False, decimal_places=12),
+    PlainSerializer(format_decimal, return_type=str),
+]
+# the bar timeframes of market_data (docs/market-data.md)
+Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
+Symbols = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1, max_length=50)
+]
+
+
+class StrategyIn(BaseModel):
+    """A new instance (POST) or a full replacement (PUT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    type: str = Field(min_length=1, max_length=64)
+    description: str = Field("", max_length=2000)
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Checked by the type; missing ones take its defaults."
+    )
+    symbols: Symbols
+    timeframe: Timeframe | None = Field(None, description="Default: the type's timeframe.")
+    is_active: bool = True
+    auto_trade: bool = False
+    trade_quantity: Quantity = Decimal(1)
+
+
+class StrategyPatch(BaseModel):
+    """The fields to change; ``parameters``, when given, replace the old ones (validated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    type: str | None = Field(None, min_length=1, max_length=64)
+    description: str | None = Field(None, max_length=2000)
+    parameters: dict[str, Any] | None = None
+    symbols: Symbols | None = None
+    timeframe: Timeframe | None = None
+    is_active: bool | None = None
+    auto_trade: bool | None = None
+    trade_quantity: Quantity | None = None
+
+
+class StrategyOut(BaseModel):
+    id: int
+    owner: str
+    name: str
+    type: str
+    description: str
+    parameters: dict[str, Any]
+    symbols: list[str]
+    timeframe: str
+    is_active: bool
+    auto_trade: bool
+    trade_quantity: Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StrategyPage(BaseModel):
+    items: list[StrategyOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class StrategyQuery(PageQuery):
+    active_only: bool = False
+    type: str | None = Field(None, max_length=64)
+
+
+class StrategyTypeOut(BaseModel):
+    name: str
+    description: str
+    parameters_schema: dict[str, Any]
+    defaults: dict[str, Any]
+    timeframe: str
+    lookback: int
+    min_hold_days: int
+
+
+class StrategyTypes(BaseModel):
+    items: list[StrategyTypeOut]
+    total: int
+
+
+class SignalOut(BaseModel):
+    id: int
+    strategy_id: int
+    strategy_name: str
+    symbol: str
+    side: Literal["buy", "sell"]
+    confidence: float
+    reasoning: str
+    ts: datetime = Field(description="The bar's time")
+    price: Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
+    client_order_id: str | None
+    order_id: int | None
+    order_status: str | None
+    order_error: str | None
+    created_at: datetime
+
+
+class SignalPage(BaseModel):
+    items: list[SignalOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SignalQuery(PageQuery):
+    start: datetime | None = Field(None, description="Bar time, inclusive")
+    end: datetime | None = Field(None, description="Bar time, exclusive")
+
+
+class TrainOut(BaseModel):
+    job_ids: list[str]
+    symbols: list[str]

@@ -1,0 +1,298 @@
+"""Strategy instances and their signals: the domain logic behind the routes (no HTTP here).
+
+Nothing here imports numpy, pandas or vectorbt: types are validated with their pydantic models;
+the signal functions and the ML code run in the worker (``live.py``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from tortoise.exceptions import IntegrityError
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
+
+from quarkbot.auth import Identity
+from quarkbot.jobs import JobSpec
+from quarkbot.queue import JobQueue
+from quarkbot_plugins.market_data import api as market
+from quarkbot_plugins.strategies.models import MlModel, Signal, StrategyInstance
+from quarkbot_plugins.strategies.types import StrategyType, strategy_types
+
+ML_TYPE = "ml_classifier"
+TRAIN_JOB = "strategies.train_model"
+EDITABLE = (
+    "name",
+    "type",
+    "description",
+    "parameters",
+    "symbols",
+    "timeframe",
+    "is_active",
+    "auto_trade",
+    "trade_quantity",
+)
+
+
+class StrategyError(Exception):
+    """A request that cannot be done; ``status`` and ``detail`` map to the HTTP answer."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+def _problem(loc: Sequence[Any], msg: str, type_: str = "value_error") -> dict[str, Any]:
+    return {"loc": list(loc), "msg": msg, "type": type_}
+
+
+# types ------------------------------------------------------------------------------------------
+def type_out(stype: StrategyType) -> dict[str, Any]:
+    return {
+        "name": stype.name,
+        "description": stype.description,
+        "parameters_schema": stype.schema(),
+        "defaults": stype.defaults(),
+        "timeframe": stype.timeframe,
+        "lookback": stype.lookback,
+        "min_hold_days": stype.min_hold_days,
+    }
+
+
+def types_out() -> list[dict[str, Any]]:
+    return [type_out(t) for _, t in sorted(strategy_types().items())]
+
+
+# visibility -------------------------------------------------------------------------------------
+def visible_strategies(identity: Identity) -> QuerySet[StrategyInstance]:
+    """The instances this caller may see: their own, or every one for an admin."""
+    if identity.allows("admin"):
+        return StrategyInstance.all()
+    return StrategyInstance.filter(owner=identity.username)
+
+
+async def get_visible_strategy(strategy_id: int, identity: Identity) -> StrategyInstance | None:
+    """The instance when it exists and the caller owns it (or is an admin), else None."""
+    return await visible_strategies(identity).get_or_none(id=strategy_id)
+
+
+async def require_strategy(strategy_id: int, identity: Identity) -> StrategyInstance:
+    instance = await get_visible_strategy(strategy_id, identity)
+    if instance is None:
+        raise StrategyError(404, "Strategy not found")
+    return instance
+
+
+def instance_out(row: StrategyInstance) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "owner": row.owner,
+        "name": row.name,
+        "type": row.type,
+        "description": row.description,
+        "parameters": row.parameters,
+        "symbols": row.symbols,
+        "timeframe": row.timeframe,
+        "is_active": row.is_active,
+        "auto_trade": row.auto_trade,
+        "trade_quantity": row.trade_quantity,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+# validation -------------------------------------------------------------------------------------
+def check_parameters(stype: StrategyType, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The parameters as the type's model reads them (defaults filled in), or a 422 whose
+    ``loc`` points into ``["body", "parameters", ...]``."""
+    try:
+        return stype.validate(parameters).model_dump(mode="json")
+    except ValidationError as exc:
+        raise StrategyError(
+            422,
+            [
+                _problem(["body", "parameters", *err["loc"]], err["msg"], err["type"])
+                for err in exc.errors()
+            ],
+        ) from exc
+
+
+async def check_symbols(symbols: Iterable[str]) -> list[str]:
+    symbols = list(symbols)
+    problems = []
+    for index, symbol in enumerate(symbols):
+        if await market.get_instrument(symbol) is None:
+            problems.append(_problem(["body", "symbols", index], f"unknown symbol {symbol!r}"))
+    if len(set(symbols)) != len(symbols):
+        problems.append(_problem(["body", "symbols"], "symbols repeat"))
+    if problems:
+        raise StrategyError(422, problems)
+    return symbols
+
+
+def find_type(name: str) -> StrategyType:
+    stype = strategy_types().get(name)
+    if stype is None:
+        known = ", ".join(sorted(strategy_types())) or "none"
+        raise StrategyError(
+            422, [_problem(["body", "type"], f"unknown strategy type {name!r} (known: {known})")]
+        )
+    return stype
+
+
+async def _checked(values: dict[str, Any]) -> dict[str, Any]:
+    stype = find_type(values["type"])
+    values["parameters"] = check_parameters(stype, values.get("parameters") or {})
+    values["symbols"] = await check_symbols(values["symbols"])
+    if not values.get("timeframe"):
+        values["timeframe"] = stype.timeframe
+    return values
+
+
+async def _name_taken(owner: str, name: str, exclude: int | None = None) -> bool:
+    qs = StrategyInstance.filter(owner=owner, name=name)
+    if exclude is not None:
+        qs = qs.exclude(id=exclude)
+    return await qs.exists()
+
+
+def _duplicate(name: str) -> StrategyError:
+    return StrategyError(409, f"You already have a strategy named {name!r}")
+
+
+# mutations --------------------------------------------------------------------------------------
+async def create_strategy(data: dict[str, Any], owner: str) -> StrategyInstance:
+    values = await _checked(dict(data))
+    if await _name_taken(owner, values["name"]):
+        raise _duplicate(values["name"])
+    try:
+        return await StrategyInstance.create(owner=owner, **values)
+    except IntegrityError as exc:  # a concurrent create of the same name
+        raise _duplicate(values["name"]) from exc
+
+
+async def update_strategy(instance: StrategyInstance, changes: dict[str, Any]) -> StrategyInstance:
+    """Apply the given fields. A new ``type`` revalidates the parameters (the old ones when
+    none are given); ``parameters`` replace the old ones."""
+    values = {k: v for k, v in changes.items() if k in EDITABLE}
+    if not values:
+        return instance
+    merged = {k: getattr(instance, k) for k in EDITABLE} | values
+    if "type" in values and "parameters" not in values:
+        merged["parameters"] = instance.parameters
+    if "type" in values or "parameters" in values:
+        stype = find_type(merged["type"])
+        merged["parameters"] = check_parameters(stype, merged["parameters"] or {})
+    if "symbols" in values:
+        merged["symbols"] = await check_symbols(merged["symbols"])
+    if merged["timeframe"] is None:
+        merged["timeframe"] = find_type(merged["type"]).timeframe
+    if "name" in values and await _name_taken(instance.owner, merged["name"], instance.id):
+        raise _duplicate(merged["name"])
+    for key, value in merged.items():
+        setattr(instance, key, value)
+    try:
+        await instance.save()
+    except IntegrityError as exc:
+        raise _duplicate(merged["name"]) from exc
+    await instance.refresh_from_db()
+    return instance
+
+
+async def delete_strategy(instance: StrategyInstance) -> None:
+    """Delete the instance; its signals and trained models are kept (plain ids)."""
+    await instance.delete()
+
+
+# signals ----------------------------------------------------------------------------------------
+def signal_out(row: Signal) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "strategy_id": row.strategy_id,
+        "strategy_name": row.strategy_name,
+        "symbol": row.symbol,
+        "side": row.side,
+        "confidence": row.confidence,
+        "reasoning": row.reasoning,
+        "ts": row.ts,
+        "price": row.price,
+        "client_order_id": row.client_order_id,
+        "order_id": row.order_id,
+        "order_status": row.order_status,
+        "order_error": row.order_error,
+        "created_at": row.created_at,
+    }
+
+
+def signals_queryset(
+    strategy_id: int, start: datetime | None = None, end: datetime | None = None
+) -> QuerySet[Signal]:
+    """A strategy's signals, newest bar first; ``start <= ts < end``."""
+    qs = Signal.filter(strategy_id=strategy_id)
+    if start is not None:
+        qs = qs.filter(ts__gte=start)
+    if end is not None:
+        qs = qs.filter(ts__lt=end)
+    return qs.order_by("-ts", "-id")
+
+
+async def count_signals(strategy_ids: Iterable[int], since: datetime | None) -> dict[int, int]:
+    """Signals per strategy (created at or after ``since``); every asked id is in the answer."""
+    ids = list(strategy_ids)
+    counts = dict.fromkeys(ids, 0)
+    if not ids:
+        return counts
+    qs = Signal.filter(strategy_id__in=ids)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    rows = await qs.annotate(n=Count("id")).group_by("strategy_id").values("strategy_id", "n")
+    for row in rows:
+        counts[int(row["strategy_id"])] = int(row["n"])
+    return counts
+
+
+# ML models --------------------------------------------------------------------------------------
+async def latest_model(strategy_id: int, symbol: str) -> MlModel | None:
+    return (
+        await MlModel.filter(strategy_id=strategy_id, symbol=symbol)
+        .order_by("-trained_at", "-id")
+        .first()
+    )
+
+
+async def request_training(
+    instance: StrategyInstance,
+    queue: JobQueue,
+    spec: JobSpec,
+    enqueued_by: str | None,
+    symbols: Sequence[str] | None = None,
+    job_key: str | None = None,
+) -> list[str]:
+    """Queue ``strategies.train_model`` for each symbol of an ml_classifier instance.
+
+    With ``job_key`` the job ids are deterministic (``train-<id>-<symbol>-<key>``), so asking
+    twice for the same key queues one job.
+    """
+    if instance.type != ML_TYPE:
+        raise StrategyError(
+            422,
+            [_problem(["path", "strategy_id"], f"only {ML_TYPE} strategies are trained")],
+        )
+    job_ids = []
+    for symbol in symbols or instance.symbols:
+        wanted = f"train-{instance.id}-{symbol}-{job_key or uuid.uuid4().hex}"
+        job_id = await queue.enqueue(
+            spec, instance.id, symbol, job_id=wanted, enqueued_by=enqueued_by
+        )
+        job_ids.append(job_id or wanted)
+    return job_ids
+
+
+def as_decimal(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
