@@ -53,6 +53,22 @@ def register_channels() -> Sequence[Channel]:
 
 
 @hookimpl
+def startup(app: Quart) -> None:
+    """Collect the strategy types once: a name registered twice stops start-up."""
+    from quarkbot_plugins.strategies.types import strategy_types
+
+    strategy_types()
+
+
+@hookimpl
+def worker_startup(ctx: dict[str, Any]) -> None:
+    """As ``startup``, in each worker."""
+    from quarkbot_plugins.strategies.types import strategy_types
+
+    strategy_types()
+
+
+@hookimpl
 def register_strategies() -> Sequence[Any]:
     from quarkbot_plugins.strategies.builtin import BUILTIN_TYPES
 

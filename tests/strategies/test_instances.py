@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from quarkbot_plugins.strategies.models import Signal, StrategyInstance
 
 URL = "/api/v1/strategies"
@@ -256,3 +258,31 @@ async def test_train_endpoint_only_for_ml(
     assert len(body["job_ids"]) == 1 and body["symbols"] == ["GOOG"]
     runs = await (await client.get(f"/api/v1/jobs/{body['job_ids'][0]}", headers=trader)).get_json()
     assert runs["name"] == "strategies.train_model" and runs["status"] == "queued"
+
+
+async def test_a_strategy_type_registered_twice_stops_start_up(quarkbot_settings):
+    from quarkbot import hookimpl, hooks
+    from quarkbot.app import create_app
+    from quarkbot.manager import PluginError
+    from quarkbot_plugins.strategies.builtin import BUILTIN_TYPES
+    from quarkbot_plugins.strategies.types import strategy_types
+
+    def strategy_types_of(app):
+        hooks.install(app.extensions["quarkbot"].manager)
+        try:
+            return strategy_types()
+        finally:
+            hooks.install(None)
+
+    class Copycat:
+        @hookimpl
+        def register_strategies(self):
+            return [BUILTIN_TYPES[0]]
+
+    app = create_app(quarkbot_settings, plugins=[("copycat", Copycat())])
+    with pytest.raises(PluginError, match=r"duplicate strategy type 'sma_crossover'.*copycat"):
+        strategy_types_of(app)
+    # and serving refuses to start
+    with pytest.raises(Exception, match=r"duplicate strategy type 'sma_crossover'"):
+        async with app.test_app():
+            pass
