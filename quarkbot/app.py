@@ -12,6 +12,7 @@ from typing import Any
 
 from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
+from werkzeug.routing.converters import IntegerConverter
 
 from quarkbot import __version__, audit, db, events, hooks, jobs
 from quarkbot.auth import (
@@ -67,6 +68,7 @@ def create_app(
     secrets = load_secrets(settings)
 
     app = Quart("quarkbot", static_folder=str(STATIC_DIR), static_url_path="/static")
+    app.url_map.converters["int"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/docs/swagger-ui/swagger-ui-bundle.js"
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/docs/swagger-ui/swagger-ui.css"
@@ -117,6 +119,42 @@ def create_app(
     _install_request_hooks(app, host)
     _install_lifecycle(app, host)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: 0 to ``MAX_INT_ID`` unless the rule says otherwise.
+
+    Path integers are ids of integer columns; a larger number is 404 instead of overflowing
+    the database query (PostgreSQL refuses it: a 500). OpenAPI shows the range. The range is
+    checked per request (``_refuse_ids_out_of_range``), not here: a conversion that fails makes
+    werkzeug answer 405 instead of 404 for the other methods of the path.
+    """
+
+    def __init__(
+        self,
+        map: Any,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = db.MAX_INT_ID,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+
+def _refuse_ids_out_of_range() -> None:
+    rule, values = request.url_rule, request.view_args or {}
+    if rule is None:
+        return
+    for name, converter in rule._converters.items():
+        if isinstance(converter, IntegerConverter) and isinstance(values.get(name), int):
+            value = values[name]
+            low = converter.min if converter.min is not None else -db.MAX_INT_ID - 1
+            high = converter.max if converter.max is not None else db.MAX_INT_ID
+            if not low <= value <= high:
+                raise ApiError(404, "Not found")
 
 
 def _register_plugin_settings(host: Host) -> None:
@@ -175,6 +213,7 @@ def _install_request_hooks(app: Quart, host: Host) -> None:
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         await authenticate(request.headers)
         await _refuse_nul_characters()
+        _refuse_ids_out_of_range()
 
     @app.before_websocket
     async def _before_websocket() -> None:

@@ -126,3 +126,25 @@ async def test_an_unexpected_exception_is_a_json_500_without_details(client, use
     assert "must not leak" not in json.dumps(body)
     [row] = await AuditLog.filter(path="/api/v1/failing/boom").values("actor", "status")
     assert row == {"actor": viewer.username, "status": 500}
+
+
+async def test_an_id_beyond_an_integer_column_is_404_on_every_route(client, user_with_headers):
+    """``<int:...>`` matches 0 to 2**31 - 1 only: a larger id is not found, never a database
+    overflow (PostgreSQL refuses it: it was a 500)."""
+    _user, headers = await user_with_headers("admin")
+    too_big = 2**31
+    for path in (
+        f"/api/v1/strategies/{too_big}",
+        f"/api/v1/backtests/{too_big}",
+        f"/api/v1/orders/{too_big}",
+        f"/api/v1/auth/users/{too_big}",
+    ):
+        for method in ("GET", "DELETE"):
+            response = await getattr(client, method.lower())(path, headers=headers)
+            assert response.status_code == 404, (method, path, response.status_code)
+            assert "detail" in await response.get_json()
+    response = await client.get(f"/api/v1/strategies/{too_big - 1}", headers=headers)
+    assert response.status_code == 404  # in range: looked up, not there
+    spec = await (await client.get("/openapi.json")).get_json()
+    parameter = spec["paths"]["/api/v1/strategies/{strategy_id}"]["get"]["parameters"][0]
+    assert parameter["schema"]["maximum"] == 2**31 - 1

@@ -79,12 +79,12 @@ def test_every_operation_is_documented(spec):
     assert problems == []
 
 
-def test_integer_path_parameters_are_not_negative(spec):
+def test_integer_path_parameters_are_ids_of_an_integer_column(spec):
     for path in ("/api/v1/auth/users/{user_id}", "/api/v1/auth/api-keys/{key_id}"):
         for operation in spec["paths"][path].values():
             [parameter] = operation["parameters"]
             assert parameter["in"] == "path"
-            assert parameter["schema"] == {"type": "integer", "minimum": 0}
+            assert parameter["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 
 
 def test_login_documents_its_throttling(spec):
