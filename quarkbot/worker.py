@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,6 +49,9 @@ def build_worker_settings(
 ) -> dict[str, Any]:
     """Keyword arguments for ``arq.worker.Worker`` (tests add ``burst=True``)."""
     settings = settings or Settings()
+    # numba (vectorbt, signal functions) compiles once per machine: its cache lives in the data
+    # dir. Set before any plugin can import numba, which reads it once, at import.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.data_dir / "numba-cache"))
     manager = PluginManager(settings.disabled_plugins).load_all(extra=plugins)
     specs = collect(manager)
     embedded: EmbeddedRedis | None = None
