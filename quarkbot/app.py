@@ -299,12 +299,21 @@ def _install_lifecycle(app: Quart, host: Host) -> None:
         if host.settings.should_auto_migrate:
             await db.apply_migrations(host.tortoise_config, host.settings.data_dir)
         await db.init_db(host.tortoise_config)
-        if host.settings.bootstrap_admin:
-            await _bootstrap_admin(host)
-        await _start_realtime(host)
-        hooks.install(host.manager)
-        for _plugin, result in host.manager.call_each("startup", app=app):
-            await maybe_await(result)
+        try:
+            if host.settings.bootstrap_admin:
+                await _bootstrap_admin(host)
+            await _start_realtime(host)
+            hooks.install(host.manager)
+            for _plugin, result in host.manager.call_each("startup", app=app):
+                await maybe_await(result)
+        except BaseException:
+            # start-up failed (e.g. a plugin's startup hook refused): leave nothing open, so
+            # the process (or the next app in it) starts clean
+            try:
+                await _stop_realtime(host)
+            finally:
+                await db.close_db()
+            raise
 
     @app.after_serving
     async def _shutdown() -> None:

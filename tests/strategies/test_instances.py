@@ -286,3 +286,6 @@ async def test_a_strategy_type_registered_twice_stops_start_up(quarkbot_settings
     with pytest.raises(Exception, match=r"duplicate strategy type 'sma_crossover'"):
         async with app.test_app():
             pass
+    from quarkbot import db
+
+    assert not db.is_initialised()  # a failed start-up leaves nothing open
