@@ -11,4 +11,5 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("risk", "quarkbot_plugins.risk"),
     ("budget", "quarkbot_plugins.budget"),
     ("strategies", "quarkbot_plugins.strategies"),
+    ("backtests", "quarkbot_plugins.backtests"),
 )

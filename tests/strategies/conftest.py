@@ -8,17 +8,11 @@ import csv
 import importlib.util
 import io
 import json
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# numba compiles the signal functions once per machine, not once per test run
-os.environ.setdefault(
-    "NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[2] / "var" / "numba-cache")
-)
 
 GOOG = {
     "symbol": "GOOG",

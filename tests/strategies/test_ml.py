@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-os.environ.setdefault(
-    "NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[2] / "var" / "numba-cache")
-)
-
 import pickle
 from dataclasses import fields
 from functools import cache

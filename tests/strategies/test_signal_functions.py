@@ -6,13 +6,6 @@ plain pandas.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-os.environ.setdefault(
-    "NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[2] / "var" / "numba-cache")
-)
-
 import subprocess
 import sys
 import time

@@ -1,0 +1,69 @@
+"""backtests: vectorbt backtests and parameter sweeps, split into chunk jobs shared by workers.
+
+The web process validates and queues (``service.py``); the worker runs ``backtests.run_chunk``
+(``tasks.py``, ``engine.py``: numpy, pandas, vectorbt). The web process never imports
+vectorbt. Other plugins import only ``api.py``. Reference: ``docs/strategies.md`` (Backtests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from quart import Blueprint, Quart
+
+from quarkbot import hookimpl
+from quarkbot.contrib import Channel
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def register_models() -> Mapping[str, Sequence[str]]:
+    return {"backtests": ["quarkbot_plugins.backtests.models"]}
+
+
+@hookimpl
+def register_blueprints(app: Quart) -> Sequence[Blueprint]:
+    from quarkbot_plugins.backtests.blueprint import backtests_bp
+    from quarkbot_plugins.backtests.rankings_blueprint import rankings_bp
+
+    return [backtests_bp, rankings_bp]
+
+
+@hookimpl
+def register_channels() -> Sequence[Channel]:
+    return [
+        Channel(
+            "backtests:*",
+            "viewer",
+            "A backtest's progress, completed, failed and canceled events (backtests:{id})",
+        )
+    ]
+
+
+@hookimpl
+def register_settings() -> type:
+    from quarkbot_plugins.backtests.settings import BacktestsSettings
+
+    return BacktestsSettings
+
+
+async def run_chunk(ctx: dict[str, Any], backtest_id: int, index: int) -> dict[str, Any]:
+    """Run one chunk of a backtest's parameter combinations (merges after the last one)."""
+    from quarkbot_plugins.backtests import tasks
+
+    return await tasks.run_chunk(ctx, backtest_id, index)
+
+
+@hookimpl
+def register_jobs() -> Sequence[Any]:
+    return [run_chunk]
+
+
+@hookimpl
+async def worker_startup(ctx: dict[str, Any]) -> None:
+    """numba's cache in the data dir, and a warm-up backtest before the worker takes jobs."""
+    from quarkbot_plugins.backtests import tasks
+
+    await tasks.worker_startup(ctx)

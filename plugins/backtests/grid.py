@@ -1,0 +1,129 @@
+"""Parameter grids: validation and lazy expansion (pure Python, safe in the web process).
+
+A grid maps each swept parameter to a list of values or ``{start, stop, step}`` (stop
+inclusive). Combination ``i`` is the ``i``-th element of the cartesian product of the expanded
+lists (keys in request order, the last varying fastest); every process computes it the same way,
+without materialising the product.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+MAX_VALUES_PER_PARAMETER = 100_000
+
+
+class GridError(ValueError):
+    """A 422 problem: ``loc`` (below ``body``), ``msg`` and ``type``."""
+
+    def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
+        super().__init__(msg)
+        self.loc = list(loc)
+        self.msg = msg
+        self.type = type_
+
+    def item(self) -> dict[str, Any]:
+        return {"loc": ["body", *self.loc], "msg": self.msg, "type": self.type}
+
+
+def _range(name: str, spec: Mapping[str, Any]) -> list[Any]:
+    loc = ["param_grid", name]
+    unknown = set(spec) - {"start", "stop", "step"}
+    if unknown or not {"start", "stop"} <= set(spec):
+        raise GridError(loc, "a range is {start, stop, step} (stop inclusive)")
+    start, stop, step = spec["start"], spec["stop"], spec.get("step", 1)
+    for value in (start, stop, step):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise GridError(loc, "start, stop and step must be numbers")
+    if step <= 0:
+        raise GridError(loc, "step must be greater than 0")
+    if stop < start:
+        raise GridError(loc, "stop must not be below start")
+    count = math.floor((Decimal(str(stop)) - Decimal(str(start))) / Decimal(str(step))) + 1
+    if count > MAX_VALUES_PER_PARAMETER:
+        raise GridError(loc, f"more than {MAX_VALUES_PER_PARAMETER} values", "limit_exceeded")
+    if all(isinstance(v, int) for v in (start, stop, step)):
+        return list(range(start, stop + 1, step))
+    # decimal arithmetic, so that 0.1 steps give 0.3 and not 0.30000000000000004
+    first, delta = Decimal(str(start)), Decimal(str(step))
+    return [float(first + delta * k) for k in range(count)]
+
+
+def expand(grid: Mapping[str, Any], model: type[BaseModel]) -> dict[str, list[Any]]:
+    """``{name: [validated values]}``; a bad name, range or value raises :class:`GridError`."""
+    problems: list[GridError] = []
+    expanded: dict[str, list[Any]] = {}
+    fields = model.model_fields
+    if not grid:
+        raise GridError(["param_grid"], "the grid is empty")
+    for name, spec in grid.items():
+        loc = ["param_grid", name]
+        if name not in fields:
+            problems.append(GridError(loc, f"unknown parameter {name!r}", "extra_forbidden"))
+            continue
+        try:
+            if isinstance(spec, Mapping):
+                values = _range(name, spec)
+            elif isinstance(spec, list | tuple):
+                values = list(spec)
+                if not values:
+                    raise GridError(loc, "a list of values must not be empty")
+                if len(values) > MAX_VALUES_PER_PARAMETER:
+                    raise GridError(
+                        loc, f"more than {MAX_VALUES_PER_PARAMETER} values", "limit_exceeded"
+                    )
+            else:
+                raise GridError(loc, "a list of values or {start, stop, step}")
+        except GridError as exc:
+            problems.append(exc)
+            continue
+        field = fields[name]
+        adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
+        checked = []
+        for position, value in enumerate(values):
+            try:
+                checked.append(adapter.validate_python(value))
+            except ValidationError as exc:
+                err = exc.errors(include_url=False, include_input=False)[0]
+                where: list[str | int] = [*loc] if isinstance(spec, Mapping) else [*loc, position]
+                problems.append(GridError(where, f"{value!r}: {err['msg']}", err["type"]))
+                break
+        # repeated values would only repeat columns
+        expanded[name] = list(dict.fromkeys(checked))
+    if problems:
+        raise GridErrors(problems)
+    return expanded
+
+
+class GridErrors(ValueError):
+    def __init__(self, problems: list[GridError]) -> None:
+        super().__init__("; ".join(p.msg for p in problems))
+        self.problems = problems
+
+
+def count(expanded: Mapping[str, Sequence[Any]]) -> int:
+    total = 1
+    for values in expanded.values():
+        total *= len(values)
+    return total
+
+
+def combination(expanded: Mapping[str, Sequence[Any]], index: int) -> dict[str, Any]:
+    """The ``index``-th point of the product (keys in order, the last varying fastest)."""
+    point: dict[str, Any] = {}
+    for name, values in reversed(list(expanded.items())):
+        index, position = divmod(index, len(values))
+        point[name] = values[position]
+    return {name: point[name] for name in expanded}
+
+
+def combinations(
+    expanded: Mapping[str, Sequence[Any]], start: int, stop: int
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    for index in range(start, min(stop, count(expanded))):
+        yield index, combination(expanded, index)

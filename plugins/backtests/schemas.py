@@ -1,0 +1,214 @@
+"""Request and response models of the backtests routes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+from quarkbot.pagination import PageQuery
+
+RANK_METRICS = (
+    "total_return_pct",
+    "cagr",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+    "max_drawdown_pct",
+    "win_rate",
+    "profit_factor",
+    "exposure_pct",
+    "alpha_pct",
+    "final_value",
+)
+SORTABLE = (*RANK_METRICS, "total_trades", "combination")
+RankMetric = Literal[
+    "total_return_pct",
+    "cagr",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+    "max_drawdown_pct",
+    "win_rate",
+    "profit_factor",
+    "exposure_pct",
+    "alpha_pct",
+    "final_value",
+]
+SortKey = Literal[
+    "total_return_pct",
+    "cagr",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+    "max_drawdown_pct",
+    "win_rate",
+    "profit_factor",
+    "exposure_pct",
+    "alpha_pct",
+    "final_value",
+    "total_trades",
+    "combination",
+]
+Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+Status = Literal["queued", "running", "complete", "failed", "canceled"]
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+def format_decimal(value: Decimal) -> str:
+    """Fixed-point, without the padding zeros of a 12-place column; never an exponent."""
+    return "0" if value == 0 else format(value.normalize(), "f")
+
+
+Money = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
+Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9._:-]*$")]
+
+
+class BacktestOptions(BaseModel):
+    # the body of POST /strategies/{id}/backtest: everything but the strategy
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[Symbol] | None = Field(None, min_length=1)
+    timeframe: Timeframe | None = None
+    start: UtcDatetime
+    end: UtcDatetime
+    initial_capital: Decimal = Field(
+        Decimal("10000"), gt=0, max_digits=30, decimal_places=12, le=Decimal("1e15")
+    )
+    fees: float = Field(0.0, ge=0, lt=1, description="A fraction: 0.001 = 0.1 %")
+    slippage: float = Field(0.0, ge=0, lt=1, description="A fraction: 0.0005 = 0.05 %")
+    params: dict[str, Any] | None = None
+    param_grid: dict[str, Any] | None = Field(
+        None, description="Each parameter a list of values or {start, stop, step} (inclusive)"
+    )
+    rank_by: RankMetric = "sharpe_ratio"
+    chunk_size: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class BacktestIn(BacktestOptions):
+    strategy_type: str | None = Field(None, min_length=1, max_length=64)
+    strategy_id: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_strategy(self) -> BacktestIn:
+        if (self.strategy_type is None) == (self.strategy_id is None):
+            raise ValueError("give exactly one of strategy_type and strategy_id")
+        return self
+
+
+class Queued(BaseModel):
+    id: int
+    job_id: str
+    job_ids: list[str]
+    status: str
+    combinations: int
+    chunks: int
+    channel: str
+
+
+class BacktestSummary(BaseModel):
+    id: int
+    strategy_type: str
+    strategy_id: int | None
+    strategy_name: str | None
+    symbols: list[str]
+    timeframe: str
+    start: datetime
+    end: datetime
+    initial_capital: Money
+    final_value: Money | None
+    total_return_pct: float | None
+    total_trades: int | None
+    combinations: int
+    status: Status
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class Progress(BaseModel):
+    done: int
+    total: int
+    percent: float
+    chunks_done: int
+    chunks: int
+    workers: list[str]
+
+
+class BacktestDetail(BacktestSummary):
+    fees: float
+    slippage: float
+    params: dict[str, Any]
+    param_grid: dict[str, Any] | None
+    rank_by: str
+    chunk_size: int
+    job_ids: list[str]
+    started_at: datetime | None
+    progress: Progress
+    metrics: dict[str, Any] | None
+    best_params: dict[str, Any] | None
+    best_index: int | None
+    equity: list[dict[str, Any]] | None
+    trades: list[dict[str, Any]] | None
+    error: str | None
+
+
+class BacktestPage(BaseModel):
+    items: list[BacktestSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class BacktestQuery(PageQuery):
+    status: Status | None = None
+    strategy_id: int | None = Field(None, ge=1)
+
+
+class DetailQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    equity_points: int | None = Field(
+        None, ge=2, le=1_000_000, description="Downsample the equity curve (first, last kept)"
+    )
+    include_equity: bool = True
+    include_trades: bool = True
+
+
+class CombinationOut(BaseModel):
+    combination: int
+    symbol: str
+    params: dict[str, Any]
+    total_return_pct: float | None
+    cagr: float | None
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    calmar_ratio: float | None
+    max_drawdown_pct: float | None
+    win_rate: float | None
+    profit_factor: float | None
+    exposure_pct: float | None
+    alpha_pct: float | None
+    final_value: float | None
+    total_trades: int
+
+
+class CombinationPage(BaseModel):
+    items: list[CombinationOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CombinationQuery(PageQuery):
+    sort: SortKey = "combination"
+    order: Literal["asc", "desc"] = "asc"
+    symbol: Symbol | None = None
