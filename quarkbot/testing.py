@@ -12,11 +12,15 @@ Fixtures:
 - ``redis_url``: ``QUARKBOT_TEST_REDIS_URL`` or a session-wide embedded Redis; each test gets its
   own ``redis_prefix``.
 - ``run_worker``: ``await run_worker()`` drains the job queue with a burst-mode arq worker.
+- ``open_socket`` / ``receive_until``: on a ``client.websocket("/ws")``, ``await open_socket(ws,
+  headers, channels)`` authenticates and subscribes; ``await receive_until(ws, predicate)`` is
+  the first JSON message matching ``predicate`` (30 s at most).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -282,6 +286,41 @@ def run_worker(
         return int(worker.jobs_complete)
 
     return run
+
+
+async def _receive_until(
+    ws: Any, predicate: Callable[[dict[str, Any]], bool], seconds: float = 30.0
+) -> dict[str, Any]:
+    async def first_match() -> dict[str, Any]:
+        while True:
+            message: dict[str, Any] = json.loads(await ws.receive())
+            if predicate(message):
+                return message
+
+    return await asyncio.wait_for(first_match(), seconds)
+
+
+async def _open_socket(ws: Any, headers: dict[str, str], channels: list[str]) -> None:
+    token = headers["Authorization"].split()[1]
+    await ws.send(json.dumps({"type": "auth", "token": token}))
+    welcome = await _receive_until(ws, lambda m: True)
+    assert welcome["type"] == "welcome", welcome
+    await ws.send(json.dumps({"type": "subscribe", "channels": channels}))
+    for _ in channels:
+        await _receive_until(ws, lambda m: m["type"] == "subscribed")
+
+
+@pytest.fixture
+def receive_until() -> Callable[..., Awaitable[dict[str, Any]]]:
+    """``await receive_until(ws, predicate, seconds=30.0)``: the first matching JSON message."""
+    return _receive_until
+
+
+@pytest.fixture
+def open_socket() -> Callable[..., Awaitable[None]]:
+    """``await open_socket(ws, headers, channels)``: authenticate with the bearer token of
+    ``headers`` (from ``auth_headers``), subscribe, and wait for each acknowledgement."""
+    return _open_socket
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -70,38 +68,3 @@ def backtesting_csv() -> Callable[[str], Path]:
         return found
 
     return path
-
-
-async def _receive_until(ws: Any, predicate: Callable[[dict], bool], timeout: float = 15.0) -> dict:
-    """The first WebSocket message (JSON) matching ``predicate``."""
-
-    async def loop() -> dict:
-        while True:
-            message = json.loads(await ws.receive())
-            if predicate(message):
-                return message
-
-    return await asyncio.wait_for(loop(), timeout)
-
-
-async def _open_socket(ws: Any, headers: dict[str, str], channels: list[str]) -> None:
-    """Authenticate with the bearer token of ``headers`` and subscribe to ``channels``."""
-    token = headers["Authorization"].split()[1]
-    await ws.send(json.dumps({"type": "auth", "token": token}))
-    welcome = await _receive_until(ws, lambda m: True)
-    assert welcome["type"] == "welcome", welcome
-    await ws.send(json.dumps({"type": "subscribe", "channels": channels}))
-    for _ in channels:
-        await _receive_until(ws, lambda m: m["type"] == "subscribed")
-
-
-@pytest.fixture
-def receive_until() -> Callable[..., Awaitable[dict]]:
-    """``await receive_until(ws, predicate)``: the first WebSocket message matching it."""
-    return _receive_until
-
-
-@pytest.fixture
-def open_socket() -> Callable[..., Awaitable[None]]:
-    """``await open_socket(ws, headers, channels)``: authenticate, then subscribe."""
-    return _open_socket
