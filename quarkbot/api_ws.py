@@ -127,7 +127,7 @@ async def _handle(client: Client, hub: Hub, message: dict[str, Any], fixed: str 
     limit = current_host().settings.websocket.max_subscriptions
     accepted: list[str] = []
     for name in channels:
-        problem = hub.check(client, name)
+        problem = hub.check(client, name) or await hub.check_owner(client, name)
         if fixed is not None and name != fixed:
             problem = f"this endpoint only serves the {fixed!r} channel"
         elif (

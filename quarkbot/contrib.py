@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -11,11 +11,18 @@ Role = Literal["viewer", "trader", "admin"]
 
 @dataclass(frozen=True)
 class Channel:
-    """A WebSocket channel (or pattern, with ``*``) and the role needed to subscribe to it."""
+    """A WebSocket channel (or pattern, with ``*``) and the role needed to subscribe to it.
+
+    ``owner_check`` makes a channel family private, for events that carry one user's data
+    (``backtests:{id}``): ``await owner_check(identity, channel)`` must be true for a
+    subscription to one channel of the family (admins always pass), and a subscription by
+    pattern (``backtests:*``), which would see everyone's, needs the admin role.
+    """
 
     name: str
     role: Role = "viewer"
     description: str = ""
+    owner_check: Callable[[Any, str], Awaitable[bool]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

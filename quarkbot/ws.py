@@ -98,7 +98,12 @@ class ChannelRegistry:
             if len(self._rank_needed) >= 100_000:
                 self._rank_needed.clear()
             declared = self.find(channel)
-            self._rank_needed[channel] = ROLE_RANK[declared.role] if declared else None
+            if declared is None:
+                self._rank_needed[channel] = None
+            elif declared.owner_check is not None:  # private: patterns see it as admins only
+                self._rank_needed[channel] = ROLE_RANK["admin"]
+            else:
+                self._rank_needed[channel] = ROLE_RANK[declared.role]
         return self._rank_needed[channel]
 
     def names(self) -> list[str]:
@@ -281,7 +286,22 @@ class Hub:
             return "unknown channel"
         if ROLE_RANK.get(client.identity.role, 0) < ROLE_RANK[declared.role]:
             return f"channel needs the {declared.role} role"
+        if (
+            declared.owner_check is not None
+            and is_pattern(name)
+            and not client.identity.allows("admin")
+        ):
+            return "a pattern over private channels needs the admin role; subscribe to one channel"
         return None
+
+    async def check_owner(self, client: Client, name: str) -> str | None:
+        """For a private channel (``owner_check``): None when ``client`` may see it."""
+        declared = self.registry.find(name)
+        if declared is None or declared.owner_check is None or is_pattern(name):
+            return None
+        if client.identity.allows("admin") or await declared.owner_check(client.identity, name):
+            return None
+        return "unknown channel"
 
     async def subscribe(self, client: Client, name: str, resume_from: int | None) -> None:
         """Subscribe; with ``resume_from``, replay what was missed, then go live, gap-free."""

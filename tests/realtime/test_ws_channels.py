@@ -24,7 +24,12 @@ class _Desk:
         return [
             Channel("desk:quotes:*", "viewer", "Quotes, one channel per symbol"),
             Channel("desk:quotes:insider", "admin", "Not for viewers"),
+            Channel("desk:mine:*", "viewer", "One user's own", owner_check=_own_channel),
         ]
+
+
+async def _own_channel(identity: Any, channel: str) -> bool:
+    return channel == f"desk:mine:{identity.username}"
 
 
 @pytest.fixture
@@ -116,3 +121,27 @@ async def test_subscribe_unsubscribe_and_bad_messages(client, auth_headers):
         await events.publish("example:notes", "note.created", {"id": 1})
         assert [m["channel"] for m in await quiet(ws)] == ["example:notes"]
         assert await send(ws, type="ping") == {"type": "pong"}
+
+
+async def test_private_channels_are_their_owners_and_admins_only(client, auth_headers):
+    alice = await auth_headers("viewer", username="alice")
+    admin = await auth_headers("admin")
+    async with (
+        client.websocket("/ws", headers=alice) as v,
+        client.websocket("/ws", headers=admin) as a,
+    ):
+        assert (await receive(v))["type"] == (await receive(a))["type"] == "welcome"
+        reply = await send(v, type="subscribe", channels=["desk:mine:alice"])
+        assert reply == {"type": "subscribed", "channels": ["desk:mine:alice"]}
+        reply = await send(v, type="subscribe", channels=["desk:mine:bob"])
+        assert reply == {"type": "error", "channel": "desk:mine:bob", "error": "unknown channel"}
+        for pattern in ("desk:mine:*", "desk:mine:b*"):
+            reply = await send(v, type="subscribe", channels=[pattern])
+            assert reply["type"] == "error" and "admin" in reply["error"], reply
+        reply = await send(a, type="subscribe", channels=["desk:mine:*"])
+        assert reply == {"type": "subscribed", "channels": ["desk:mine:*"]}
+
+        await events.publish("desk:mine:alice", "note", {"n": 1})
+        await events.publish("desk:mine:bob", "note", {"n": 2})
+        assert [m["channel"] for m in await quiet(v)] == ["desk:mine:alice"]
+        assert [m["channel"] for m in await quiet(a)] == ["desk:mine:alice", "desk:mine:bob"]
