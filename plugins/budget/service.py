@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import ConfigurationError, IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from quarkbot import events
+from quarkbot.db import MAX_INT_ID
 from quarkbot_plugins.budget.models import (
     BudgetFill,
     BudgetLedger,
@@ -93,8 +94,31 @@ def known_currencies() -> set[str]:
 
 
 async def owner_of(strategy_id: str) -> str | None:
+    """Who may change a strategy's budgets (besides admins).
+
+    A strategy of the strategies plugin (orders carry its instance id as ``strategy_id``)
+    belongs to its instance's owner; an id the plugin does not know (a strategy run outside
+    quarkbot) belongs to whoever created its first budget.
+    """
+    owner = await _instance_owner(strategy_id)
+    if owner is not None:
+        return owner
     row = await BudgetLedger.filter(strategy_id=strategy_id).order_by("id").first()
     return row.owner if row is not None else None
+
+
+async def _instance_owner(strategy_id: str) -> str | None:
+    if not strategy_id.isdigit() or int(strategy_id) > MAX_INT_ID:
+        return None
+    try:
+        from quarkbot_plugins.strategies.api import StrategyInstance
+    except ImportError:
+        return None
+    try:
+        instance = await StrategyInstance.get_or_none(id=int(strategy_id))
+    except ConfigurationError:  # the strategies plugin is installed but disabled
+        return None
+    return instance.owner if instance is not None else None
 
 
 async def set_allocation(
@@ -152,7 +176,7 @@ async def delete_allocation(strategy_id: str, currency: str, actor: str, is_admi
     row = await BudgetLedger.get_or_none(strategy_id=strategy_id, currency=currency)
     if row is None:
         raise BudgetError(404, f"No {currency} budget for strategy {strategy_id!r}")
-    if not is_admin and row.owner != actor:
+    if not is_admin and (await owner_of(strategy_id) or row.owner) != actor:
         raise BudgetError(403, f"Strategy {strategy_id!r} belongs to another user")
     deleted = await BudgetLedger.filter(id=row.id, reserved=0, committed=0).delete()
     if not deleted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from quarkbot.models import AuditLog
+from quarkbot_plugins.budget.models import BudgetLedger
 from quarkbot_plugins.risk.testing import alerts
 
 
@@ -96,3 +97,28 @@ async def test_roles_and_ownership(client, auth_headers, admin, viewer):
     page = await (await client.get("/api/v1/budget/s", headers=viewer)).get_json()
     assert {i["owner"] for i in page["items"]} == {"owner"}
     assert (await client.delete("/api/v1/budget/s/USD", headers=viewer)).status_code == 403
+
+
+async def test_a_strategy_instance_budget_belongs_to_the_instance_owner(
+    client, auth_headers, admin, instruments
+):
+    owner = await auth_headers("trader", "instance-owner")
+    other = await auth_headers("trader", "early-bird")
+    created = await client.post(
+        "/api/v1/strategies",
+        json={"name": "cross", "type": "sma_crossover", "symbols": ["BTC-USD"]},
+        headers=owner,
+    )
+    assert created.status_code == 201, await created.get_data(as_text=True)
+    path = f"/api/v1/budget/{(await created.get_json())['id']}/USD"
+    # another trader cannot claim the instance's budget by creating it first
+    response = await client.put(path, json={"allocated": "5"}, headers=other)
+    assert response.status_code == 403
+    assert await BudgetLedger.all().count() == 0
+    response = await client.put(path, json={"allocated": "5"}, headers=owner)
+    assert response.status_code == 201
+    row = await BudgetLedger.get()
+    assert (row.owner, row.created_by, row.allocated) == ("instance-owner", "instance-owner", 5)
+    assert (await client.delete(path, headers=other)).status_code == 403
+    assert (await client.delete(path, headers=owner)).status_code == 204
+    assert await BudgetLedger.all().count() == 0
