@@ -13,7 +13,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl
-from quarkbot.contrib import Channel
+from quarkbot.contrib import Channel, CronJob
 
 __version__ = "0.1.0"
 
@@ -37,9 +37,22 @@ def register_channels() -> Sequence[Channel]:
         Channel(
             "backtests:*",
             "viewer",
-            "A backtest's progress, completed, failed and canceled events (backtests:{id})",
+            "A backtest's progress, completed, failed and canceled events (backtests:{id}); "
+            "its owner's (and admins') only",
+            owner_check=owns_backtest_channel,
         )
     ]
+
+
+async def owns_backtest_channel(identity: Any, channel: str) -> bool:
+    """``backtests:{id}`` is its creator's (as ``GET /api/v1/backtests/{id}`` is)."""
+    from quarkbot.db import MAX_INT_ID
+    from quarkbot_plugins.backtests.models import Backtest
+
+    raw = channel.removeprefix("backtests:")
+    if not raw.isdigit() or int(raw) > MAX_INT_ID:
+        return False
+    return await Backtest.filter(id=int(raw), created_by=identity.username).exists()
 
 
 @hookimpl
@@ -59,6 +72,20 @@ async def run_chunk(ctx: dict[str, Any], backtest_id: int, index: int) -> dict[s
 @hookimpl
 def register_jobs() -> Sequence[Any]:
     return [run_chunk]
+
+
+async def reap(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Every minute: fail the backtests whose chunk jobs failed, timed out or were lost."""
+    from quarkbot_plugins.backtests import tasks
+    from quarkbot_plugins.backtests.settings import backtests_settings
+
+    reaped = await tasks.reap(tasks.job_timeout(ctx), backtests_settings())
+    return {"failed": reaped}
+
+
+@hookimpl
+def register_cron_jobs() -> Sequence[CronJob]:
+    return [CronJob(reap, second=30)]
 
 
 @hookimpl

@@ -5,6 +5,7 @@ Thin: validation and state live in ``service.py``; the work runs in the worker (
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from quart import Blueprint, Response
@@ -112,7 +113,11 @@ async def backtest_strategy(strategy_id: int, data: BacktestOptions) -> tuple[di
 @validate_response(BacktestPage)
 async def list_backtests(query_args: BacktestQuery) -> dict[str, Any]:
     """Backtest summaries, newest first: yours (admins: all); ``status``, ``strategy_id``."""
-    qs = service.visible(current_identity()).order_by("-created_at", "-id")
+    qs = (
+        service.visible(current_identity())
+        .order_by("-created_at", "-id")
+        .only(*service.SUMMARY_FIELDS)
+    )
     if query_args.status:
         qs = qs.filter(status=query_args.status)
     if query_args.strategy_id:
@@ -120,9 +125,9 @@ async def list_backtests(query_args: BacktestQuery) -> dict[str, Any]:
     return await paginate(qs, query_args, service.summary_out)
 
 
-async def _get(backtest_id: int) -> Any:
+async def _get(backtest_id: int, light: bool = False) -> Any:
     try:
-        return await service.get_visible(backtest_id, current_identity())
+        return await service.get_visible(backtest_id, current_identity(), light)
     except service.BacktestError as exc:
         raise _error(exc) from exc
 
@@ -151,7 +156,7 @@ async def get_backtest(backtest_id: int, query_args: DetailQuery) -> dict[str, A
 async def combinations(backtest_id: int, query_args: CombinationQuery) -> dict[str, Any]:
     """The sweep's table: every combination (per symbol) and its metrics; ``sort`` (a metric,
     ``total_trades`` or ``combination``), ``order``, ``symbol``; nulls last; paginated."""
-    row = await _get(backtest_id)
+    row = await _get(backtest_id, light=True)
     page = await service.combinations_page(
         row,
         query_args.sort,
@@ -174,7 +179,8 @@ async def report(backtest_id: int) -> Response:
         raise ApiError(409, f"Backtest is {row.status}; the report needs a complete backtest")
     from quarkbot_plugins.backtests.report import render
 
-    return Response(render(row), mimetype="text/html")
+    # plotly builds the figure and embeds 3.5 MB of plotly.js: not on the event loop
+    return Response(await asyncio.to_thread(render, row), mimetype="text/html")
 
 
 @backtests_bp.delete("/api/v1/backtests/<int:backtest_id>")
@@ -186,7 +192,7 @@ async def report(backtest_id: int) -> Response:
 async def cancel_backtest(backtest_id: int) -> dict[str, Any]:
     """Abort a queued or running backtest: ``canceled``, its chunk jobs aborted; 409 when it
     already finished."""
-    row = await _get(backtest_id)
+    row = await _get(backtest_id, light=True)
     try:
         row = await service.cancel(row, current_host().extras["queue"])
     except service.BacktestError as exc:

@@ -31,15 +31,23 @@ class GridError(ValueError):
         return {"loc": ["body", *self.loc], "msg": self.msg, "type": self.type}
 
 
-def _range(name: str, spec: Mapping[str, Any]) -> list[Any]:
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
+def _range_count(name: str, spec: Mapping[str, Any]) -> int:
+    """How many values ``{start, stop, step}`` gives (checked: finite numbers, step > 0,
+    stop >= start, at most MAX_VALUES_PER_PARAMETER), without building them."""
     loc = ["param_grid", name]
     unknown = set(spec) - {"start", "stop", "step"}
     if unknown or not {"start", "stop"} <= set(spec):
         raise GridError(loc, "a range is {start, stop, step} (stop inclusive)")
     start, stop, step = spec["start"], spec["stop"], spec.get("step", 1)
     for value in (start, stop, step):
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not _number(value):
             raise GridError(loc, "start, stop and step must be numbers")
+        if not math.isfinite(value):
+            raise GridError(loc, "start, stop and step must be finite numbers")
     if step <= 0:
         raise GridError(loc, "step must be greater than 0")
     if stop < start:
@@ -47,6 +55,11 @@ def _range(name: str, spec: Mapping[str, Any]) -> list[Any]:
     count = math.floor((Decimal(str(stop)) - Decimal(str(start))) / Decimal(str(step))) + 1
     if count > MAX_VALUES_PER_PARAMETER:
         raise GridError(loc, f"more than {MAX_VALUES_PER_PARAMETER} values", "limit_exceeded")
+    return count
+
+
+def _range(spec: Mapping[str, Any], count: int) -> list[Any]:
+    start, stop, step = spec["start"], spec["stop"], spec.get("step", 1)
     if all(isinstance(v, int) for v in (start, stop, step)):
         return list(range(start, stop + 1, step))
     # decimal arithmetic, so that 0.1 steps give 0.3 and not 0.30000000000000004
@@ -54,10 +67,22 @@ def _range(name: str, spec: Mapping[str, Any]) -> list[Any]:
     return [float(first + delta * k) for k in range(count)]
 
 
-def expand(grid: Mapping[str, Any], model: type[BaseModel]) -> dict[str, list[Any]]:
-    """``{name: [validated values]}``; a bad name, range or value raises :class:`GridError`."""
+def _distinct(values: list[Any]) -> list[Any]:
+    try:
+        return list(dict.fromkeys(values))
+    except TypeError:  # unhashable values: the validation refuses them
+        return values
+
+
+def expand(
+    grid: Mapping[str, Any], model: type[BaseModel], max_combinations: int | None = None
+) -> dict[str, list[Any]]:
+    """``{name: [validated values]}``; a bad name, range or value raises :class:`GridError`.
+
+    Every parameter's count is known (and the product checked against ``max_combinations``)
+    before any value is validated: an oversized grid is refused without the work."""
     problems: list[GridError] = []
-    expanded: dict[str, list[Any]] = {}
+    raw: dict[str, tuple[Any, list[Any] | None, int]] = {}  # name: (spec, list or None, count)
     fields = model.model_fields
     if not grid:
         raise GridError(["param_grid"], "the grid is empty")
@@ -68,7 +93,7 @@ def expand(grid: Mapping[str, Any], model: type[BaseModel]) -> dict[str, list[An
             continue
         try:
             if isinstance(spec, Mapping):
-                values = _range(name, spec)
+                raw[name] = (spec, None, _range_count(name, spec))
             elif isinstance(spec, list | tuple):
                 values = list(spec)
                 if not values:
@@ -77,11 +102,24 @@ def expand(grid: Mapping[str, Any], model: type[BaseModel]) -> dict[str, list[An
                     raise GridError(
                         loc, f"more than {MAX_VALUES_PER_PARAMETER} values", "limit_exceeded"
                     )
+                for position, value in enumerate(values):
+                    if isinstance(value, float) and not math.isfinite(value):
+                        raise GridError([*loc, position], f"{value!r}: not a finite number")
+                raw[name] = (spec, values, len(_distinct(values)))
             else:
                 raise GridError(loc, "a list of values or {start, stop, step}")
         except GridError as exc:
             problems.append(exc)
-            continue
+    total = math.prod(c for _, _, c in raw.values())
+    if max_combinations is not None and total > max_combinations:
+        limit = GridError(
+            ["param_grid"], f"{total} combinations; at most {max_combinations}", "limit_exceeded"
+        )
+        raise GridErrors([limit, *problems])
+    expanded: dict[str, list[Any]] = {}
+    for name, (spec, listed, count_) in raw.items():
+        loc = ["param_grid", name]
+        values = listed if listed is not None else _range(spec, count_)
         field = fields[name]
         adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
         checked = []
@@ -90,7 +128,7 @@ def expand(grid: Mapping[str, Any], model: type[BaseModel]) -> dict[str, list[An
                 checked.append(adapter.validate_python(value))
             except ValidationError as exc:
                 err = exc.errors(include_url=False, include_input=False)[0]
-                where: list[str | int] = [*loc] if isinstance(spec, Mapping) else [*loc, position]
+                where: list[str | int] = [*loc] if listed is None else [*loc, position]
                 problems.append(GridError(where, f"{value!r}: {err['msg']}", err["type"]))
                 break
         # repeated values would only repeat columns

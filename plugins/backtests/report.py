@@ -34,6 +34,10 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _pnl(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def render(backtest: Backtest) -> str:
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
@@ -85,7 +89,7 @@ def render(backtest: Backtest) -> str:
             mode="markers",
             name="Exit",
             marker={"symbol": "triangle-down", "size": 9, "color": "red"},
-            text=[f"{t['symbol']} @ {t['exit_price']} (PnL {t['pnl']:.2f})" for t in exits],
+            text=[f"{t['symbol']} @ {t['exit_price']} (PnL {_pnl(t.get('pnl'))})" for t in exits],
         ),
         row=1,
         col=1,

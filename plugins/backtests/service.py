@@ -124,7 +124,7 @@ async def prepare(
         problems += _field_problems(stype.params, given, "params")
         params = {**base, **given}
         try:
-            expanded = grid.expand(param_grid, stype.params)
+            expanded = grid.expand(param_grid, stype.params, settings.max_combinations)
         except grid.GridErrors as exc:
             problems += [p.item() for p in exc.problems]
         except grid.GridError as exc:
@@ -152,10 +152,16 @@ async def prepare(
                         "no_bars",
                     )
                 )
+    chunk_size = settings.chunk_size
+    if not problems:
+        chunk_size, problem = await _chunk_size(
+            data.get("chunk_size"), symbols, timeframe, start, end, settings
+        )
+        if problem is not None:
+            problems.append(problem)
     if problems:
         raise BacktestError(422, problems)
 
-    chunk_size = int(data.get("chunk_size") or settings.chunk_size)
     return {
         "created_by": identity.username,
         "strategy_type": stype.name,
@@ -175,6 +181,41 @@ async def prepare(
         "chunk_size": chunk_size,
         "chunks": max(1, math.ceil(combinations / chunk_size)),
     }
+
+
+async def _chunk_size(
+    requested: int | None,
+    symbols: Sequence[str],
+    timeframe: str,
+    start: datetime,
+    end: datetime,
+    settings: BacktestsSettings,
+) -> tuple[int, dict[str, Any] | None]:
+    """Combinations per chunk: at most ``chunk_size`` (the setting) and at most
+    ``max_chunk_cells`` / bars per symbol (the most bars of a symbol in the range, at most
+    ``max_bars``), so that one chunk's arrays stay bounded. The default shrinks to fit; a
+    requested size over either bound is a problem (422 at ``chunk_size``)."""
+    from quarkbot_plugins.market_data.models import BarRecord
+
+    bars = 1
+    for symbol in symbols:
+        found = await BarRecord.filter(
+            symbol=symbol, timeframe=timeframe, ts__gte=start, ts__lt=end
+        ).count()
+        bars = max(bars, min(found, settings.max_bars))
+    fitting = max(1, settings.max_chunk_cells // bars)
+    limit = min(settings.chunk_size, fitting)
+    if requested is None:
+        return limit, None
+    if requested > limit:
+        why = (
+            f"at most {settings.chunk_size} (QUARKBOT_BACKTESTS_CHUNK_SIZE)"
+            if requested > settings.chunk_size
+            else f"at most {fitting} with {bars} bars per symbol "
+            f"(QUARKBOT_BACKTESTS_MAX_CHUNK_CELLS {settings.max_chunk_cells})"
+        )
+        return limit, _problem(["chunk_size"], f"chunk_size {requested}: {why}", "limit_exceeded")
+    return int(requested), None
 
 
 async def create(
@@ -233,7 +274,7 @@ async def cancel(backtest: Backtest, queue: Any) -> Backtest:
     if not await Backtest.filter(id=backtest.id, status__in=ACTIVE).update(
         status="canceled", finished_at=now
     ):
-        await backtest.refresh_from_db()
+        await backtest.refresh_from_db(fields=["status"])
         raise BacktestError(409, f"Backtest already {backtest.status}")
     pending = await BacktestChunk.filter(backtest_id=backtest.id, status__in=ACTIVE)
     await BacktestChunk.filter(backtest_id=backtest.id, status="queued").update(
@@ -243,7 +284,7 @@ async def cancel(backtest: Backtest, queue: Any) -> Backtest:
     await asyncio.gather(*(queue.abort(job_id) for job_id in jobs))
     for job_id in jobs:
         await record_aborted_before_start(job_id)
-    await backtest.refresh_from_db()
+    await backtest.refresh_from_db(fields=LIGHT_FIELDS)
     await events.publish(
         channel(backtest.id),
         "canceled",
@@ -257,8 +298,52 @@ def visible(identity: Identity) -> Any:
     return qs if identity.allows("admin") else qs.filter(created_by=identity.username)
 
 
-async def get_visible(backtest_id: int, identity: Identity) -> Backtest:
-    found = await visible(identity).filter(id=backtest_id).first()
+SUMMARY_FIELDS = (
+    "id",
+    "strategy_type",
+    "strategy_id",
+    "strategy_name",
+    "symbols",
+    "timeframe",
+    "start",
+    "end",
+    "initial_capital",
+    "final_value",
+    "total_return_pct",
+    "total_trades",
+    "combinations",
+    "status",
+    "created_by",
+    "created_at",
+    "finished_at",
+)
+# everything but the equity curve and the trades (the big columns)
+LIGHT_FIELDS = (
+    *SUMMARY_FIELDS,
+    "fees",
+    "slippage",
+    "params",
+    "param_grid",
+    "rank_by",
+    "chunk_size",
+    "chunks",
+    "chunks_done",
+    "job_ids",
+    "started_at",
+    "metrics",
+    "best_params",
+    "best_index",
+    "error",
+)
+
+
+async def get_visible(backtest_id: int, identity: Identity, light: bool = False) -> Backtest:
+    """The backtest if the caller may see it (404 otherwise); ``light``: without the equity
+    curve and the trades (the row cannot be saved then)."""
+    qs = visible(identity).filter(id=backtest_id)
+    if light:
+        qs = qs.only(*LIGHT_FIELDS)
+    found = await qs.first()
     if found is None:
         raise BacktestError(404, "Backtest not found")
     return found
@@ -392,7 +477,9 @@ async def latest_complete(strategy_ids: Sequence[int]) -> dict[int, Backtest]:
     a ranking reads are loaded (not the equity curve or the trades)."""
     found: dict[int, Backtest] = {}
     rows = (
-        await Backtest.filter(strategy_id__in=list(strategy_ids), status="complete", combinations=1)
+        await Backtest.filter(
+            strategy_id__in=list(strategy_ids), status="complete", param_grid__isnull=True
+        )
         .order_by("-finished_at", "-id")
         .only("id", "strategy_id", "metrics", "finished_at", "total_return_pct")
     )

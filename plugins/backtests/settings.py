@@ -30,7 +30,31 @@ class BacktestsSettings(BaseSettings):
         5, ge=1, description="Queued or running backtests per user (429 beyond)."
     )
     max_bars: int = Field(1_000_000, ge=10, description="Bars loaded per symbol.")
-    chunk_size: int = Field(2000, ge=1, le=1_000_000, description="Combinations per chunk job.")
+    chunk_size: int = Field(
+        2000,
+        ge=1,
+        le=1_000_000,
+        description="Combinations per chunk job: the default and the most a request may ask for.",
+    )
+    max_chunk_cells: int = Field(
+        5_000_000,
+        ge=1,
+        description=(
+            "Combinations x bars per symbol in one chunk (about 80 bytes each in vectorbt: "
+            "5 million is about 400 MB); the default chunk size shrinks to fit, a larger "
+            "requested chunk_size is refused."
+        ),
+    )
+    reap_grace_seconds: int = Field(
+        120,
+        ge=0,
+        description="How long past the job timeout (+ 10 s lease) a stuck chunk job may stay.",
+    )
+    stale_queued_seconds: int = Field(
+        86_400,
+        ge=60,
+        description="A chunk job queued (or aborted and not re-run) for longer fails its backtest.",
+    )
     chunk_delay_seconds: float = Field(
         0.0, ge=0, le=3600, description="Testing aid: a pause before a chunk stores its rows."
     )

@@ -9,15 +9,17 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 from tortoise.expressions import F
+from tortoise.functions import Avg
 
 from quarkbot import events
 from quarkbot.jobs import once
+from quarkbot.models import JobEffect, JobRun
 from quarkbot_plugins.backtests import grid
 from quarkbot_plugins.backtests.models import ACTIVE, Backtest, BacktestChunk, BacktestRow
 from quarkbot_plugins.backtests.service import channel
@@ -26,6 +28,7 @@ from quarkbot_plugins.backtests.settings import BacktestsSettings
 log = logging.getLogger("quarkbot_plugins.backtests")
 
 ROW_BATCH = 1000
+LEASE_SECONDS = 10  # arq re-runs a killed worker's job after its timeout + 10 s
 _BARS_CACHE: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _BARS_CACHE_SIZE = 16
 _warmed = False
@@ -84,6 +87,29 @@ def chunk_params(backtest: Backtest, stype: Any, index: int) -> tuple[list[int],
     return indices, params
 
 
+def job_timeout(ctx: Mapping[str, Any]) -> float:
+    """The arq job timeout of the worker (the host's ``jobs.timeout_seconds``)."""
+    settings = ctx.get("settings")
+    jobs = getattr(settings, "jobs", None)
+    if jobs is None:
+        from quarkbot.settings import JobSettings
+
+        jobs = JobSettings()
+    return float(jobs.timeout_seconds)
+
+
+def time_budget(timeout: float) -> float:
+    """Seconds a chunk job may work (computation, store and merge): the job timeout minus a
+    margin, so that the job fails the backtest itself before arq cancels it (arq does not retry
+    a timed-out job, and a canceled job would leave the backtest ``running``)."""
+    margin = min(30.0, max(1.0, timeout * 0.1))
+    return max(0.5, timeout - margin)
+
+
+def chunk_key(backtest_id: int, index: int) -> str:
+    return f"backtests:{backtest_id}:chunk:{index}"
+
+
 async def _publish(backtest_id: int, kind: str, data: Mapping[str, Any]) -> None:
     try:
         await events.publish(channel(backtest_id), kind, {"id": backtest_id, **data})
@@ -105,10 +131,11 @@ async def fail(backtest_id: int, error: str, index: int | None = None) -> None:
 
 async def run_chunk(ctx: Mapping[str, Any], backtest_id: int, index: int) -> dict[str, Any]:
     """The job ``backtests.run_chunk``: one chunk of a backtest's combinations."""
-    from quarkbot_plugins.backtests import engine
     from quarkbot_plugins.backtests.settings import backtests_settings
 
     settings = backtests_settings()
+    budget = time_budget(job_timeout(ctx))
+    deadline = asyncio.get_running_loop().time() + budget
     backtest = await Backtest.get_or_none(id=backtest_id)
     if backtest is None:
         return {"skipped": "missing"}
@@ -118,38 +145,37 @@ async def run_chunk(ctx: Mapping[str, Any], backtest_id: int, index: int) -> dic
     if chunk.status == "complete":
         # a rerun: the rows are stored; finish the merge if it never happened
         if backtest.status in ACTIVE and backtest.chunks_done >= backtest.chunks:
-            await merge(backtest_id)
+            await merge(backtest_id, deadline)
         return {"skipped": "done"}
     if backtest.status not in ACTIVE:
+        if await JobEffect.exists(key=chunk_key(backtest_id, index)):
+            # its rows are stored: it is done, whatever its record says
+            await BacktestChunk.filter(id=chunk.id, status__in=ACTIVE).update(status="complete")
+            return {"skipped": "done"}
         await BacktestChunk.filter(id=chunk.id, status__in=ACTIVE).update(
             status="canceled", finished_at=datetime.now(UTC)
         )
         return {"skipped": backtest.status}
     now = datetime.now(UTC)
     await Backtest.filter(id=backtest_id, status="queued").update(status="running", started_at=now)
-    await BacktestChunk.filter(id=chunk.id).update(
+    # never over ``complete``: an overlapping rerun may start after the other run stored
+    await BacktestChunk.filter(id=chunk.id, status__in=ACTIVE).update(
         status="running", worker=worker_name(), started_at=now
     )
     try:
-        stype = _type(backtest.strategy_type)
-        indices, params = chunk_params(backtest, stype, index)
-        rows: list[dict[str, Any]] = []
-        if params:
-            bars = await bars_of(backtest, settings)
-            metrics = await asyncio.to_thread(
-                engine.sweep,
-                stype.load(),
-                bars,
-                params,
-                float(backtest.initial_capital),
-                backtest.fees,
-                backtest.slippage,
-                backtest.timeframe,
-            )
-            rows = engine.rows(metrics, indices, params)
-        if settings.chunk_delay_seconds:
-            await asyncio.sleep(settings.chunk_delay_seconds)
-        applied, done = await store_chunk(backtest_id, index, rows)
+        async with asyncio.timeout_at(deadline):
+            rows = await _compute(backtest, index, settings)
+            if settings.chunk_delay_seconds:
+                await asyncio.sleep(settings.chunk_delay_seconds)
+            applied, done = await store_chunk(backtest_id, index, rows)
+    except TimeoutError:
+        await fail(
+            backtest_id,
+            f"chunk {index}: timed out after {budget:.0f} s (the job timeout is "
+            f"{job_timeout(ctx):.0f} s: use smaller chunks or fewer bars)",
+            index,
+        )
+        raise
     except asyncio.CancelledError:
         await asyncio.shield(
             BacktestChunk.filter(id=chunk.id, status="running").update(
@@ -160,12 +186,14 @@ async def run_chunk(ctx: Mapping[str, Any], backtest_id: int, index: int) -> dic
     except Exception as exc:
         await fail(backtest_id, f"chunk {index}: {type(exc).__name__}: {exc}", index)
         raise
-    if not applied or done is None:
-        if applied:  # canceled between the computation and the store: nothing was stored
-            await BacktestChunk.filter(id=chunk.id, status="running").update(
-                status="canceled", finished_at=datetime.now(UTC)
-            )
-        return {"skipped": "stored before" if not applied else "canceled", "rows": 0}
+    if not applied:  # stored by an earlier run of this job: the chunk is done
+        await BacktestChunk.filter(id=chunk.id, status__in=ACTIVE).update(status="complete")
+        return {"skipped": "stored before", "rows": 0}
+    if done is None:  # canceled between the computation and the store: nothing was stored
+        await BacktestChunk.filter(id=chunk.id, status="running").update(
+            status="canceled", finished_at=datetime.now(UTC)
+        )
+        return {"skipped": "canceled", "rows": 0}
     fresh = await Backtest.get(id=backtest_id)
     from quarkbot_plugins.backtests.service import progress
 
@@ -173,8 +201,32 @@ async def run_chunk(ctx: Mapping[str, Any], backtest_id: int, index: int) -> dic
     state.pop("workers")
     await _publish(backtest_id, "progress", state)
     if done >= backtest.chunks:
-        await merge(backtest_id)
+        await merge(backtest_id, deadline)
     return {"backtest": backtest_id, "chunk": index, "rows": len(rows)}
+
+
+async def _compute(
+    backtest: Backtest, index: int, settings: BacktestsSettings
+) -> list[dict[str, Any]]:
+    """The chunk's rows (the vectorbt work runs in a thread)."""
+    from quarkbot_plugins.backtests import engine
+
+    stype = _type(backtest.strategy_type)
+    indices, params = chunk_params(backtest, stype, index)
+    if not params:
+        return []
+    bars = await bars_of(backtest, settings)
+    metrics = await asyncio.to_thread(
+        engine.sweep,
+        stype.load(),
+        bars,
+        params,
+        float(backtest.initial_capital),
+        backtest.fees,
+        backtest.slippage,
+        backtest.timeframe,
+    )
+    return list(engine.rows(metrics, indices, params))
 
 
 async def store_chunk(
@@ -197,33 +249,40 @@ async def store_chunk(
         done = await Backtest.filter(id=backtest_id).values_list("chunks_done", flat=True)
         return int(done[0])
 
-    return await once(f"backtests:{backtest_id}:chunk:{index}", effect)
+    return await once(chunk_key(backtest_id, index), effect)
 
 
 async def best_combination(backtest: Backtest) -> tuple[int, dict[str, Any]] | None:
-    """The best combination by ``rank_by`` (mean over the symbols; ties: the lowest index)."""
-    rows = await BacktestRow.filter(backtest_id=backtest.id).values_list(
-        "combination", "params", backtest.rank_by
+    """The best combination by ``rank_by``: the highest mean over the symbols of the non-null
+    values (ties: the lowest index); when every value is null, the lowest index. One SQL
+    aggregate (GROUP BY combination), then that combination's parameters."""
+    metric = backtest.rank_by
+    rows = BacktestRow.filter(backtest_id=backtest.id)
+    best = (
+        await rows.filter(**{f"{metric}__isnull": False})
+        .annotate(mean=Avg(metric))
+        .group_by("combination")
+        .order_by("-mean", "combination")
+        .limit(1)
+        .values_list("combination", flat=True)
     )
-    if not rows:
-        return None
-    sums: dict[int, float] = {}
-    counts: dict[int, int] = {}
-    params: dict[int, dict[str, Any]] = {}
-    for combination, values, metric in rows:
-        params[combination] = values
-        if metric is not None:
-            sums[combination] = sums.get(combination, 0.0) + float(metric)
-            counts[combination] = counts.get(combination, 0) + 1
-    if sums:
-        best = min(sums, key=lambda c: (-sums[c] / counts[c], c))
-    else:
-        best = min(params)
-    return best, params[best]
+    if not best:
+        best = await rows.order_by("combination").limit(1).values_list("combination", flat=True)
+        if not best:
+            return None
+    index = int(best[0])
+    params = await (
+        BacktestRow.filter(backtest_id=backtest.id, combination=index)
+        .order_by("symbol")
+        .limit(1)
+        .values_list("params", flat=True)
+    )
+    return index, dict(params[0])
 
 
-async def merge(backtest_id: int) -> bool:
-    """Once all chunks are stored: the best combination, its equity and trades, ``complete``."""
+async def merge(backtest_id: int, deadline: float | None = None) -> bool:
+    """Once all chunks are stored: the best combination, its equity and trades, ``complete``.
+    ``deadline`` (event loop time) bounds it: past it the backtest fails (arq would cancel)."""
     from quarkbot_plugins.backtests import engine
     from quarkbot_plugins.backtests.settings import backtests_settings
 
@@ -231,43 +290,47 @@ async def merge(backtest_id: int) -> bool:
     if backtest.status not in ACTIVE:
         return False
     try:
-        found = await best_combination(backtest)
-        if found is None:
-            raise ValueError("no parameter combination passed the strategy type's validation")
-        best_index, best_params = found
-        stype = _type(backtest.strategy_type)
-        bars = await bars_of(backtest, backtests_settings())
-        result = await asyncio.to_thread(
-            engine.detail,
-            stype.load(),
-            bars,
-            best_params,
-            float(backtest.initial_capital),
-            backtest.fees,
-            backtest.slippage,
-            backtest.timeframe,
-        )
+        async with asyncio.timeout_at(deadline):
+            found = await best_combination(backtest)
+            if found is None:
+                raise ValueError("no parameter combination passed the strategy type's validation")
+            best_index, best_params = found
+            stype = _type(backtest.strategy_type)
+            bars = await bars_of(backtest, backtests_settings())
+            result = await asyncio.to_thread(
+                engine.detail,
+                stype.load(),
+                bars,
+                best_params,
+                float(backtest.initial_capital),
+                backtest.fees,
+                backtest.slippage,
+                backtest.timeframe,
+            )
+            metrics = result["metrics"]
+            final = metrics.get("final_value")
+
+            async def effect() -> int:
+                return await Backtest.filter(id=backtest_id, status__in=ACTIVE).update(
+                    status="complete",
+                    metrics=metrics,
+                    best_params=best_params,
+                    best_index=best_index,
+                    equity=result["equity"],
+                    trades=result["trades"],
+                    final_value=Decimal(f"{final:.12f}") if final is not None else None,
+                    total_return_pct=metrics.get("total_return_pct"),
+                    total_trades=metrics.get("total_trades"),
+                    finished_at=datetime.now(UTC),
+                )
+
+            applied, updated = await once(f"backtests:{backtest_id}:merge", effect)
+    except TimeoutError:
+        await fail(backtest_id, "merge: timed out (the job timeout ends the chunk job)")
+        raise
     except Exception as exc:
         await fail(backtest_id, f"merge: {type(exc).__name__}: {exc}")
         raise
-    metrics = result["metrics"]
-    final = metrics.get("final_value")
-
-    async def effect() -> int:
-        return await Backtest.filter(id=backtest_id, status__in=ACTIVE).update(
-            status="complete",
-            metrics=metrics,
-            best_params=best_params,
-            best_index=best_index,
-            equity=result["equity"],
-            trades=result["trades"],
-            final_value=Decimal(f"{final:.12f}") if final is not None else None,
-            total_return_pct=metrics.get("total_return_pct"),
-            total_trades=metrics.get("total_trades"),
-            finished_at=datetime.now(UTC),
-        )
-
-    applied, updated = await once(f"backtests:{backtest_id}:merge", effect)
     if applied and updated:
         await _publish(
             backtest_id,
@@ -280,6 +343,63 @@ async def merge(backtest_id: int) -> bool:
             },
         )
     return bool(applied and updated)
+
+
+async def reap(
+    job_timeout_seconds: float, settings: BacktestsSettings, now: datetime | None = None
+) -> list[int]:
+    """Fail the active backtests that can no longer finish; returns their ids.
+
+    A chunk job's run record (``JobRun``) tells: ``failed`` (arq does not retry it), ``aborted``
+    after running for the whole job timeout (arq's timeout cancels without a retry) and not run
+    again within the grace period, ``aborted`` otherwise (a stopped worker's job runs again on
+    the next worker) and not run again within ``stale_queued_seconds``, ``running`` for longer
+    than the job timeout + lease + grace (arq would have canceled or re-run it; "max retries
+    exceeded" never runs the function), ``queued`` (or missing) for longer than
+    ``stale_queued_seconds``. Each such backtest becomes ``failed`` with the reason (which
+    frees its slot of the user's limit)."""
+    now = now or datetime.now(UTC)
+    timeout = job_timeout_seconds
+    grace = timedelta(seconds=settings.reap_grace_seconds)
+    overdue = timedelta(seconds=timeout + LEASE_SECONDS) + grace
+    stale = timedelta(seconds=settings.stale_queued_seconds)
+    reaped = []
+    for backtest in await Backtest.filter(status__in=ACTIVE).only("id", "created_at"):
+        chunks = await BacktestChunk.filter(backtest_id=backtest.id).order_by("index")
+        job_ids = [c.job_id for c in chunks if c.job_id]
+        runs = {r.job_id: r for r in await JobRun.filter(job_id__in=job_ids)}
+        reason = None
+        for chunk in chunks:
+            run = runs.get(chunk.job_id or "")
+            if run is None:
+                if now - backtest.created_at > stale:
+                    reason = "its job was never recorded"
+            elif run.status == "failed":
+                reason = f"its job failed: {run.error or 'no error recorded'}"
+            elif run.status == "aborted" and now - (run.finished_at or now) > grace:
+                ran = (run.finished_at or now) - (run.started_at or now)
+                if ran >= timedelta(seconds=timeout - 1):
+                    reason = f"its job timed out (the job timeout is {timeout:.0f} s)"
+                elif now - (run.finished_at or now) > stale:
+                    reason = "its job was aborted (its worker stopped) and has not run again"
+            elif run.status == "running" and now - (run.started_at or now) > overdue:
+                reason = (
+                    f"its job has been running for longer than the job timeout ({timeout:.0f} s) "
+                    "(its worker was lost and the retries are exhausted)"
+                )
+            elif run.status == "queued" and now - (run.enqueued_at or backtest.created_at) > stale:
+                reason = f"its job has not started within {settings.stale_queued_seconds} s"
+            if reason is not None:
+                index = chunk.index if chunk.status != "complete" else None
+                await fail(backtest.id, f"chunk {chunk.index}: {reason}", index)
+                await BacktestChunk.filter(backtest_id=backtest.id, status__in=ACTIVE).update(
+                    status="canceled", finished_at=now
+                )
+                reaped.append(backtest.id)
+                break
+    if reaped:
+        log.warning("backtests failed as stuck: %s", reaped)
+    return reaped
 
 
 def warm_up(data_dir: Any) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from quarkbot.models import JobRun
@@ -76,7 +77,12 @@ async def test_sma_crossover_equals_vectorbt(
     assert [p["value"] for p in equity] == pytest.approx(values.to_list())
     assert [p["benchmark_price"] for p in equity] == pytest.approx(bars["close"].to_list())
 
-    # the trades: vectorbt's records, with reasoning and confidence
+    # the trades: vectorbt's records, with reasoning and confidence (the signal function's
+    # confidence at the entry bar)
+    from quarkbot_plugins.strategies.signal_fns import sma_crossover
+
+    signals = sma_crossover(bars, [{"fast": 10, "slow": 30}])
+    confidence = np.asarray(signals.confidence, dtype=float).reshape(len(bars))
     records = pf.trades.values
     trades = result["trades"]
     assert len(trades) == len(records)
@@ -88,8 +94,14 @@ async def test_sma_crossover_equals_vectorbt(
         assert trade["size"] == pytest.approx(record["size"])
         assert trade["pnl"] == pytest.approx(record["pnl"])
         assert trade["return_pct"] == pytest.approx(record["return"] * 100)
-        assert trade["reasoning"].startswith("fast SMA(10)") or "10" in trade["reasoning"]
-        assert 0 <= trade["confidence"] <= 100
+        entry = "fast SMA(10) crossed above slow SMA(30)"
+        exit_ = "fast SMA(10) crossed below slow SMA(30)"
+        if trade["status"] == "closed":
+            assert trade["reasoning"] == f"{entry}; exit: {exit_}"
+        else:
+            assert trade["reasoning"] == entry
+        assert trade["confidence"] == pytest.approx(confidence[record["entry_idx"]])
+        assert 50 <= trade["confidence"] <= 100
         if trade["status"] == "closed":
             assert trade["exit_price"] == pytest.approx(record["exit_price"])
             assert trade["duration_seconds"] > 0
@@ -173,3 +185,28 @@ async def test_strategy_shortcut_backtests_the_instance(
     bars = frame("GOOG", rows=400)
     pf = direct_sma(bars["close"], [(5, 20)], 5000.0, 0.0, 0.0, "1D")
     assert_metrics_equal(stored.metrics, direct_metrics(pf, bars["close"])[0])
+
+
+def test_report_renders_trades_without_pnl() -> None:
+    """A trade whose pnl is null (not finite) is listed with "-" instead of failing the page."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from quarkbot_plugins.backtests.report import render
+
+    equity = [
+        {"ts": "2020-01-01T00:00:00Z", "value": 1000.0, "benchmark_price": 10.0},
+        {"ts": "2020-01-02T00:00:00Z", "value": 1010.0, "benchmark_price": 10.1},
+    ]
+    trade = {"symbol": "GOOG", "entry_time": equity[0]["ts"], "entry_price": 10.0,
+             "exit_time": equity[1]["ts"], "exit_price": 10.1, "pnl": None}  # fmt: skip
+    backtest = SimpleNamespace(
+        id=1, strategy_name=None, best_params=None, strategy_type="sma_crossover",
+        symbols=["GOOG"], timeframe="1d",
+        start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2020, 1, 3, tzinfo=UTC),
+        initial_capital=Decimal("1000"), params={}, metrics={"sharpe_ratio": None},
+        equity=equity, trades=[trade, {**trade, "pnl": 12.345}],
+    )  # fmt: skip
+    page = render(backtest)  # type: ignore[arg-type]
+    assert "GOOG @ 10.1 (PnL -)" in page and "GOOG @ 10.1 (PnL 12.35)" in page

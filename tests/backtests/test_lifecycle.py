@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from quarkbot.models import JobRun
@@ -164,8 +165,20 @@ async def test_permissions(
     assert (await (await client.get("/api/v1/backtests", headers=other)).get_json())["total"] == 0
     assert (await client.get(f"{base}/report", headers=trader)).status_code == 409
     assert (await client.get(base, headers=admin)).status_code == 200
+    # its events are as private as its routes: not for another trader, by name or by pattern
+    async with client.websocket("/ws", headers=other) as ws:
+        assert (await receive_json(ws))["type"] == "welcome"
+        for name in (queued["channel"], "backtests:*"):
+            await ws.send(json.dumps({"type": "subscribe", "channels": [name]}))
+            reply = await receive_json(ws)
+            assert reply["type"] == "error" and reply["channel"] == name, reply
     await run_worker()
     assert (await Backtest.get(id=queued["id"])).status == "complete"
+
+
+async def receive_json(ws: Any) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.receive(), 30))
+    return message
 
 
 async def test_multi_symbol_and_hourly(
@@ -211,3 +224,175 @@ async def test_multi_symbol_and_hourly(
     pf = direct_sma(bars["close"], [(10, 30)], 10000.0, 0.0001, 0.0, "1h")
     [expected] = direct_metrics(pf, bars["close"])
     assert_metrics_equal(result["metrics"], expected)
+
+
+async def test_reaper_fails_stuck_backtests_and_frees_the_slot(
+    backtest_env: Any, client: Any, trader: dict, import_bars: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from quarkbot_plugins.backtests import tasks
+    from quarkbot_plugins.backtests.settings import BacktestsSettings
+
+    await import_bars("GOOG", "1d", rows=300)
+    backtest_env(max_concurrent_per_user=5)
+    one = {**{k: v for k, v in BODY.items() if k != "param_grid"}, "params": {"fast": 5}}
+    ids = []
+    for _ in range(5):
+        response = await client.post("/api/v1/backtests", json=one, headers=trader)
+        assert response.status_code == 202, await response.get_data(as_text=True)
+        ids.append((await response.get_json())["id"])
+    full = await client.post("/api/v1/backtests", json=one, headers=trader)
+    assert full.status_code == 429  # every slot is held
+    failed, timed_out, stopped, lost, waiting = ids
+    job = {b.id: b.job_ids[0] for b in await Backtest.filter(id__in=ids)}
+    settings = BacktestsSettings()  # grace 120 s, stale queued 1 day
+    timeout = 300.0
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(seconds=timeout + 10 + 121)
+    await JobRun.filter(job_id=job[failed]).update(
+        status="failed", error="MemoryError: ", finished_at=now
+    )
+    # arq's job timeout: canceled after the whole timeout, not retried
+    await JobRun.filter(job_id=job[timed_out]).update(
+        status="aborted", started_at=long_ago - timedelta(seconds=timeout), finished_at=long_ago
+    )
+    # a worker stopped mid-job: arq runs it again on the next worker (not reaped yet)
+    await JobRun.filter(job_id=job[stopped]).update(
+        status="aborted", started_at=long_ago - timedelta(seconds=5), finished_at=long_ago
+    )
+    # a killed worker whose retries are exhausted: the record says running forever
+    await JobRun.filter(job_id=job[lost]).update(status="running", started_at=long_ago)
+    await BacktestChunk.filter(backtest_id=lost).update(status="running", started_at=long_ago)
+    await Backtest.filter(id=lost).update(status="running")
+
+    reaped = await tasks.reap(timeout, settings, now)
+    assert sorted(reaped) == sorted([failed, timed_out, lost])
+    stored = {b.id: b for b in await Backtest.filter(id__in=ids)}
+    assert "chunk 0: its job failed: MemoryError" in stored[failed].error
+    assert "timed out" in stored[timed_out].error
+    assert "running for longer than the job timeout" in stored[lost].error
+    for backtest_id in reaped:
+        assert stored[backtest_id].status == "failed"
+        assert stored[backtest_id].finished_at is not None
+        chunk = await BacktestChunk.get(backtest_id=backtest_id, index=0)
+        assert chunk.status == "failed"
+    assert stored[stopped].status == stored[waiting].status == "queued"
+    assert stored[stopped].error is None and stored[waiting].error is None
+    response = await client.get(f"/api/v1/backtests/{failed}", headers=trader)
+    assert (await response.get_json())["status"] == "failed"
+
+    # the slots are free again
+    for _ in range(3):
+        response = await client.post("/api/v1/backtests", json=one, headers=trader)
+        assert response.status_code == 202, await response.get_data(as_text=True)
+        ids.append((await response.get_json())["id"])
+    assert (await client.post("/api/v1/backtests", json=one, headers=trader)).status_code == 429
+
+    # a recent run is left alone; a day later, the queued and the stopped ones are reaped too
+    assert await tasks.reap(timeout, settings, now) == []
+    later = now + timedelta(seconds=settings.stale_queued_seconds + 1)
+    reaped = await tasks.reap(timeout, settings, later)
+    assert set(reaped) == {stopped, waiting, *ids[5:]}
+    stored = {b.id: b for b in await Backtest.filter(id__in=[stopped, waiting])}
+    assert "not run again" in stored[stopped].error
+    assert "has not started within" in stored[waiting].error
+    assert await Backtest.filter(status__in=("queued", "running")).count() == 0
+
+
+async def test_chunk_and_merge_fail_before_the_job_timeout(
+    backtest_env: Any, client: Any, trader: dict, import_bars: Any
+) -> None:
+    from types import SimpleNamespace
+
+    import pytest
+
+    from quarkbot_plugins.backtests import tasks
+
+    await import_bars("GOOG", "1d", rows=300)
+    backtest_env(chunk_delay_seconds=30)
+    queued = await (await client.post("/api/v1/backtests", json=BODY, headers=trader)).get_json()
+    ctx = {"settings": SimpleNamespace(jobs=SimpleNamespace(timeout_seconds=2))}
+    assert tasks.time_budget(2) == 1.0 and tasks.time_budget(300) == 270.0
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(TimeoutError):
+        await tasks.run_chunk(ctx, queued["id"], 0)
+    assert asyncio.get_running_loop().time() - started < 10
+    stored = await Backtest.get(id=queued["id"])
+    assert stored.status == "failed" and "chunk 0: timed out after 1 s" in stored.error
+    assert (await BacktestChunk.get(backtest_id=stored.id, index=0)).status == "failed"
+    assert await BacktestRow.filter(backtest_id=stored.id).count() == 0
+
+    other = await (await client.post("/api/v1/backtests", json=BODY, headers=trader)).get_json()
+    with pytest.raises(TimeoutError):
+        await tasks.merge(other["id"], asyncio.get_running_loop().time())
+    stored = await Backtest.get(id=other["id"])
+    assert stored.status == "failed" and stored.error.startswith("merge: timed out")
+
+
+async def test_chunk_size_is_bounded_and_bad_grids_are_refused(
+    backtest_env: Any, client: Any, trader: dict, import_bars: Any
+) -> None:
+    import json
+
+    await import_bars("GOOG", "1d", rows=300)
+    backtest_env(chunk_size=4, max_chunk_cells=900)  # 300 bars: at most 3 combinations a chunk
+    response = await client.post(
+        "/api/v1/backtests", json={**BODY, "chunk_size": 5}, headers=trader
+    )
+    assert response.status_code == 422
+    [problem] = (await response.get_json())["detail"]
+    assert problem["loc"] == ["body", "chunk_size"] and problem["type"] == "limit_exceeded"
+    assert "at most 4" in problem["msg"]
+    response = await client.post(
+        "/api/v1/backtests", json={**BODY, "chunk_size": 4}, headers=trader
+    )
+    assert response.status_code == 422
+    [problem] = (await response.get_json())["detail"]
+    assert problem["loc"] == ["body", "chunk_size"] and "at most 3 with 300 bars" in problem["msg"]
+    assert await Backtest.all().count() == 0
+    default = {k: v for k, v in BODY.items() if k != "chunk_size"}
+    response = await client.post("/api/v1/backtests", json=default, headers=trader)
+    assert response.status_code == 202
+    queued = await response.get_json()
+    stored = await Backtest.get(id=queued["id"])
+    assert (stored.chunk_size, stored.chunks, queued["chunks"]) == (3, 2, 2)  # shrunk to fit
+    response = await client.post(
+        "/api/v1/backtests", json={**BODY, "chunk_size": 1}, headers=trader
+    )
+    assert response.status_code == 202
+    assert (await Backtest.get(id=(await response.get_json())["id"])).chunks == 6
+
+    # Infinity and NaN (Quart's JSON parser accepts them): 422 at the parameter, not a 500
+    cases = [
+        ('{"fast": {"start": 2, "stop": Infinity}}', ["body", "param_grid", "fast"]),
+        ('{"slow": {"start": 20, "stop": 40, "step": NaN}}', ["body", "param_grid", "slow"]),
+        ('{"fast": {"start": -Infinity, "stop": 5}}', ["body", "param_grid", "fast"]),
+        ('{"fast": [5, NaN]}', ["body", "param_grid", "fast", 1]),
+    ]
+    for grid_text, loc in cases:
+        text = json.dumps({**BODY, "param_grid": "GRID"}).replace('"GRID"', grid_text)
+        response = await client.post(
+            "/api/v1/backtests",
+            data=text,
+            headers={**trader, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, (grid_text, await response.get_data(as_text=True))
+        detail = (await response.get_json())["detail"]
+        assert any(item["loc"] == loc for item in detail), (loc, detail)
+
+    # the product is refused before any value is validated: 100k x 100k invalid values
+    huge = {"fast": {"start": 1000, "stop": 100_999}, "slow": {"start": 2000, "stop": 101_999}}
+    response = await client.post(
+        "/api/v1/backtests", json={**BODY, "param_grid": huge}, headers=trader
+    )
+    assert response.status_code == 422
+    detail = (await response.get_json())["detail"]
+    assert detail == [
+        {
+            "loc": ["body", "param_grid"],
+            "msg": "10000000000 combinations; at most 100000",
+            "type": "limit_exceeded",
+        }
+    ]
+    assert await Backtest.filter(status="queued").count() == 2

@@ -182,6 +182,9 @@ async def test_rankings_api_orders_visible_instances_by_the_weighted_score(
     old = await run_backtest(client, alice, run_worker, fast_one, end="2006-01-01T00:00:00Z")
     latest = await run_backtest(client, alice, run_worker, fast_one)
     slow_bt = await run_backtest(client, alice, run_worker, slow_one)
+    # a sweep of the instance (even of one point) is not its backtest: left out
+    sweep = await run_backtest(client, alice, run_worker, slow_one, param_grid={"fast": [15]})
+    assert sweep["status"] == "complete" and sweep["combinations"] == 1
     await run_backtest(client, bob, run_worker, bobs)
     assert {b["status"] for b in (old, latest, slow_bt)} == {"complete"}
     await add_signals(idle, 3)

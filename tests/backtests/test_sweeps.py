@@ -98,16 +98,87 @@ async def test_sweep_chunked_equals_unchunked_and_vectorbt(
     bad = await client.get(f"/api/v1/backtests/{ids[1]}/combinations?sort=nope", headers=trader)
     assert bad.status_code == 422
 
-    # a rerun chunk (arq runs jobs at least once) stores nothing twice
-    before = await BacktestRow.filter(backtest_id=ids[1]).count()
-    result = await tasks.run_chunk({}, ids[1], 0)
-    assert result == {"skipped": "done"}
-    await BacktestChunk.filter(backtest_id=ids[1], index=1).update(status="running")
-    result = await tasks.run_chunk({}, ids[1], 1)  # even when its record looks unfinished
-    assert await BacktestRow.filter(backtest_id=ids[1]).count() == before
-    again = await Backtest.get(id=ids[1])
-    assert (again.chunks_done, again.status) == (5, "complete")
-    assert again.metrics == chunked.metrics
+
+async def test_rerun_chunk_stores_nothing_twice(
+    client: Any, trader: dict, import_bars: Any
+) -> None:
+    """arq runs a job at least once: a chunk whose rows are stored runs again while the backtest
+    still runs (other chunks pending); then again once the backtest is complete."""
+    await import_bars("GOOG", "1d", rows=300)
+    body = {**BODY, "chunk_size": 2}
+    response = await client.post("/api/v1/backtests", json=body, headers=trader)
+    assert response.status_code == 202, await response.get_data(as_text=True)
+    backtest_id = (await response.get_json())["id"]
+
+    first = await tasks.run_chunk({}, backtest_id, 0)  # combinations 0, 1 (both fast < slow)
+    assert first == {"backtest": backtest_id, "chunk": 0, "rows": 2}
+    stored = await BacktestRow.filter(backtest_id=backtest_id).order_by("combination")
+    state = await Backtest.get(id=backtest_id)
+    assert (state.status, state.chunks_done, state.chunks) == ("running", 1, 5)
+
+    # an overlapping run that read the chunk before the first one stored it: its record still
+    # says running when it reaches the store
+    await BacktestChunk.filter(backtest_id=backtest_id, index=0).update(status="running")
+    again = await tasks.run_chunk({}, backtest_id, 0)
+    assert again == {"skipped": "stored before", "rows": 0}
+    rows = await BacktestRow.filter(backtest_id=backtest_id).order_by("combination")
+    assert [(r.id, r.combination, r.sharpe_ratio) for r in rows] == [
+        (r.id, r.combination, r.sharpe_ratio) for r in stored
+    ]
+    state = await Backtest.get(id=backtest_id)
+    assert (state.status, state.chunks_done, state.error) == ("running", 1, None)
+    chunk = await BacktestChunk.get(backtest_id=backtest_id, index=0)
+    assert (chunk.status, chunk.rows) == ("complete", 2)
+    # a plain rerun of the complete chunk: nothing to do
+    assert await tasks.run_chunk({}, backtest_id, 0) == {"skipped": "done"}
+    assert await BacktestRow.filter(backtest_id=backtest_id).count() == 2
+
+    for index in range(1, 5):
+        await tasks.run_chunk({}, backtest_id, index)
+    done = await Backtest.get(id=backtest_id)
+    assert (done.status, done.chunks_done) == ("complete", 5)
+    total = await BacktestRow.filter(backtest_id=backtest_id).count()
+    # reruns on the complete backtest: the chunks stay complete, nothing is stored
+    assert await tasks.run_chunk({}, backtest_id, 1) == {"skipped": "done"}
+    await BacktestChunk.filter(backtest_id=backtest_id, index=2).update(status="running")
+    assert await tasks.run_chunk({}, backtest_id, 2) == {"skipped": "done"}
+    statuses = await BacktestChunk.filter(backtest_id=backtest_id).values_list("status", flat=True)
+    assert set(statuses) == {"complete"}
+    after = await Backtest.get(id=backtest_id)
+    assert (after.status, after.chunks_done, after.metrics) == ("complete", 5, done.metrics)
+    assert await BacktestRow.filter(backtest_id=backtest_id).count() == total
+
+
+async def test_best_combination_means_over_symbols_nulls_and_ties(client: Any) -> None:
+    """The SQL aggregate: the mean of the non-null values per combination, highest first, ties
+    by the lowest index; combinations without any value only when no combination has one."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    backtest = await Backtest.create(
+        created_by="t", strategy_type="sma_crossover", symbols=["A", "B"], timeframe="1d",
+        start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2021, 1, 1, tzinfo=UTC),
+        initial_capital=Decimal("1000"), rank_by="sharpe_ratio", combinations=5,
+    )  # fmt: skip
+    values = {
+        0: (None, None),  # no value: not a candidate while others have one
+        1: (0.5, 0.9),  # mean 0.7
+        2: (1.0, None),  # mean 1.0 (the null is left out)
+        3: (2.0, 0.0),  # mean 1.0: tied with 2, the lower index wins
+        4: (-5.0, 4.0),  # mean -0.5
+    }
+    for combination, pair in values.items():
+        for symbol, value in zip(("A", "B"), pair, strict=True):
+            await BacktestRow.create(
+                backtest_id=backtest.id, combination=combination, symbol=symbol,
+                params={"fast": combination + 2, "slow": 50}, sharpe_ratio=value,
+                total_return_pct=None,
+            )  # fmt: skip
+    assert await tasks.best_combination(backtest) == (2, {"fast": 4, "slow": 50})
+    backtest.rank_by = "total_return_pct"  # every value null: the lowest index
+    assert await tasks.best_combination(backtest) == (0, {"fast": 2, "slow": 50})
+    await BacktestRow.filter(backtest_id=backtest.id).delete()
+    assert await tasks.best_combination(backtest) is None
 
 
 def test_grid_order_and_ranges() -> None:
