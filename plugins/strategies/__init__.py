@@ -47,9 +47,22 @@ def register_channels() -> Sequence[Channel]:
         Channel(
             "ml:drift:*",
             role="viewer",
-            description="Feature drift of a trained model (<instance id>-<symbol>)",
+            description="Feature drift of a trained model (<instance id>-<symbol>); the "
+            "instance owner's (and admins') only",
+            owner_check=owns_model_channel,
         ),
     ]
+
+
+async def owns_model_channel(identity: Any, channel: str) -> bool:
+    """``ml:drift:{instance id}-{symbol}`` is the instance owner's (as its REST routes are)."""
+    from quarkbot.db import MAX_INT_ID
+    from quarkbot_plugins.strategies.models import StrategyInstance
+
+    raw = channel.removeprefix("ml:drift:").partition("-")[0]
+    if not raw.isdigit() or int(raw) > MAX_INT_ID:
+        return False
+    return await StrategyInstance.filter(id=int(raw), owner=identity.username).exists()
 
 
 @hookimpl

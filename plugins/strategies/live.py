@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from quarkbot import events
 from quarkbot.jobs import JobSpec, once
@@ -181,31 +182,42 @@ async def evaluate(
     wanted = stype.lookback
     if instance.type == service.ML_TYPE:  # the drift window plus the features' warm-up
         wanted = max(wanted, settings.drift_window + FEATURE_WARMUP)
-    bars = await last_bars(symbol, instance.timeframe, max(wanted, 2))
+    now = datetime.now(UTC)
+    bars = await last_bars(symbol, instance.timeframe, max(wanted, 2), now)
     if len(bars) < 2:
         return
     frame = bars_frame(bars)
     context: dict[str, Any] = {}
     model = None
     if instance.type == service.ML_TYPE:
-        row = await service.latest_model(instance.id, symbol)
+        from quarkbot_plugins.strategies import ml
+
+        wanted_key = ml.training_key(instance.parameters)
+        row = await service.latest_model(
+            instance.id,
+            symbol,
+            instance.timeframe,
+            lambda params: ml.training_key(params) == wanted_key,
+        )
         if row is None:
-            # no model yet: train one (one job per instance, symbol and last bar) and skip
+            # no model trained with the instance's timeframe and training parameters (none
+            # yet, or they were changed): train one (one job per instance, symbol, training
+            # parameters and last bar) and skip
             queue, spec = _queue(ctx)
-            # arq job ids are global (not under the installation's Redis prefix): the
-            # instance's creation time keeps a reused id (a fresh database) from colliding
-            created = int(instance.created_at.timestamp() * 1_000_000)
-            key = f"{created}-{bars[-1].ts.strftime('%Y%m%dT%H%M%S')}"
             await service.request_training(
-                instance, queue, spec, "strategies.evaluate_signals", [symbol], key
+                instance,
+                queue,
+                spec,
+                "strategies.evaluate_signals",
+                [symbol],
+                training_job_key(instance, wanted_key, bars[-1].ts),
             )
             summary.training_queued += 1
             return
-        from quarkbot_plugins.strategies import ml
-
-        model = ml.loads(row.blob)
+        model = await asyncio.to_thread(ml.loads, row.blob)
         context["model"] = model
-    signals = stype.load()(frame, [instance.parameters], **context)
+    # CPU-bound (and the first call may compile numba): off the worker's event loop
+    signals = await asyncio.to_thread(_run_signal_function, stype, frame, instance, context)
     summary.evaluated += 1
     rows = len(frame)
     flags = {
@@ -217,10 +229,61 @@ async def evaluate(
         for kind, flag in flags.items():
             if flag[index]:
                 await record_signal(
-                    instance, symbol, kind, bars[index], confidence[index], signals, summary
+                    instance, symbol, kind, bars[index], confidence[index], signals, summary, now
                 )
     if model is not None:
         await check_drift(instance, symbol, model, frame, settings, summary)
+
+
+def _run_signal_function(
+    stype: StrategyType, frame: pd.DataFrame, instance: StrategyInstance, context: dict[str, Any]
+) -> Any:
+    return stype.load()(frame, [instance.parameters], **context)
+
+
+def training_job_key(instance: StrategyInstance, key: Any, last_bar: datetime) -> str:
+    """``<instance creation µs>-<last bar>-<8 hex of (timeframe, training key)>``.
+
+    arq job ids are global (not under the installation's Redis prefix): the instance's creation
+    time keeps a reused id (a fresh database) from colliding; the training parameters make a
+    PATCH of them queue a new job for the same last bar. Bounded length: the whole job id
+    ``train-<id>-<symbol>-<this>`` is at most 6 + 11 + 33 + 17 + 16 + 8 = 91 characters
+    (``MlModel.job_id`` holds 100).
+    """
+    created = int(instance.created_at.timestamp() * 1_000_000)
+    digest = hashlib.sha256(repr((instance.timeframe, tuple(key))).encode()).hexdigest()[:8]
+    return f"{created}-{last_bar.astimezone(UTC).strftime('%Y%m%dT%H%M%S')}-{digest}"
+
+
+def stale_reason(ts: datetime, timeframe: str, max_bars: int, now: datetime) -> str | None:
+    """Why a signal on the bar starting at ``ts`` is too old to trade at ``now`` (it ended more
+    than ``max_bars`` bar periods ago), or None."""
+    period = timedelta(seconds=TIMEFRAME_SECONDS.get(timeframe, 86_400))
+    ended = ts + period
+    if now - ended <= period * max_bars:
+        return None
+    return (
+        f"stale bar: {ts.isoformat()} ({timeframe}) ended {now - ended} ago, more than "
+        f"{max_bars} bar period(s) (QUARKBOT_STRATEGIES_MAX_SIGNAL_AGE_BARS_TO_TRADE)"
+    )
+
+
+async def publish_signal(row: Signal) -> bool:
+    """Publish the signal on ``execution:signals`` unless it was (``published_at``).
+
+    The claim (``published_at`` set where null) and the publish share a transaction: a publish
+    that fails rolls the claim back, so a later run publishes it; a concurrent run waits for the
+    claim's row lock and then finds it set. A crash between the publish and the commit publishes
+    it again on the next run: at least once, and once in every other case.
+    """
+    async with in_transaction():
+        claimed = await Signal.filter(id=row.id, published_at__isnull=True).update(
+            published_at=datetime.now(UTC)
+        )
+        if not claimed:
+            return False
+        await events.publish(SIGNALS_CHANNEL, "signal", service.signal_out(row))
+    return True
 
 
 async def record_signal(
@@ -231,9 +294,11 @@ async def record_signal(
     confidence: float,
     signals: Any,
     summary: Summary,
+    now: datetime | None = None,
 ) -> Signal:
-    """Store the signal once (unique per instance, symbol, bar time and side), publish it when
-    new, and with ``auto_trade`` place its order (once: the client_order_id is the signal's)."""
+    """Store the signal once (unique per instance, symbol, bar time and side), publish it until
+    it is published, and with ``auto_trade`` place its order (once: the client_order_id is the
+    signal's) unless its bar is stale."""
     side = SIDES[kind]
     ts = bar.ts.astimezone(UTC)
     confidence = float(confidence) if math.isfinite(confidence) else 0.0
@@ -254,9 +319,21 @@ async def record_signal(
         created = False
     if created:
         summary.signals += 1
-        await events.publish(SIGNALS_CHANNEL, "signal", service.signal_out(row))
+    if row.published_at is None:
+        await publish_signal(row)
     if instance.auto_trade and row.order_status is None:
-        await trade(instance, row, summary)
+        settings = strategies_settings()
+        reason = stale_reason(
+            row.ts,
+            instance.timeframe,
+            settings.max_signal_age_bars_to_trade,
+            now or datetime.now(UTC),
+        )
+        if reason is None:
+            await trade(instance, row, summary)
+        else:  # stored and published (dashboards), never traded
+            await Signal.filter(id=row.id).update(order_status="skipped", order_error=reason)
+            row.order_status, row.order_error = "skipped", reason
     return row
 
 
@@ -315,9 +392,10 @@ async def check_drift(
     ``drift_window`` bars) exceeds the threshold; at most once per bar and model."""
     from quarkbot_plugins.strategies import ml
 
+    values = await asyncio.to_thread(ml.psi, model, frame, window=settings.drift_window)
     psi = {
         name: float(value) if math.isfinite(float(value)) else None
-        for name, value in ml.psi(model, frame, window=settings.drift_window).items()
+        for name, value in values.items()
     }
     threshold = settings.drift_psi_threshold
     drifted = sorted(name for name, value in psi.items() if value is not None and value > threshold)

@@ -51,6 +51,8 @@ class Signal(Model):
     order_id = fields.IntField(null=True)
     order_status = fields.CharField(max_length=32, null=True)
     order_error = fields.TextField(null=True)
+    # when it was published on execution:signals (null: not yet, a later run publishes it)
+    published_at: datetime | None = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -71,7 +73,7 @@ class MlModel(Model):
     train_accuracy = fields.FloatField(null=True)
     trained_from: datetime | None = fields.DatetimeField(null=True)
     trained_until: datetime | None = fields.DatetimeField(null=True)
-    job_id = fields.CharField(max_length=64, null=True)
+    job_id = fields.CharField(max_length=100, null=True)
     trained_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

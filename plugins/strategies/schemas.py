@@ -6,7 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic_core import PydanticCustomError
 
 from quarkbot.pagination import PageQuery
 
@@ -25,6 +26,17 @@ Quantity = Annotated[
 # the bar timeframes of market_data (docs/market-data.md)
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
+# StrategyPatch fields that cannot be null (timeframe can: the type's)
+NOT_NULL = (
+    "name",
+    "type",
+    "description",
+    "parameters",
+    "symbols",
+    "is_active",
+    "auto_trade",
+    "trade_quantity",
+)
 Symbols = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1, max_length=50)
 ]
@@ -49,7 +61,11 @@ class StrategyIn(BaseModel):
 
 
 class StrategyPatch(BaseModel):
-    """The fields to change; ``parameters``, when given, replace the old ones (validated)."""
+    """The fields to change; ``parameters``, when given, replace the old ones (validated).
+
+    An omitted field keeps its value. ``null`` is accepted for ``timeframe`` only (back to the
+    type's timeframe); for any other field it is a 422 with the field's ``loc``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -58,10 +74,20 @@ class StrategyPatch(BaseModel):
     description: str | None = Field(None, max_length=2000)
     parameters: dict[str, Any] | None = None
     symbols: Symbols | None = None
-    timeframe: Timeframe | None = None
+    timeframe: Timeframe | None = Field(None, description="null: the type's timeframe.")
     is_active: bool | None = None
     auto_trade: bool | None = None
     trade_quantity: Quantity | None = None
+
+    @field_validator(*NOT_NULL, mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # the defaults (None: not given) are not validated; an explicit null is
+        if value is None:
+            raise PydanticCustomError(
+                "null_not_allowed", "may not be null (omit the field to keep its value)"
+            )
+        return value
 
 
 class StrategyOut(BaseModel):

@@ -7,7 +7,7 @@ the signal functions and the ML code run in the worker (``live.py``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,7 @@ EDITABLE = (
     "auto_trade",
     "trade_quantity",
 )
+NULLABLE = ("timeframe",)  # null: the type's timeframe
 
 
 class StrategyError(Exception):
@@ -173,8 +174,10 @@ async def create_strategy(data: dict[str, Any], owner: str) -> StrategyInstance:
         raise _duplicate(values["name"])
     try:
         return await StrategyInstance.create(owner=owner, **values)
-    except IntegrityError as exc:  # a concurrent create of the same name
-        raise _duplicate(values["name"]) from exc
+    except IntegrityError as exc:
+        if await _name_taken(owner, values["name"]):  # a concurrent create of the same name
+            raise _duplicate(values["name"]) from exc
+        raise  # any other constraint is a bug, not a conflict
 
 
 async def update_strategy(instance: StrategyInstance, changes: dict[str, Any]) -> StrategyInstance:
@@ -183,6 +186,12 @@ async def update_strategy(instance: StrategyInstance, changes: dict[str, Any]) -
     values = {k: v for k, v in changes.items() if k in EDITABLE}
     if not values:
         return instance
+    nulls = sorted(k for k, v in values.items() if v is None and k not in NULLABLE)
+    if nulls:  # the schema rejects these already; a caller of the service gets the same 422
+        raise StrategyError(
+            422,
+            [_problem(["body", k], "may not be null", "null_not_allowed") for k in nulls],
+        )
     merged = {k: getattr(instance, k) for k in EDITABLE} | values
     if "type" in values and "parameters" not in values:
         merged["parameters"] = instance.parameters
@@ -200,7 +209,9 @@ async def update_strategy(instance: StrategyInstance, changes: dict[str, Any]) -
     try:
         await instance.save()
     except IntegrityError as exc:
-        raise _duplicate(merged["name"]) from exc
+        if await _name_taken(instance.owner, merged["name"], instance.id):  # a concurrent rename
+            raise _duplicate(merged["name"]) from exc
+        raise  # any other constraint is a bug, not a conflict
     await instance.refresh_from_db()
     return instance
 
@@ -258,12 +269,24 @@ async def count_signals(strategy_ids: Iterable[int], since: datetime | None) -> 
 
 
 # ML models --------------------------------------------------------------------------------------
-async def latest_model(strategy_id: int, symbol: str) -> MlModel | None:
-    return (
-        await MlModel.filter(strategy_id=strategy_id, symbol=symbol)
-        .order_by("-trained_at", "-id")
-        .first()
-    )
+async def latest_model(
+    strategy_id: int,
+    symbol: str,
+    timeframe: str | None = None,
+    matches: Callable[[dict[str, Any]], bool] | None = None,
+) -> MlModel | None:
+    """The newest model of (instance, symbol), of ``timeframe`` when given, whose training
+    parameters ``matches`` accepts (the worker compares ``ml.training_key``); None when none."""
+    qs = MlModel.filter(strategy_id=strategy_id, symbol=symbol)
+    if timeframe is not None:
+        qs = qs.filter(timeframe=timeframe)
+    qs = qs.order_by("-trained_at", "-id")
+    if matches is None:
+        return await qs.first()
+    for row in await qs.values("id", "params"):  # the params only: the blobs stay unread
+        if matches(row["params"] or {}):
+            return await MlModel.get(id=row["id"])
+    return None
 
 
 async def request_training(

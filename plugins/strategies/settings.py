@@ -22,6 +22,14 @@ class StrategiesSettings(BaseSettings):
         le=1000,
         description="An entry or exit on one of the last N bars becomes a live signal.",
     )
+    max_signal_age_bars_to_trade: int = Field(
+        2,
+        ge=1,
+        le=1_000_000,
+        description="auto_trade places an order for a signal only while its bar ended at most "
+        "N bar periods (of the instance's timeframe) ago; an older (stale) signal is stored and "
+        "published but not traded (order_status 'skipped').",
+    )
     drift_psi_threshold: float = Field(
         0.2, gt=0, description="A feature whose PSI exceeds this publishes ml:drift:{model}."
     )

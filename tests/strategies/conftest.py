@@ -8,7 +8,8 @@ import csv
 import importlib.util
 import io
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,32 @@ def goog_rows() -> list[dict[str, str]]:
         header = next(reader)
         header[0] = "Date"
         return [dict(zip(header, row, strict=True)) for row in reader]
+
+
+def recent(rows: list[dict[str, str]], last: int) -> list[dict[str, str]]:
+    """The rows with every date moved by the same number of days so that ``rows[last]`` is
+    yesterday (UTC): the real price series (weekends and holidays kept) as if it were live, so
+    that an auto-traded signal on it is not stale."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    shift = yesterday - date.fromisoformat(rows[last]["Date"][:10])
+    return [
+        {**row, "Date": (date.fromisoformat(row["Date"][:10]) + shift).isoformat()} for row in rows
+    ]
+
+
+@pytest.fixture
+def max_trade_age(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+    """``max_trade_age(n)``: set ``QUARKBOT_STRATEGIES_MAX_SIGNAL_AGE_BARS_TO_TRADE`` (the
+    in-process worker reads the cached settings); the default is back after the test."""
+    from quarkbot_plugins.strategies.settings import strategies_settings
+
+    def set_age(bars: int) -> None:
+        monkeypatch.setenv("QUARKBOT_STRATEGIES_MAX_SIGNAL_AGE_BARS_TO_TRADE", str(bars))
+        strategies_settings.cache_clear()
+
+    yield set_age
+    monkeypatch.delenv("QUARKBOT_STRATEGIES_MAX_SIGNAL_AGE_BARS_TO_TRADE", raising=False)
+    strategies_settings.cache_clear()
 
 
 def rows_csv(rows: list[dict[str, str]]) -> str:

@@ -3,6 +3,8 @@ and the signals list. Every mutation is checked against the stored row."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -137,6 +139,17 @@ async def test_others_get_404_and_admins_see_all(
     assert response.status_code == 200
     assert (await StrategyInstance.get(id=theirs["id"])).is_active is False
     assert (await client.get(f"{URL}/999999", headers=admin)).status_code == 404
+    # a model's drift channel is as private as the instance: its owner's, by name only
+    async with client.websocket("/ws", headers=trader) as ws:
+        assert json.loads(await ws.receive())["type"] == "welcome"
+        for name, expected in (
+            (f"ml:drift:{mine['id']}-GOOG", "subscribed"),
+            (f"ml:drift:{theirs['id']}-GOOG", "error"),
+            ("ml:drift:*", "error"),
+        ):
+            await ws.send(json.dumps({"type": "subscribe", "channels": [name]}))
+            reply = json.loads(await asyncio.wait_for(ws.receive(), 30))
+            assert reply["type"] == expected, (name, reply)
 
 
 async def test_patch_put_and_delete(
@@ -289,3 +302,58 @@ async def test_a_strategy_type_registered_twice_stops_start_up(quarkbot_settings
     from quarkbot import db
 
     assert not db.is_initialised()  # a failed start-up leaves nothing open
+
+
+NOT_NULL = (
+    "name",
+    "type",
+    "description",
+    "parameters",
+    "symbols",
+    "is_active",
+    "auto_trade",
+    "trade_quantity",
+)
+
+
+@pytest.mark.parametrize("field", NOT_NULL)
+async def test_patch_with_null_is_a_422_for_fields_that_cannot_be_null(
+    client: Any, trader: dict[str, str], goog: str, create_strategy: Any, field: str
+) -> None:
+    created = await create_strategy(trader, description="kept", trade_quantity="2")
+    before = await StrategyInstance.get(id=created["id"])
+    response = await client.patch(f"{URL}/{created['id']}", json={field: None}, headers=trader)
+    assert response.status_code == 422, await response.get_data(as_text=True)
+    (problem,) = (await response.get_json())["detail"]
+    assert problem["loc"] == ["body", field] and problem["type"] == "null_not_allowed", problem
+    after = await StrategyInstance.get(id=created["id"])
+    assert {k: getattr(after, k) for k in NOT_NULL} == {k: getattr(before, k) for k in NOT_NULL}
+    assert after.updated_at == before.updated_at
+
+
+async def test_patch_timeframe_null_means_the_types_timeframe(
+    client: Any, trader: dict[str, str], goog: str, create_strategy: Any
+) -> None:
+    created = await create_strategy(trader, timeframe="1h")
+    assert created["timeframe"] == "1h"
+    response = await client.patch(
+        f"{URL}/{created['id']}", json={"timeframe": None}, headers=trader
+    )
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    assert (await response.get_json())["timeframe"] == "1d"
+    assert (await StrategyInstance.get(id=created["id"])).timeframe == "1d"  # sma_crossover's
+
+
+async def test_the_service_refuses_null_with_a_422_not_a_409(
+    trader: dict[str, str], goog: str, create_strategy: Any
+) -> None:
+    from quarkbot_plugins.strategies import service
+
+    created = await create_strategy(trader)
+    row = await StrategyInstance.get(id=created["id"])
+    with pytest.raises(service.StrategyError) as caught:
+        await service.update_strategy(row, {"name": None, "is_active": None})
+    assert caught.value.status == 422
+    assert [p["loc"] for p in caught.value.detail] == [["body", "is_active"], ["body", "name"]]
+    stored = await StrategyInstance.get(id=created["id"])
+    assert (stored.name, stored.is_active) == ("s1", True)

@@ -25,7 +25,7 @@ from quarkbot_plugins.trading.models import Order, Position
 from quarkbot_plugins.trading.paper import MatchingEngine
 from quarkbot_plugins.trading.service import apply_fill
 
-from .conftest import EVALUATE, evaluate_totals, goog_frame, goog_rows, stream_events
+from .conftest import EVALUATE, evaluate_totals, goog_frame, goog_rows, recent, stream_events
 
 PARAMS = {"fast": 10, "slow": 30}
 
@@ -69,8 +69,14 @@ async def test_auto_trade_places_one_order_per_signal_across_two_runs(
     evaluate: Any,
     crossings: tuple[int, int],
     rows: list[dict[str, str]],
+    max_trade_age: Any,
 ) -> None:
     i, j = crossings
+    # the real series, dated so that the exit bar j is yesterday: the entry bar i is then
+    # j - i trading days old, which only a larger setting trades (the exit is traded with the
+    # default)
+    rows = recent(rows, j)
+    max_trade_age(100_000)
     await import_bars(rows[: i + 1])  # the last bar carries the entry
     await quote(rows, i)
     strategy = await create_strategy(
@@ -104,6 +110,7 @@ async def test_auto_trade_places_one_order_per_signal_across_two_runs(
     # filled, the position is long; the exit that follows becomes a sell, once
     await MatchingEngine(apply_fill).step()
     assert (await Position.get(symbol="GOOG")).quantity == Decimal(3)
+    max_trade_age(2)  # the default
     await import_bars(rows[i + 1 : j + 1])
     await quote(rows, j)
     await evaluate()
@@ -150,6 +157,7 @@ async def test_no_sell_without_a_long_position(
     rows: list[dict[str, str]],
 ) -> None:
     _i, j = crossings
+    rows = recent(rows, j)  # a live exit (yesterday's bar): not stale
     await import_bars(rows[: j + 1])  # the last bar carries an exit
     await quote(rows, j)
     traded = await create_strategy(trader, name="traded", parameters=PARAMS, auto_trade=True)
@@ -180,12 +188,78 @@ async def test_a_bar_without_a_crossing_stores_nothing(
     rows: list[dict[str, str]],
 ) -> None:
     i, _j = crossings
+    rows = recent(rows, i + 1)
     await import_bars(rows[: i + 2])  # the entry is one bar old (signal_max_age_bars = 1)
     await create_strategy(trader, name="late", parameters=PARAMS, auto_trade=True)
     result = await evaluate()
     assert result["evaluated"] == 1 and (await evaluate_totals())["signals"] == 0, result
     assert await Signal.all().count() == 0 and await Order.all().count() == 0
     assert await stream_events("execution:signals") == []
+
+
+async def test_a_stale_signal_is_stored_and_published_but_not_traded(
+    trader: dict[str, str],
+    goog: str,
+    import_bars: Any,
+    create_strategy: Any,
+    evaluate: Any,
+    crossings: tuple[int, int],
+    rows: list[dict[str, str]],
+) -> None:
+    i, _j = crossings
+    await import_bars(rows[: i + 1])  # GOOG's own dates: the entry bar is from 2013
+    await quote(rows, i)
+    strategy = await create_strategy(trader, name="old", parameters=PARAMS, auto_trade=True)
+    await evaluate()
+    await evaluate()
+    signal = await Signal.get(strategy_id=strategy["id"])  # stored once
+    assert (signal.side, signal.ts) == ("buy", day(rows, i))
+    assert signal.order_status == "skipped" and signal.order_id is None
+    assert (signal.order_error or "").startswith("stale bar"), signal.order_error
+    assert signal.client_order_id is None and signal.published_at is not None
+    assert await Order.all().count() == 0
+    published = await stream_events("execution:signals")  # published once (dashboards)
+    assert [(e["type"], e["data"]["id"]) for e in published] == [("signal", signal.id)]
+    assert (await evaluate_totals())["orders"] == 0
+
+
+async def test_a_failed_publish_is_retried_by_the_next_run(
+    goog: str,
+    trader: dict[str, str],
+    import_bars: Any,
+    create_strategy: Any,
+    evaluate: Any,
+    crossings: tuple[int, int],
+    rows: list[dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from quarkbot import events
+
+    i, _j = crossings
+    rows = recent(rows, i)
+    await import_bars(rows[: i + 1])
+    strategy = await create_strategy(trader, name="pub", parameters=PARAMS)
+    real_publish = events.publish
+    failures: list[str] = []
+
+    async def publish_failing_once(channel: str, *args: Any, **kwargs: Any) -> Any:
+        # fault injection: the bus is down for the first signal's publish only
+        if channel == "execution:signals" and not failures:
+            failures.append(channel)
+            raise ConnectionError("the bus is down")
+        return await real_publish(channel, *args, **kwargs)
+
+    monkeypatch.setattr(events, "publish", publish_failing_once)
+    await evaluate()
+    assert failures == ["execution:signals"]
+    signal = await Signal.get(strategy_id=strategy["id"])  # committed before the publish
+    await evaluate()
+    await evaluate()
+    published = await stream_events("execution:signals")
+    assert [(e["type"], e["data"]["id"]) for e in published] == [("signal", signal.id)]
+    await signal.refresh_from_db()
+    assert signal.published_at is not None
+    assert await Signal.filter(strategy_id=strategy["id"]).count() == 1
 
 
 def worker_env(settings: Any) -> dict[str, str]:
@@ -220,6 +294,7 @@ async def test_a_real_worker_process_trades_each_signal_once(
     tmp_path: Any,
 ) -> None:
     i, _j = crossings
+    rows = recent(rows, i)  # the entry is yesterday's bar: traded with the default setting
     await import_bars(rows[: i + 1])
     await quote(rows, i)
     strategy = await create_strategy(trader, name="e2e", parameters=PARAMS, auto_trade=True)

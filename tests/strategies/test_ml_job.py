@@ -17,7 +17,9 @@ from quarkbot_plugins.strategies.models import MlModel, Signal
 
 from .conftest import evaluate_totals, stream_events
 
-SYMBOL = "SYN"
+# the longest symbol market_data accepts (32 characters): the generated training job ids,
+# stored on MlModel.job_id, stay within its length
+SYMBOL = "SYNTHETIC-RANDOM-WALK-32-CHARS.X"
 BARS = 3000
 SHIFTED = 250
 INSTRUMENT = {
@@ -119,6 +121,9 @@ async def test_live_job_trains_first_then_uses_the_model_without_drift(
     assert first["training_queued"] == 1 and first["evaluated"] == 0, first
     assert first["signals"] == 0
     assert await MlModel.filter(strategy_id=strategy["id"]).count() == 1
+    model = await MlModel.get(strategy_id=strategy["id"])
+    assert model.job_id is not None and model.job_id.startswith(f"train-{strategy['id']}-{SYMBOL}-")
+    assert len(model.job_id) > 64  # a long symbol's generated id (the column holds 100)
     second = await evaluate()
     assert second["evaluated"] == 1 and second["training_queued"] == 0, second
     assert second["drift_events"] == 0 and not second["errors"], second
@@ -126,6 +131,21 @@ async def test_live_job_trains_first_then_uses_the_model_without_drift(
     assert await stream_events(f"ml:drift:{strategy['id']}-{SYMBOL}") == []
     for signal in await Signal.filter(strategy_id=strategy["id"]):
         assert signal.side in ("buy", "sell") and 0 <= signal.confidence <= 100
+
+    # new training parameters: the old model no longer fits; the job queues training (for the
+    # same last bar: a new job id) instead of using it, then uses the new model
+    response = await client.patch(
+        f"/api/v1/strategies/{strategy['id']}", json={"parameters": {"horizon": 10}}, headers=trader
+    )
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    third = await evaluate()
+    assert third["training_queued"] == 1 and third["evaluated"] == 0, third
+    models = await MlModel.filter(strategy_id=strategy["id"]).order_by("id")
+    assert [m.params["horizon"] for m in models] == [5, 10]
+    assert models[1].job_id != models[0].job_id
+    fourth = await evaluate()
+    assert fourth["evaluated"] == 1 and fourth["training_queued"] == 0, fourth
+    assert await MlModel.filter(strategy_id=strategy["id"]).count() == 2
 
 
 async def test_drift_is_published_once_when_recent_bars_shift(
