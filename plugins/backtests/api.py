@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from quarkbot_plugins.backtests.models import METRICS, Backtest, BacktestRow
+from quarkbot_plugins.backtests.metrics import METRICS
+from quarkbot_plugins.backtests.models import Backtest, BacktestRow
 from quarkbot_plugins.backtests.service import latest_complete
 
 __all__ = ["METRICS", "Backtest", "BacktestRow", "latest_complete_backtests"]

@@ -10,19 +10,6 @@ from tortoise.models import Model
 
 STATUSES = ("queued", "running", "complete", "failed", "canceled")
 ACTIVE = ("queued", "running")
-METRICS = (
-    "total_return_pct",
-    "cagr",
-    "sharpe_ratio",
-    "sortino_ratio",
-    "calmar_ratio",
-    "max_drawdown_pct",
-    "win_rate",
-    "profit_factor",
-    "exposure_pct",
-    "alpha_pct",
-    "final_value",
-)
 
 
 class Backtest(Model):

@@ -10,48 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 
 from quarkbot.pagination import PageQuery
 
-RANK_METRICS = (
-    "total_return_pct",
-    "cagr",
-    "sharpe_ratio",
-    "sortino_ratio",
-    "calmar_ratio",
-    "max_drawdown_pct",
-    "win_rate",
-    "profit_factor",
-    "exposure_pct",
-    "alpha_pct",
-    "final_value",
-)
-SORTABLE = (*RANK_METRICS, "total_trades", "combination")
-RankMetric = Literal[
-    "total_return_pct",
-    "cagr",
-    "sharpe_ratio",
-    "sortino_ratio",
-    "calmar_ratio",
-    "max_drawdown_pct",
-    "win_rate",
-    "profit_factor",
-    "exposure_pct",
-    "alpha_pct",
-    "final_value",
-]
-SortKey = Literal[
-    "total_return_pct",
-    "cagr",
-    "sharpe_ratio",
-    "sortino_ratio",
-    "calmar_ratio",
-    "max_drawdown_pct",
-    "win_rate",
-    "profit_factor",
-    "exposure_pct",
-    "alpha_pct",
-    "final_value",
-    "total_trades",
-    "combination",
-]
+from .metrics import MetricName
+
+SortKey = Literal[MetricName, "total_trades", "combination"]
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
 Status = Literal["queued", "running", "complete", "failed", "canceled"]
 
@@ -89,7 +50,7 @@ class BacktestOptions(BaseModel):
     param_grid: dict[str, Any] | None = Field(
         None, description="Each parameter a list of values or {start, stop, step} (inclusive)"
     )
-    rank_by: RankMetric = "sharpe_ratio"
+    rank_by: MetricName = "sharpe_ratio"
     chunk_size: int | None = Field(None, ge=1, le=1_000_000)
 
 

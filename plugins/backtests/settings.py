@@ -55,6 +55,11 @@ class BacktestsSettings(BaseSettings):
         ge=60,
         description="A chunk job queued (or aborted and not re-run) for longer fails its backtest.",
     )
+    warm_up: bool = Field(
+        True,
+        description="Compile and load numba's code when a worker starts, before its first job "
+        "(about 10 s); off for workers that never run backtests (the first chunk pays it).",
+    )
     chunk_delay_seconds: float = Field(
         0.0, ge=0, le=3600, description="Testing aid: a pause before a chunk stores its rows."
     )

@@ -455,9 +455,10 @@ async def worker_startup(ctx: Mapping[str, Any]) -> None:
     settings = ctx.get("settings")
     data_dir = getattr(settings, "data_dir", None) or "var"
     from quarkbot_plugins.backtests import engine
+    from quarkbot_plugins.backtests.settings import backtests_settings
 
     cache = engine.configure_numba(data_dir)
-    if _warmed:
+    if _warmed or not backtests_settings().warm_up:
         return
     timings = await asyncio.to_thread(warm_up, data_dir)
     _warmed = True

@@ -114,6 +114,7 @@ def workers(quarkbot_settings: Settings, tmp_path: Path) -> Callable[..., Any]:
             QUARKBOT_JOBS__POLL_DELAY_SECONDS="0.05",
             QUARKBOT_JOBS__MAX_JOBS="1",
             QUARKBOT_BACKTESTS_CHUNK_DELAY_SECONDS=str(CHUNK_DELAY),
+            QUARKBOT_BACKTESTS_WARM_UP="true",  # these workers run backtests
             NUMBA_CACHE_DIR=str(NUMBA_CACHE),
             PYTHONUNBUFFERED="1",
         )

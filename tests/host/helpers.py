@@ -108,6 +108,7 @@ async def login(client: Any, username: str, password: str = TEST_PASSWORD) -> An
 def cli_env(data_dir: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
     """The test process's environment without any QUARKBOT_ setting, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKBOT_")}
+    env["QUARKBOT_BACKTESTS_WARM_UP"] = "false"  # a served worker skips ~10 s of numba
     env["QUARKBOT_DATA_DIR"] = str(data_dir)
     if database_url is not None:
         env["QUARKBOT_DATABASE_URL"] = database_url

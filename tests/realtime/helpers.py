@@ -49,8 +49,13 @@ def free_port() -> int:
 
 
 def clean_environ() -> dict[str, str]:
-    """This process's environment without any QUARKBOT_* setting (the tests set their own)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("QUARKBOT_")}
+    """This process's environment without any QUARKBOT_* setting (the tests set their own).
+
+    Workers skip the backtests warm-up (about 10 s of numba per process) unless a test asks.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKBOT_")}
+    env["QUARKBOT_BACKTESTS_WARM_UP"] = "false"
+    return env
 
 
 @dataclass
