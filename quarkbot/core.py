@@ -64,6 +64,7 @@ async def _realtime_health() -> dict[str, Any]:
             "worker": {"status": "unknown", "error": "redis unavailable"},
         }
     worker = await queue.worker_health()
+    starting = [] if worker else await queue.workers_starting()
     hub = extras.get("hub")
     return {
         "redis": {
@@ -74,5 +75,11 @@ async def _realtime_health() -> dict[str, Any]:
         },
         "worker": {"status": "ok", "detail": worker}
         if worker
+        else {
+            "status": "starting",
+            "error": "a worker is starting (its plugins' start-up, e.g. compiling numba)",
+            "starting": starting,
+        }
+        if starting
         else {"status": "down", "error": "no worker reported in the last 5 s"},
     }

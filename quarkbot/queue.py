@@ -89,6 +89,16 @@ class JobQueue:
         value = await self.redis.get(f"{self.name}:health-check")
         return value.decode() if value else None
 
+    def starting_key(self, worker: str) -> str:
+        return f"{self.name}:starting:{worker}"
+
+    async def workers_starting(self) -> list[str]:
+        """Workers running their start-up hooks (e.g. compiling numba), not taking jobs yet."""
+        prefix = self.starting_key("")
+        return sorted(
+            [key.decode()[len(prefix) :] async for key in self.redis.scan_iter(f"{prefix}*")]
+        )
+
 
 def next_run(cron: CronJob, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)

@@ -9,19 +9,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import cron as arq_cron
 from arq.connections import RedisSettings
 from arq.worker import func as arq_func
+from redis.exceptions import RedisError
 
 from quarkbot import db, events, hooks
 from quarkbot.embedded_redis import EmbeddedRedis
 from quarkbot.events import EventBus
 from quarkbot.jobs import JobSpec, collect, instrument
 from quarkbot.manager import PluginManager
-from quarkbot.queue import queue_name
+from quarkbot.queue import JobQueue, queue_name
 from quarkbot.redis_conn import connect, resolve_url
 from quarkbot.settings import Settings
 from quarkbot.utils import maybe_await
@@ -29,6 +32,7 @@ from quarkbot.utils import maybe_await
 log = logging.getLogger("quarkbot.worker")
 
 HEALTH_CHECK_SECONDS = 5
+STARTING_TTL = 900  # seconds a worker may spend in its start-up hooks before /health says down
 
 
 async def _noop(ctx: dict[str, Any]) -> None:
@@ -74,8 +78,18 @@ def build_worker_settings(
             events.install(EventBus(redis, settings.redis_prefix, settings.events.stream_maxlen))
         hooks.install(manager)
         ctx["plugin_manager"] = manager
-        for _plugin, result in manager.call_each("worker_startup", ctx=ctx):
-            await maybe_await(result)
+        # /health reports the worker as "starting" while its plugins start up (a first start
+        # compiles numba for about a minute), instead of "down"
+        queue = JobQueue(ctx["redis"], settings.redis_prefix)
+        starting = queue.starting_key(f"{socket.gethostname()}:{os.getpid()}")
+        with contextlib.suppress(RedisError):
+            await ctx["redis"].set(starting, datetime.now(UTC).isoformat(), ex=STARTING_TTL)
+        try:
+            for _plugin, result in manager.call_each("worker_startup", ctx=ctx):
+                await maybe_await(result)
+        finally:
+            with contextlib.suppress(RedisError):
+                await ctx["redis"].delete(starting)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         try:
