@@ -204,10 +204,13 @@ def quarkbot_plugins() -> list[tuple[str, object]]:
 async def app(
     quarkbot_settings: Settings, quarkbot_plugins: list[tuple[str, object]]
 ) -> AsyncIterator[Any]:
+    from quart.testing.app import TestApp
+
     from quarkbot.app import create_app
 
     application = create_app(quarkbot_settings, plugins=quarkbot_plugins)
-    async with application.test_app():
+    # Quart's 6 s start-up/shutdown limits are too tight for a loaded CI machine
+    async with TestApp(application, startup_timeout=60, shutdown_timeout=60):
         yield application
         redis = application.extensions["quarkbot"].extras.get("redis")
         if redis is not None:  # leave a shared test Redis as clean as it was
