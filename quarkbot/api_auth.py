@@ -23,7 +23,6 @@ from quarkbot.auth import (
     unauthorized,
     verify_password,
 )
-from quarkbot.db import MAX_INT_ID
 from quarkbot.errors import ApiError, ErrorBody
 from quarkbot.host import current_host
 from quarkbot.models import ApiKey, User
@@ -47,10 +46,6 @@ from quarkbot.schemas import (
     UserUpdate,
 )
 from quarkbot.users import UserError, create_api_key, create_user, revoke_api_key, update_user
-
-#: Ids are 32-bit integer columns: a larger id in a URL cannot exist and must not reach the
-#: database driver (PostgreSQL rejects it). Not a converter ``max``: werkzeug then answers 405.
-MAX_ID = MAX_INT_ID
 
 token_bp = Blueprint("token", __name__)
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -204,7 +199,7 @@ async def create_user_route(data: UserCreate) -> tuple[dict[str, Any], int]:
 
 
 async def _get_user(user_id: int) -> User:
-    user = await User.get_or_none(id=user_id) if 0 < user_id <= MAX_ID else None
+    user = await User.get_or_none(id=user_id)
     if user is None:
         raise ApiError(404, "User not found")
     return user
@@ -327,11 +322,7 @@ async def revoke_api_key_route(key_id: int) -> dict[str, Any]:
     It fails authentication from the next request on.
     """
     identity = current_identity()
-    key = (
-        await ApiKey.get_or_none(id=key_id).prefetch_related("user")
-        if 0 < key_id <= MAX_ID
-        else None
-    )
+    key = await ApiKey.get_or_none(id=key_id).prefetch_related("user")
     if key is None or (identity.role != "admin" and key.user.id != identity.user_id):
         raise ApiError(404, "API key not found")
     return key_out(await revoke_api_key(key))

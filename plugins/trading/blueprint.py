@@ -8,7 +8,6 @@ from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot.auth import current_identity, requires
-from quarkbot.db import MAX_INT_ID
 from quarkbot.errors import ApiError, ErrorBody
 from quarkbot.pagination import paginate
 from quarkbot_plugins.trading import service
@@ -129,7 +128,7 @@ async def list_orders(query_args: OrderQuery) -> dict[str, Any]:
 
 
 async def _get(order_id: int) -> Order:
-    order = await Order.get_or_none(id=order_id) if 0 < order_id <= MAX_INT_ID else None
+    order = await Order.get_or_none(id=order_id)
     if order is None:
         raise ApiError(404, "Order not found")
     return order
