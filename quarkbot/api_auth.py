@@ -23,8 +23,9 @@ from quarkbot.auth import (
     unauthorized,
     verify_password,
 )
-from quarkbot.errors import ApiError, ErrorBody
+from quarkbot.errors import ErrorBody
 from quarkbot.host import current_host
+from quarkbot.http_errors import ApiError
 from quarkbot.models import ApiKey, User
 from quarkbot.pagination import paginate
 from quarkbot.ratelimit import client_address

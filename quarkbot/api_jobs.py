@@ -10,8 +10,9 @@ from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_response
 
 from quarkbot.auth import current_identity, requires
-from quarkbot.errors import ApiError, ErrorBody
+from quarkbot.errors import ErrorBody
 from quarkbot.host import current_host
+from quarkbot.http_errors import ApiError
 from quarkbot.jobs import JobSpec, record_aborted_before_start
 from quarkbot.models import JobRun
 from quarkbot.pagination import PageQuery, paginate
@@ -70,13 +71,11 @@ class JobRunQuery(PageQuery):
 
 
 def _queue() -> JobQueue:
-    queue: JobQueue = current_host().extras["queue"]
-    return queue
+    return current_host().job_queue()
 
 
 def _specs() -> dict[str, JobSpec]:
-    specs: dict[str, JobSpec] = current_host().extras["jobs"]
-    return specs
+    return current_host().jobs
 
 
 def run_out(run: JobRun) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from quart_cors import cors_exempt
 from redis.exceptions import RedisError
 
 from quarkbot.auth import Identity, requires
-from quarkbot.errors import ApiError
 from quarkbot.host import Host, current_host
+from quarkbot.http_errors import ApiError
 from quarkbot.ws import (
     CLOSE_POLICY,
     CLOSE_RESTART,
@@ -155,7 +155,9 @@ async def _handle(client: Client, hub: Hub, message: dict[str, Any], fixed: str 
 
 async def serve_socket(fixed_channel: str | None = None) -> None:
     host = current_host()
-    hub: Hub = host.extras["hub"]
+    hub = host.hub
+    if hub is None:
+        raise ApiError(503, "The event hub is not running")
     await websocket.accept()
     identity = await _authenticate(host)
     if identity is None:

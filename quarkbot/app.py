@@ -14,7 +14,7 @@ from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 from werkzeug.routing.converters import IntegerConverter
 
-from quarkbot import __version__, audit, db, events, hooks, jobs
+from quarkbot import __version__, audit, db, events, hooks, jobs, plugin_settings
 from quarkbot.auth import (
     PUBLIC,
     ApiKeyService,
@@ -25,8 +25,8 @@ from quarkbot.auth import (
     route_role,
 )
 from quarkbot.contrib import Channel
-from quarkbot.errors import ApiError, register_error_handlers
 from quarkbot.host import Host
+from quarkbot.http_errors import ApiError, register_error_handlers
 from quarkbot.manager import PluginError, PluginManager, unique_by_name
 from quarkbot.openapi import QuarkbotOpenAPIProvider
 from quarkbot.ratelimit import LoginRateLimiter, client_address
@@ -114,7 +114,7 @@ def create_app(
     _register_plugin_settings(host)
     _register_blueprints(app, manager)
     host.channels = _collect_channels(manager)
-    host.extras["jobs"] = jobs.collect(manager)
+    host.jobs = jobs.collect(manager)
     _check_route_roles(app)
     _install_request_hooks(app, host)
     _install_lifecycle(app, host)
@@ -158,11 +158,8 @@ def _refuse_ids_out_of_range() -> None:
 
 
 def _register_plugin_settings(host: Host) -> None:
-    for plugin, settings_cls in host.manager.call_each("register_settings"):
-        try:
-            host.plugin_settings[plugin] = settings_cls()
-        except Exception as exc:
-            raise PluginError(f"plugin {plugin!r} has invalid settings: {exc}") from exc
+    host.plugin_settings = plugin_settings.validate(host.manager)
+    plugin_settings.install(host.plugin_settings.values())
 
 
 def _register_blueprints(app: Quart, manager: PluginManager) -> None:
@@ -343,24 +340,18 @@ async def _start_realtime(host: Host) -> None:
     hub = Hub(bus, registry, host.settings.websocket.queue_size)
     hub.start()
     host.login_limiter.use_redis(redis, host.settings.redis_prefix)
-    host.extras.update(
-        redis=redis,
-        embedded_redis=embedded,
-        bus=bus,
-        hub=hub,
-        queue=JobQueue(redis, host.settings.redis_prefix),
-    )
+    host.redis, host.embedded_redis, host.bus, host.hub = redis, embedded, bus, hub
+    host.queue = JobQueue(redis, host.settings.redis_prefix)
 
 
 async def _stop_realtime(host: Host) -> None:
-    hub = host.extras.pop("hub", None)
+    hub, redis, embedded = host.hub, host.redis, host.embedded_redis
+    host.hub = host.redis = host.embedded_redis = host.bus = host.queue = None
     if hub is not None:
         await hub.stop()
     events.install(None)
-    redis = host.extras.pop("redis", None)
     if redis is not None:
         await redis.aclose()
-    embedded = host.extras.pop("embedded_redis", None)
     if embedded is not None:
         embedded.stop()
 

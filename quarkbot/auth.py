@@ -24,7 +24,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from quart import g
 from quart_schema import security_scheme
 
-from quarkbot.errors import ApiError
+from quarkbot.http_errors import ApiError
 from quarkbot.models import ApiKey, RevokedToken, User
 from quarkbot.settings import JWTSettings
 

@@ -50,10 +50,10 @@ async def health() -> Mapping[str, Any]:
 
 
 async def _realtime_health() -> dict[str, Any]:
-    from quart import current_app
+    from quarkbot.host import current_host
 
-    extras = current_app.extensions["quarkbot"].extras
-    queue = extras.get("queue")
+    host = current_host()
+    queue = host.queue
     if queue is None:
         return {"redis": {"status": "down", "error": "not started"}}
     try:
@@ -65,7 +65,7 @@ async def _realtime_health() -> dict[str, Any]:
         }
     worker = await queue.worker_health()
     starting = [] if worker else await queue.workers_starting()
-    hub = extras.get("hub")
+    hub = host.hub
     return {
         "redis": {
             "status": "ok",

@@ -1,35 +1,104 @@
-"""Every error is JSON ``{"detail": ...}``; validation errors are 422 with loc/msg/type."""
+"""Domain errors: what services and domain code raise when a request cannot be served.
+
+Nothing here knows HTTP. The host maps each kind to a status once (``quarkbot.http_errors``),
+with the body ``{"detail": ..., "code": ..., **extra}``:
+
+=================  ======  ===========================================================
+error              status  raised when
+=================  ======  ===========================================================
+``NotFound``       404     the thing named does not exist (or is not the caller's)
+``Forbidden``      403     it exists, the caller may not act on it
+``Conflict``       409     the current state forbids the change (``code`` says which)
+``Invalid``        422     input breaks a rule; ``problems`` are ``{loc, msg, type}``
+``LimitExceeded``  429     a quota or rate is used up (``retry_after`` seconds)
+``Unavailable``    503     a dependency is down; retry later (``retry_after`` seconds)
+=================  ======  ===========================================================
+
+A plugin may subclass these for its own meaning (``UnknownInstrument(NotFound)``); the mapping
+follows the base class.
+"""
 
 from __future__ import annotations
 
-import logging
-import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from quart import Quart, Response, has_request_context, jsonify, request
-from quart_schema import RequestSchemaValidationError
-from redis.exceptions import RedisError
-from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger("quarkbot.errors")
-
-REDIS_RETRY_AFTER_SECONDS = 5
+from pydantic import BaseModel
 
 
-class ApiError(HTTPException):
-    """An HTTP error with a JSON ``detail`` (a string, or structured data) and extra headers."""
+class DomainError(Exception):
+    """Base class: a human ``detail`` (text or structured), an optional stable ``code``, and
+    extra body fields (``order_id=...``)."""
 
     def __init__(
-        self, status: int, detail: Any, headers: dict[str, str] | None = None, **extra: Any
+        self,
+        detail: Any,
+        *,
+        code: str | None = None,
+        retry_after: float | None = None,
+        **extra: Any,
     ) -> None:
-        super().__init__(description=detail if isinstance(detail, str) else None)
-        self.code = status
+        super().__init__(detail if isinstance(detail, str) else repr(detail))
         self.detail = detail
+        self.code = code
+        self.retry_after = retry_after
         self.extra = extra
-        self.extra_headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body the host answers with."""
+        body: dict[str, Any] = {"detail": self.detail}
+        if self.code is not None:
+            body["code"] = self.code
+        body.update(self.extra)
+        return body
 
 
+class NotFound(DomainError):
+    """The thing named does not exist, or the caller may not know that it exists."""
+
+    def __init__(self, detail: Any = "Not found", **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(DomainError):
+    """The thing exists and the caller may see it, but may not do this to it."""
+
+
+class Conflict(DomainError):
+    """The current state forbids the change; ``code`` names the state rule."""
+
+
+class LimitExceeded(DomainError):
+    """A quota or rate is used up; ``retry_after`` says when to try again, if known."""
+
+
+class Unavailable(DomainError):
+    """A dependency (a broker, a service) cannot be reached now; retry later."""
+
+
+def problem(loc: Sequence[str | int], msg: str, type_: str = "value_error") -> dict[str, Any]:
+    """One validation problem in the 422 shape: ``{"loc", "msg", "type"}``."""
+    return {"loc": list(loc), "msg": msg, "type": type_}
+
+
+class Invalid(DomainError):
+    """Input that breaks a rule the schema cannot express; answered like a schema error (422).
+
+    ``problems`` are ``problem(loc, msg, type)`` dicts; ``loc`` starts with where the value
+    came from (``"body"``, ``"query"``, ``"path"``).
+    """
+
+    def __init__(self, problems: Sequence[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(list(problems), **kwargs)
+        self.problems = list(problems)
+
+    @classmethod
+    def at(cls, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> Invalid:
+        """A single problem: ``Invalid.at(["body", "quantity"], "must be a multiple of 0.1")``."""
+        return cls([problem(loc, msg, type_)])
+
+
+# The bodies, as response schemas (OpenAPI) ------------------------------------------------------
 class ValidationItem(BaseModel):
     loc: list[str | int]
     msg: str
@@ -43,84 +112,7 @@ class ValidationErrorBody(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """The body of every other error."""
+    """The body of every other error; ``code`` is the stable machine-readable reason, if any."""
 
     detail: str
-
-
-def validation_items(exc: Exception, prefix: str) -> list[dict[str, Any]]:
-    if isinstance(exc, ValidationError):
-        return [
-            {
-                "loc": [prefix, *err["loc"]],
-                "msg": err["msg"],
-                "type": err["type"],
-            }
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-    return [{"loc": [prefix], "msg": str(exc) or "invalid value", "type": "value_error"}]
-
-
-def error_response(
-    status: int, detail: Any, headers: dict[str, str] | None = None, **extra: Any
-) -> Response:
-    response = jsonify({"detail": detail, **extra})
-    response.status_code = status
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
-def register_error_handlers(app: Quart) -> None:
-    @app.errorhandler(RequestSchemaValidationError)
-    async def _validation(exc: RequestSchemaValidationError) -> Response:
-        from quart_schema.validation import (
-            QuerystringValidationError,
-            RequestHeadersValidationError,
-        )
-
-        if isinstance(exc, QuerystringValidationError):
-            prefix = "query"
-        elif isinstance(exc, RequestHeadersValidationError):
-            prefix = "header"
-        else:
-            prefix = "body"
-        return error_response(422, validation_items(exc.validation_error, prefix))
-
-    @app.errorhandler(ApiError)
-    async def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.code or 500, exc.detail, exc.extra_headers, **exc.extra)
-
-    @app.errorhandler(HTTPException)
-    async def _http_error(exc: HTTPException) -> Response:
-        headers = {}
-        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        detail = exc.description or exc.name
-        if exc.code == 400 and has_request_context() and request.is_json:
-            detail = "Malformed JSON body"
-        return error_response(exc.code or 500, detail, headers)
-
-    @app.errorhandler(RedisError)
-    async def _redis_down(exc: RedisError) -> Response:
-        log.warning("redis unavailable: %s", type(exc).__name__)
-        return error_response(
-            503,
-            "A required service (Redis) is unavailable; retry later",
-            {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)},
-        )
-
-    @app.errorhandler(Exception)
-    async def _unexpected(exc: Exception) -> Response:
-        if isinstance(exc, HTTPException):
-            return await _http_error(exc)
-        error_id = uuid.uuid4().hex
-        log.exception("unhandled error %s", error_id)
-        return error_response(500, "Internal server error", error_id=error_id)
-
-    @app.errorhandler(UnicodeDecodeError)
-    async def _undecodable(exc: UnicodeDecodeError) -> Response:
-        """Quart decodes JSON bodies strictly: bytes that are not UTF-8 are the client's error."""
-        if request.is_json:
-            return error_response(400, "Malformed JSON body: not valid UTF-8")
-        return await _unexpected(exc)
+    code: str | None = None

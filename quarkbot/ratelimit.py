@@ -15,7 +15,7 @@ from limits.storage import storage_from_string
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from quarkbot.errors import ApiError
+from quarkbot.http_errors import ApiError
 from quarkbot.settings import RateLimitSettings
 
 

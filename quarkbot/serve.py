@@ -119,7 +119,7 @@ async def _serve(app: object, config: object) -> None:
         # WebSocket handlers never end by themselves: without this, hypercorn would wait its
         # graceful timeout, then cancel them, and clients would not learn to reconnect (1012).
         host = getattr(app, "extensions", {}).get("quarkbot")
-        hub = host.extras.get("hub") if host is not None else None
+        hub = host.hub if host is not None else None
         if hub is not None:
             hub.close_all()
         stop.set()

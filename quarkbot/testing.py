@@ -212,7 +212,7 @@ async def app(
     # Quart's 6 s start-up/shutdown limits are too tight for a loaded CI machine
     async with TestApp(application, startup_timeout=60, shutdown_timeout=60):
         yield application
-        redis = application.extensions["quarkbot"].extras.get("redis")
+        redis = application.extensions["quarkbot"].redis
         if redis is not None:  # leave a shared test Redis as clean as it was
             keys = [key async for key in redis.scan_iter(f"{quarkbot_settings.redis_prefix}:*")]
             if keys:

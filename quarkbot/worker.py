@@ -19,7 +19,7 @@ from arq.connections import RedisSettings
 from arq.worker import func as arq_func
 from redis.exceptions import RedisError
 
-from quarkbot import db, events, hooks
+from quarkbot import db, events, hooks, plugin_settings
 from quarkbot.embedded_redis import EmbeddedRedis
 from quarkbot.events import EventBus
 from quarkbot.jobs import JobSpec, collect, instrument
@@ -57,6 +57,7 @@ def build_worker_settings(
     # dir. Set before any plugin can import numba, which reads it once, at import.
     os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.data_dir / "numba-cache"))
     manager = PluginManager(settings.disabled_plugins).load_all(extra=plugins)
+    plugin_settings.install(plugin_settings.validate(manager).values())
     specs = collect(manager)
     embedded: EmbeddedRedis | None = None
     if redis_url is None:

@@ -49,8 +49,8 @@ async def test_route_model_channel_and_job(app, client, auth_headers, run_worker
         assert event["data"] == {"id": note_id, "text": "hi"}
         assert event["seq"] == 1
 
-        queue = app.extensions["quarkbot"].extras["queue"]
-        spec = app.extensions["quarkbot"].extras["jobs"]["example.stamp_notes"]
+        queue = app.extensions["quarkbot"].job_queue()
+        spec = app.extensions["quarkbot"].jobs["example.stamp_notes"]
         job_id = await queue.enqueue(spec, note_id)
         assert await run_worker() >= 1  # cron jobs that run at start-up count too
         stamped = await _receive_until(ws, lambda m: m.get("type") == "note.stamped")

@@ -12,8 +12,9 @@ from quart import Blueprint, Response
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot.auth import current_identity, requires
-from quarkbot.errors import ApiError, ErrorBody, ValidationErrorBody
+from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
+from quarkbot.http_errors import ApiError
 from quarkbot.pagination import paginate
 from quarkbot_plugins.backtests import service
 from quarkbot_plugins.backtests.schemas import (
@@ -49,8 +50,8 @@ async def _queue(data: dict[str, Any], instance: Any = None) -> tuple[dict[str, 
             data,
             current_identity(),
             _settings(),
-            host.extras["queue"],
-            host.extras["jobs"][service.JOB_NAME],
+            host.job_queue(),
+            host.job(service.JOB_NAME),
             instance,
         )
     except service.BacktestError as exc:
@@ -194,7 +195,7 @@ async def cancel_backtest(backtest_id: int) -> dict[str, Any]:
     already finished."""
     row = await _get(backtest_id, light=True)
     try:
-        row = await service.cancel(row, current_host().extras["queue"])
+        row = await service.cancel(row, current_host().job_queue())
     except service.BacktestError as exc:
         raise _error(exc) from exc
     return await service.detail_out(row, include_equity=False, include_trades=False)

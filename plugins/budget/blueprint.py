@@ -9,7 +9,8 @@ from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot.auth import current_identity, requires
-from quarkbot.errors import ApiError, ErrorBody, ValidationErrorBody
+from quarkbot.errors import ErrorBody, ValidationErrorBody
+from quarkbot.http_errors import ApiError
 from quarkbot.openapi import no_content
 from quarkbot.pagination import paginate
 from quarkbot_plugins.budget import service

@@ -15,8 +15,9 @@ from quart_schema import (
 )
 
 from quarkbot.auth import current_identity, requires
-from quarkbot.errors import ApiError, ErrorBody, ValidationErrorBody
+from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
+from quarkbot.http_errors import ApiError
 from quarkbot.pagination import PageQuery, paginate
 from quarkbot_plugins.market_data import service
 from quarkbot_plugins.market_data.models import BarRecord, InstrumentRecord
@@ -263,11 +264,7 @@ async def get_quote(symbol: str) -> dict[str, Any]:
 def _sources() -> dict[str, tuple[str, Any]]:
     from quarkbot_plugins.market_data.feed import collect_sources
 
-    extras = current_host().extras
-    if "market_data_sources" not in extras:
-        extras["market_data_sources"] = collect_sources(current_host().manager)
-    sources: dict[str, tuple[str, Any]] = extras["market_data_sources"]
-    return sources
+    return collect_sources(current_host().manager)
 
 
 @blueprint.get("/market-data/sources")

@@ -11,8 +11,9 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 
 from quarkbot import hooks
 from quarkbot.auth import current_identity, requires
-from quarkbot.errors import ApiError, ErrorBody, ValidationErrorBody
+from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
+from quarkbot.http_errors import ApiError
 from quarkbot_plugins.risk import service, tasks
 from quarkbot_plugins.risk.schemas import (
     BREAKER_NAMES,
@@ -202,9 +203,9 @@ async def metrics(query_args: MetricsQuery) -> dict[str, Any]:
     )
     job_id = None
     if stale:
-        host = current_host()
-        spec = host.extras["jobs"]["risk.refresh_metrics"]
-        job_id, _queued = await host.extras["queue"].trigger(spec, current_identity().username)
+        job_id, _queued = await current_host().trigger(
+            "risk.refresh_metrics", current_identity().username
+        )
     base: dict[str, Any] = cached or {
         "as_of": None,
         "window": settings.metrics_window_days,

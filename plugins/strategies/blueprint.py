@@ -11,8 +11,9 @@ from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot.auth import current_identity, requires
-from quarkbot.errors import ApiError, ErrorBody, ValidationErrorBody
+from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
+from quarkbot.http_errors import ApiError
 from quarkbot.openapi import no_content
 from quarkbot.pagination import paginate
 from quarkbot_plugins.strategies import service
@@ -172,8 +173,8 @@ async def train(strategy_id: int) -> tuple[dict[str, Any], int]:
     try:
         job_ids = await service.request_training(
             row,
-            host.extras["queue"],
-            host.extras["jobs"][service.TRAIN_JOB],
+            host.job_queue(),
+            host.job(service.TRAIN_JOB),
             current_identity().username,
         )
     except service.StrategyError as exc:

@@ -57,3 +57,40 @@ from quarkbot_plugins.trading.service import (  # noqa: E402
 )
 
 __all__ += ["OrderError", "OrderRequest", "find_order", "place_order"]
+
+# Appended for risk, budget and portfolio (the cohesion pass): the gate vocabulary, the order
+# statuses, a count of open orders, and the one valuation of the account at market.
+# ``Denial`` is what a ``check_order`` hook returns to stop an order; ``OrderContext`` is what it
+# receives; ``OPEN_STATUSES`` are the statuses of working orders; ``await count_open_orders()``
+# counts them; ``await valuate()`` is the account at market (:class:`Valuation` of
+# :class:`Holding`).
+from quarkbot_plugins.trading.domain import (  # noqa: E402
+    OPEN_STATUSES,
+    STATUSES,
+    TERMINAL_STATUSES,
+    Denial,
+    OrderContext,
+)
+from quarkbot_plugins.trading.models import Order  # noqa: E402
+from quarkbot_plugins.trading.valuation import Holding, Valuation, valuate  # noqa: E402
+
+
+async def count_open_orders(account: str | None = None) -> int:
+    """Working orders (``OPEN_STATUSES``), of ``account`` when given."""
+    query = Order.filter(status__in=list(OPEN_STATUSES))
+    if account is not None:
+        query = query.filter(account=account)
+    return await query.count()
+
+
+__all__ += [
+    "OPEN_STATUSES",
+    "STATUSES",
+    "TERMINAL_STATUSES",
+    "Denial",
+    "Holding",
+    "OrderContext",
+    "Valuation",
+    "count_open_orders",
+    "valuate",
+]

@@ -8,7 +8,8 @@ from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot.auth import current_identity, requires
-from quarkbot.errors import ApiError, ErrorBody
+from quarkbot.errors import ErrorBody
+from quarkbot.http_errors import ApiError
 from quarkbot.pagination import paginate
 from quarkbot_plugins.trading import service
 from quarkbot_plugins.trading.models import Fill, Order

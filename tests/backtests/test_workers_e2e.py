@@ -218,7 +218,7 @@ async def wait_workers_polling(app: Any, count: int, timeout: float = 180.0) -> 
     from quarkbot_example.models import Note
 
     host = app.extensions["quarkbot"]
-    queue, spec = host.extras["queue"], host.extras["jobs"]["example.slow_stamp"]
+    queue, spec = host.job_queue(), host.job("example.slow_stamp")
     note = await Note.create(text="readiness probe", author="t")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

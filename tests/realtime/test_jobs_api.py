@@ -120,7 +120,7 @@ async def test_job_runs_are_paginated_and_filtered(app, client, auth_headers, ru
     admin = await auth_headers("admin")
     trader = await auth_headers("trader")
     host = app.extensions["quarkbot"]
-    queue, specs = host.extras["queue"], host.extras["jobs"]
+    queue, specs = host.job_queue(), host.jobs
     notes = []
     for text in ("a", "b"):
         response = await client.post("/api/v1/example/notes", json={"text": text}, headers=trader)

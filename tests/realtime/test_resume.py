@@ -126,7 +126,7 @@ async def test_resume_from_trimmed_history_asks_for_a_resync(quarkbot_settings: 
         token, _ = host.tokens.issue(user)
         # XADD MAXLEN ~ trims whole stream nodes only, so publish well beyond the node size.
         await publish_range(1, 501)
-        kept = await host.extras["bus"].redis.xlen(f"{settings.redis_prefix}:stream:{CHANNEL}")
+        kept = await host.bus.redis.xlen(f"{settings.redis_prefix}:stream:{CHANNEL}")
         print(f"stream_maxlen=10 (approximate): {kept} of 500 events kept")
         assert kept < 499
 

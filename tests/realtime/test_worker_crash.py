@@ -70,7 +70,7 @@ async def test_a_killed_workers_jobs_rerun_and_apply_once(
     from quarkbot_example.models import Note
 
     host = app.extensions["quarkbot"]
-    queue, spec = host.extras["queue"], host.extras["jobs"]["example.slow_stamp"]
+    queue, spec = host.job_queue(), host.job("example.slow_stamp")
     waiting = await Note.create(text="killed before its stamp", author="t")
     stamped = await Note.create(text="killed after its stamp", author="t")
     viewer = await auth_headers("viewer")
