@@ -82,3 +82,47 @@ async def set_quote(
     symbol is not looked up: tests may quote instruments they never created.
     """
     return await service.publish_quote(service.make_quote(symbol, bid, ask, last, ts), "api")
+
+
+# Appended in the cohesion pass: reads that other plugins used to make on this plugin's models.
+# ``await recent_bars(symbol, timeframe, count, until=None)`` is the last ``count`` bars before
+# ``until`` (ascending); ``await count_bars(symbol, timeframe, start, end)`` counts stored bars
+# with ``start <= ts < end``; ``await bar_rows(symbol, timeframe, start, end, limit)`` is the
+# raw ``(ts, open, high, low, close, volume)`` tuples of those bars, ascending, for numeric code
+# that builds its own arrays.
+async def recent_bars(
+    symbol: str, timeframe: str, count: int, until: datetime | None = None
+) -> list[Bar]:
+    """The last ``count`` bars with ``ts < until`` (all stored bars when ``until`` is None)."""
+    from quarkbot_plugins.market_data.models import BarRecord
+
+    query = BarRecord.filter(symbol=symbol, timeframe=timeframe)
+    if until is not None:
+        query = query.filter(ts__lt=until)
+    rows = await query.order_by("-ts").limit(count)
+    return [Bar.from_record(row) for row in reversed(rows)]
+
+
+async def count_bars(symbol: str, timeframe: str, start: datetime, end: datetime) -> int:
+    from quarkbot_plugins.market_data.models import BarRecord
+
+    return await BarRecord.filter(
+        symbol=symbol, timeframe=timeframe, ts__gte=start, ts__lt=end
+    ).count()
+
+
+async def bar_rows(
+    symbol: str, timeframe: str, start: datetime, end: datetime, limit: int
+) -> list[tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal]]:
+    from quarkbot_plugins.market_data.models import BarRecord
+
+    rows = (
+        await BarRecord.filter(symbol=symbol, timeframe=timeframe, ts__gte=start, ts__lt=end)
+        .order_by("ts")
+        .limit(limit)
+        .values_list("ts", "open", "high", "low", "close", "volume")
+    )
+    return rows
+
+
+__all__ += ["bar_rows", "count_bars", "recent_bars"]

@@ -94,3 +94,9 @@ __all__ += [
     "count_open_orders",
     "valuate",
 ]
+
+# ``estimate_price(order, quote)``: the price an order is expected to execute at (its limit or
+# stop price, else the quote's side); ``estimate_fee(notional)``: the taker fee on a notional.
+from quarkbot_plugins.trading.service import estimate_fee, estimate_price  # noqa: E402
+
+__all__ += ["estimate_fee", "estimate_price"]
