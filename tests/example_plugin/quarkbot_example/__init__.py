@@ -1,18 +1,23 @@
-"""An example third-party plugin: a note model, a route, jobs, a cron job, channels."""
+"""An example third-party plugin: a note model, routes, jobs, a cron job, channels, settings.
+
+The routes are thin: ``service.py`` holds the domain and raises the host's domain errors.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint
-from quart_schema import tag, validate_request, validate_response
+from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot import events, hookimpl
 from quarkbot.auth import current_identity, requires
 from quarkbot.contrib import Channel, CronJob
+from quarkbot.errors import ErrorBody
 from quarkbot.jobs import once
+from quarkbot.pagination import Lookup, Page, PageQuery, filtered, paginate
 
 __version__ = "0.3.0"
 
@@ -20,6 +25,8 @@ blueprint = Blueprint("example", __name__, url_prefix="/api/v1/example")
 
 
 class NoteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built from the ORM row
+
     id: int
     text: str
     author: str
@@ -30,18 +37,61 @@ class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=500)
 
 
+class NoteQuery(PageQuery):
+    """Filters are declared: a set field filters ``field == value``, or by its ``Lookup``."""
+
+    author: str | None = Field(None, max_length=64)
+    contains: Annotated[str | None, Lookup("text__icontains")] = Field(None, max_length=100)
+
+
+class NotePage(Page[NoteOut]):
+    pass
+
+
 @blueprint.post("/notes")
 @requires("trader")
 @tag(["example"])
 @validate_request(NoteIn)
 @validate_response(NoteOut, 201)
-async def create_note(data: NoteIn) -> tuple[dict[str, Any], int]:
-    """Store a note and announce it on the ``example:notes`` channel."""
+@validate_response(ErrorBody, 409)
+@validate_response(ErrorBody, 429)
+async def create_note(data: NoteIn) -> tuple[NoteOut, int]:
+    """Store a note and announce it on the ``example:notes`` channel.
+
+    The same text twice is 409 ``DUPLICATE_NOTE``; past ``QUARKBOT_EXAMPLE_MAX_NOTES`` notes of
+    one author, 429 ``NOTE_LIMIT``.
+    """
+    from quarkbot_example import service
+
+    note = await service.add_note(data.text, current_identity().username)
+    await events.publish("example:notes", "note.created", {"id": note.id, "text": note.text})
+    return NoteOut.model_validate(note), 201
+
+
+@blueprint.get("/notes")
+@requires("viewer")
+@tag(["example"])
+@validate_querystring(NoteQuery)
+@validate_response(NotePage)
+async def list_notes(query_args: NoteQuery) -> dict[str, Any]:
+    """Notes, oldest first, filtered by author and by text."""
     from quarkbot_example.models import Note
 
-    note = await Note.create(text=data.text, author=current_identity().username)
-    await events.publish("example:notes", "note.created", {"id": note.id, "text": note.text})
-    return {"id": note.id, "text": note.text, "author": note.author}, 201
+    return await paginate(
+        filtered(Note.all().order_by("id"), query_args), query_args, NoteOut.model_validate
+    )
+
+
+@blueprint.get("/notes/<int:note_id>")
+@requires("viewer")
+@tag(["example"])
+@validate_response(NoteOut)
+@validate_response(ErrorBody, 404)
+async def get_note(note_id: int) -> NoteOut:
+    """One note; 404 when there is none."""
+    from quarkbot_example import service
+
+    return NoteOut.model_validate(await service.get_note(note_id))
 
 
 async def _stamp(note_id: int) -> bool:
@@ -99,6 +149,13 @@ async def nightly_digest(ctx: dict[str, Any]) -> dict[str, Any]:
 @hookimpl
 def register_blueprints() -> list[Blueprint]:
     return [blueprint]
+
+
+@hookimpl
+def register_settings() -> type:
+    from quarkbot_example.service import ExampleSettings
+
+    return ExampleSettings
 
 
 @hookimpl
