@@ -97,9 +97,9 @@ async def evaluate_signals(ctx: dict[str, Any]) -> dict[str, Any]:
 
 async def train_model(ctx: dict[str, Any], strategy_id: int, symbol: str) -> dict[str, Any]:
     """Train an ml_classifier instance's model for one symbol and store it."""
-    from quarkbot_plugins.strategies import live
+    from quarkbot_plugins.strategies import training
 
-    return await live.train_model(ctx, strategy_id, symbol)
+    return await training.train_model(ctx, strategy_id, symbol)
 
 
 @hookimpl
@@ -109,6 +109,7 @@ def register_jobs() -> Sequence[Any]:
 
 @hookimpl
 def register_cron_jobs() -> Sequence[CronJob]:
-    from quarkbot_plugins.strategies.settings import strategies_settings
+    from quarkbot.plugin_settings import settings_of
+    from quarkbot_plugins.strategies.settings import StrategiesSettings
 
-    return [CronJob(evaluate_signals, second=strategies_settings().signals_second)]
+    return [CronJob(evaluate_signals, second=settings_of(StrategiesSettings).signals_second)]

@@ -13,12 +13,12 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
-from quarkbot.http_errors import ApiError
 from quarkbot.openapi import no_content
 from quarkbot.pagination import paginate
 from quarkbot_plugins.strategies import service
 from quarkbot_plugins.strategies.models import StrategyInstance
 from quarkbot_plugins.strategies.schemas import (
+    SignalOut,
     SignalPage,
     SignalQuery,
     StrategyIn,
@@ -34,26 +34,19 @@ strategies_bp = Blueprint("strategies", __name__, url_prefix="/api/v1/strategies
 TAGS = ["strategies"]
 
 
-def _error(exc: service.StrategyError) -> ApiError:
-    return ApiError(exc.status, exc.detail)
-
-
 async def _mine(strategy_id: int) -> StrategyInstance:
-    try:
-        return await service.require_strategy(strategy_id, current_identity())
-    except service.StrategyError as exc:
-        raise _error(exc) from exc
+    return await service.require_strategy(strategy_id, current_identity())
 
 
 @strategies_bp.get("/types")
 @requires("viewer")
 @tag(TAGS)
 @validate_response(StrategyTypes)
-async def list_types() -> dict[str, Any]:
+async def list_types() -> StrategyTypes:
     """Registered strategy types: the JSON schema of their parameters (with ranges), defaults,
     timeframe, lookback and minimum hold."""
     items = service.types_out()
-    return {"items": items, "total": len(items)}
+    return StrategyTypes(items=items, total=len(items))
 
 
 @strategies_bp.get("")
@@ -63,12 +56,8 @@ async def list_types() -> dict[str, Any]:
 @validate_response(StrategyPage)
 async def list_strategies(query_args: StrategyQuery) -> dict[str, Any]:
     """Your strategy instances (admins: all), newest first; ``active_only``, ``type``."""
-    qs = service.visible_strategies(current_identity())
-    if query_args.active_only:
-        qs = qs.filter(is_active=True)
-    if query_args.type:
-        qs = qs.filter(type=query_args.type)
-    return await paginate(qs.order_by("-created_at", "-id"), query_args, service.instance_out)
+    qs = service.strategies_queryset(current_identity(), query_args)
+    return await paginate(qs, query_args, StrategyOut.model_validate)
 
 
 @strategies_bp.post("")
@@ -78,14 +67,11 @@ async def list_strategies(query_args: StrategyQuery) -> dict[str, Any]:
 @validate_response(StrategyOut, 201)
 @validate_response(ValidationErrorBody, 422)
 @validate_response(ErrorBody, 409)
-async def create_strategy(data: StrategyIn) -> tuple[dict[str, Any], int]:
+async def create_strategy(data: StrategyIn) -> tuple[StrategyOut, int]:
     """Create an instance (201): parameters checked by the type (422 with ``loc`` such as
     ``["body", "parameters", "fast"]``), known symbols, a name unique per owner (409)."""
-    try:
-        row = await service.create_strategy(data.model_dump(), current_identity().username)
-    except service.StrategyError as exc:
-        raise _error(exc) from exc
-    return service.instance_out(row), 201
+    row = await service.create_strategy(data.model_dump(), current_identity().username)
+    return StrategyOut.model_validate(row), 201
 
 
 @strategies_bp.get("/<int:strategy_id>")
@@ -93,18 +79,14 @@ async def create_strategy(data: StrategyIn) -> tuple[dict[str, Any], int]:
 @tag(TAGS)
 @validate_response(StrategyOut)
 @validate_response(ErrorBody, 404)
-async def get_strategy(strategy_id: int) -> dict[str, Any]:
+async def get_strategy(strategy_id: int) -> StrategyOut:
     """One instance; 404 when it is not yours (admins see all)."""
-    return service.instance_out(await _mine(strategy_id))
+    return StrategyOut.model_validate(await _mine(strategy_id))
 
 
-async def _update(strategy_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    row = await _mine(strategy_id)
-    try:
-        row = await service.update_strategy(row, changes)
-    except service.StrategyError as exc:
-        raise _error(exc) from exc
-    return service.instance_out(row)
+async def _update(strategy_id: int, changes: dict[str, Any]) -> StrategyOut:
+    row = await service.update_strategy(await _mine(strategy_id), changes)
+    return StrategyOut.model_validate(row)
 
 
 @strategies_bp.patch("/<int:strategy_id>")
@@ -115,7 +97,7 @@ async def _update(strategy_id: int, changes: dict[str, Any]) -> dict[str, Any]:
 @validate_response(ValidationErrorBody, 422)
 @validate_response(ErrorBody, 404)
 @validate_response(ErrorBody, 409)
-async def patch_strategy(strategy_id: int, data: StrategyPatch) -> dict[str, Any]:
+async def patch_strategy(strategy_id: int, data: StrategyPatch) -> StrategyOut:
     """Change the fields given (owner or admin; others 404). ``parameters`` replace the old
     ones and are checked by the (new) type."""
     return await _update(strategy_id, data.model_dump(exclude_unset=True))
@@ -129,7 +111,7 @@ async def patch_strategy(strategy_id: int, data: StrategyPatch) -> dict[str, Any
 @validate_response(ValidationErrorBody, 422)
 @validate_response(ErrorBody, 404)
 @validate_response(ErrorBody, 409)
-async def put_strategy(strategy_id: int, data: StrategyIn) -> dict[str, Any]:
+async def put_strategy(strategy_id: int, data: StrategyIn) -> StrategyOut:
     """Replace every field of an instance (owner or admin; others 404)."""
     return await _update(strategy_id, data.model_dump())
 
@@ -155,8 +137,8 @@ async def list_signals(strategy_id: int, query_args: SignalQuery) -> dict[str, A
     """The instance's live signals, newest bar first; ``start`` (inclusive) and ``end``
     (exclusive) on the bar time."""
     row = await _mine(strategy_id)
-    qs = service.signals_queryset(row.id, query_args.start, query_args.end)
-    return await paginate(qs, query_args, service.signal_out)
+    qs = service.signals_queryset(row.id, query_args)
+    return await paginate(qs, query_args, SignalOut.model_validate)
 
 
 @strategies_bp.post("/<int:strategy_id>/train")
@@ -165,18 +147,12 @@ async def list_signals(strategy_id: int, query_args: SignalQuery) -> dict[str, A
 @validate_response(TrainOut, 202)
 @validate_response(ValidationErrorBody, 422)
 @validate_response(ErrorBody, 404)
-async def train(strategy_id: int) -> tuple[dict[str, Any], int]:
+async def train(strategy_id: int) -> tuple[TrainOut, int]:
     """Queue ``strategies.train_model`` for each symbol of an ``ml_classifier`` instance
     (202 with the job ids; 422 for other types)."""
     row = await _mine(strategy_id)
     host = current_host()
-    try:
-        job_ids = await service.request_training(
-            row,
-            host.job_queue(),
-            host.job(service.TRAIN_JOB),
-            current_identity().username,
-        )
-    except service.StrategyError as exc:
-        raise _error(exc) from exc
-    return {"job_ids": job_ids, "symbols": list(row.symbols)}, 202
+    job_ids = await service.request_training(
+        row, host.job_queue(), host.job(service.TRAIN_JOB), current_identity().username
+    )
+    return TrainOut(job_ids=job_ids, symbols=list(row.symbols)), 202

@@ -9,22 +9,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic_core import PydanticCustomError
 
-from quarkbot.pagination import PageQuery
+from quarkbot.pagination import Lookup, PageQuery
+from quarkbot.types import Money, Timeframe, UtcDatetime, format_decimal
+from quarkbot_plugins.strategies.types import StrategyType
 
-
-def format_decimal(value: Decimal) -> str:
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
-
-
+# at most 1e15 (a little more than an order's 1e12: the order pipeline refuses the excess)
 Quantity = Annotated[
     Decimal,
     Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False, decimal_places=12),
     PlainSerializer(format_decimal, return_type=str),
 ]
-# the bar timeframes of market_data (docs/market-data.md)
-Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
 # StrategyPatch fields that cannot be null (timeframe can: the type's)
 NOT_NULL = (
@@ -91,6 +85,8 @@ class StrategyPatch(BaseModel):
 
 
 class StrategyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     owner: str
     name: str
@@ -101,7 +97,7 @@ class StrategyOut(BaseModel):
     timeframe: str
     is_active: bool
     auto_trade: bool
-    trade_quantity: Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
+    trade_quantity: Money
     created_at: datetime
     updated_at: datetime
 
@@ -114,8 +110,13 @@ class StrategyPage(BaseModel):
 
 
 class StrategyQuery(PageQuery):
-    active_only: bool = False
+    active_only: bool = False  # True: is_active only (False filters nothing)
     type: str | None = Field(None, max_length=64)
+
+    @field_validator("type")
+    @classmethod
+    def _empty_is_no_filter(cls, value: str | None) -> str | None:
+        return value or None  # ``?type=`` lists every type
 
 
 class StrategyTypeOut(BaseModel):
@@ -127,6 +128,18 @@ class StrategyTypeOut(BaseModel):
     lookback: int
     min_hold_days: int
 
+    @classmethod
+    def of(cls, stype: StrategyType) -> StrategyTypeOut:
+        return cls(
+            name=stype.name,
+            description=stype.description,
+            parameters_schema=stype.schema(),
+            defaults=stype.defaults(),
+            timeframe=stype.timeframe,
+            lookback=stype.lookback,
+            min_hold_days=stype.min_hold_days,
+        )
+
 
 class StrategyTypes(BaseModel):
     items: list[StrategyTypeOut]
@@ -134,6 +147,8 @@ class StrategyTypes(BaseModel):
 
 
 class SignalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     strategy_id: int
     strategy_name: str
@@ -142,7 +157,7 @@ class SignalOut(BaseModel):
     confidence: float
     reasoning: str
     ts: datetime = Field(description="The bar's time")
-    price: Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
+    price: Money
     client_order_id: str | None
     order_id: int | None
     order_status: str | None
@@ -158,8 +173,12 @@ class SignalPage(BaseModel):
 
 
 class SignalQuery(PageQuery):
-    start: datetime | None = Field(None, description="Bar time, inclusive")
-    end: datetime | None = Field(None, description="Bar time, exclusive")
+    start: Annotated[UtcDatetime | None, Lookup("ts__gte")] = Field(
+        None, description="Bar time, inclusive"
+    )
+    end: Annotated[UtcDatetime | None, Lookup("ts__lt")] = Field(
+        None, description="Bar time, exclusive"
+    )
 
 
 class TrainOut(BaseModel):

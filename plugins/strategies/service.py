@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,10 +17,19 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from quarkbot.auth import Identity
+from quarkbot.db import MAX_INT_ID
+from quarkbot.errors import Conflict, Invalid, problem
 from quarkbot.jobs import JobSpec
+from quarkbot.pagination import filtered, get_or_404
 from quarkbot.queue import JobQueue
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.strategies.models import MlModel, Signal, StrategyInstance
+from quarkbot_plugins.strategies.schemas import (
+    SignalOut,
+    SignalQuery,
+    StrategyQuery,
+    StrategyTypeOut,
+)
 from quarkbot_plugins.strategies.types import StrategyType, strategy_types
 
 ML_TYPE = "ml_classifier"
@@ -40,34 +48,9 @@ EDITABLE = (
 NULLABLE = ("timeframe",)  # null: the type's timeframe
 
 
-class StrategyError(Exception):
-    """A request that cannot be done; ``status`` and ``detail`` map to the HTTP answer."""
-
-    def __init__(self, status: int, detail: Any) -> None:
-        super().__init__(str(detail))
-        self.status = status
-        self.detail = detail
-
-
-def _problem(loc: Sequence[Any], msg: str, type_: str = "value_error") -> dict[str, Any]:
-    return {"loc": list(loc), "msg": msg, "type": type_}
-
-
 # types ------------------------------------------------------------------------------------------
-def type_out(stype: StrategyType) -> dict[str, Any]:
-    return {
-        "name": stype.name,
-        "description": stype.description,
-        "parameters_schema": stype.schema(),
-        "defaults": stype.defaults(),
-        "timeframe": stype.timeframe,
-        "lookback": stype.lookback,
-        "min_hold_days": stype.min_hold_days,
-    }
-
-
-def types_out() -> list[dict[str, Any]]:
-    return [type_out(t) for _, t in sorted(strategy_types().items())]
+def types_out() -> list[StrategyTypeOut]:
+    return [StrategyTypeOut.of(t) for _, t in sorted(strategy_types().items())]
 
 
 # visibility -------------------------------------------------------------------------------------
@@ -84,28 +67,31 @@ async def get_visible_strategy(strategy_id: int, identity: Identity) -> Strategy
 
 
 async def require_strategy(strategy_id: int, identity: Identity) -> StrategyInstance:
-    instance = await get_visible_strategy(strategy_id, identity)
-    if instance is None:
-        raise StrategyError(404, "Strategy not found")
-    return instance
+    """The instance, or :class:`NotFound` when it does not exist or is not the caller's."""
+    return await get_or_404(visible_strategies(identity), "Strategy not found", id=strategy_id)
 
 
-def instance_out(row: StrategyInstance) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "owner": row.owner,
-        "name": row.name,
-        "type": row.type,
-        "description": row.description,
-        "parameters": row.parameters,
-        "symbols": row.symbols,
-        "timeframe": row.timeframe,
-        "is_active": row.is_active,
-        "auto_trade": row.auto_trade,
-        "trade_quantity": row.trade_quantity,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
+def strategy_id_of(instance: StrategyInstance) -> str:
+    """The :data:`quarkbot.types.StrategyId` that orders, budgets and fills name this instance
+    by: its id as text (``12`` -> ``"12"``)."""
+    return str(instance.id)
+
+
+async def find_instance(strategy_id: str | int) -> StrategyInstance | None:
+    """The instance a :data:`~quarkbot.types.StrategyId` names (``"12"`` or ``12``), or None
+    (the name of a strategy run outside quarkbot, an unknown id)."""
+    text = str(strategy_id)
+    if not text.isdigit() or int(text) > MAX_INT_ID:
+        return None
+    return await StrategyInstance.get_or_none(id=int(text))
+
+
+def strategies_queryset(identity: Identity, query: StrategyQuery) -> QuerySet[StrategyInstance]:
+    """The caller's instances (admins: all), newest first, filtered by ``query``."""
+    qs = filtered(visible_strategies(identity), query, skip=("active_only",))
+    if query.active_only:
+        qs = qs.filter(is_active=True)
+    return qs.order_by("-created_at", "-id")
 
 
 # validation -------------------------------------------------------------------------------------
@@ -115,12 +101,11 @@ def check_parameters(stype: StrategyType, parameters: dict[str, Any]) -> dict[st
     try:
         return stype.validate(parameters).model_dump(mode="json")
     except ValidationError as exc:
-        raise StrategyError(
-            422,
+        raise Invalid(
             [
-                _problem(["body", "parameters", *err["loc"]], err["msg"], err["type"])
+                problem(["body", "parameters", *err["loc"]], err["msg"], err["type"])
                 for err in exc.errors()
-            ],
+            ]
         ) from exc
 
 
@@ -129,11 +114,11 @@ async def check_symbols(symbols: Iterable[str]) -> list[str]:
     problems = []
     for index, symbol in enumerate(symbols):
         if await market.get_instrument(symbol) is None:
-            problems.append(_problem(["body", "symbols", index], f"unknown symbol {symbol!r}"))
+            problems.append(problem(["body", "symbols", index], f"unknown symbol {symbol!r}"))
     if len(set(symbols)) != len(symbols):
-        problems.append(_problem(["body", "symbols"], "symbols repeat"))
+        problems.append(problem(["body", "symbols"], "symbols repeat"))
     if problems:
-        raise StrategyError(422, problems)
+        raise Invalid(problems)
     return symbols
 
 
@@ -141,9 +126,7 @@ def find_type(name: str) -> StrategyType:
     stype = strategy_types().get(name)
     if stype is None:
         known = ", ".join(sorted(strategy_types())) or "none"
-        raise StrategyError(
-            422, [_problem(["body", "type"], f"unknown strategy type {name!r} (known: {known})")]
-        )
+        raise Invalid.at(["body", "type"], f"unknown strategy type {name!r} (known: {known})")
     return stype
 
 
@@ -163,8 +146,8 @@ async def _name_taken(owner: str, name: str, exclude: int | None = None) -> bool
     return await qs.exists()
 
 
-def _duplicate(name: str) -> StrategyError:
-    return StrategyError(409, f"You already have a strategy named {name!r}")
+def _duplicate(name: str) -> Conflict:
+    return Conflict(f"You already have a strategy named {name!r}")
 
 
 # mutations --------------------------------------------------------------------------------------
@@ -186,22 +169,8 @@ async def update_strategy(instance: StrategyInstance, changes: dict[str, Any]) -
     values = {k: v for k, v in changes.items() if k in EDITABLE}
     if not values:
         return instance
-    nulls = sorted(k for k, v in values.items() if v is None and k not in NULLABLE)
-    if nulls:  # the schema rejects these already; a caller of the service gets the same 422
-        raise StrategyError(
-            422,
-            [_problem(["body", k], "may not be null", "null_not_allowed") for k in nulls],
-        )
-    merged = {k: getattr(instance, k) for k in EDITABLE} | values
-    if "type" in values and "parameters" not in values:
-        merged["parameters"] = instance.parameters
-    if "type" in values or "parameters" in values:
-        stype = find_type(merged["type"])
-        merged["parameters"] = check_parameters(stype, merged["parameters"] or {})
-    if "symbols" in values:
-        merged["symbols"] = await check_symbols(merged["symbols"])
-    if merged["timeframe"] is None:
-        merged["timeframe"] = find_type(merged["type"]).timeframe
+    _refuse_nulls(values)
+    merged = await _merged(instance, values)
     if "name" in values and await _name_taken(instance.owner, merged["name"], instance.id):
         raise _duplicate(merged["name"])
     for key, value in merged.items():
@@ -216,41 +185,43 @@ async def update_strategy(instance: StrategyInstance, changes: dict[str, Any]) -
     return instance
 
 
+def _refuse_nulls(values: dict[str, Any]) -> None:
+    # the schema rejects these already; a caller of the service gets the same 422
+    nulls = sorted(k for k, v in values.items() if v is None and k not in NULLABLE)
+    if nulls:
+        raise Invalid([problem(["body", k], "may not be null", "null_not_allowed") for k in nulls])
+
+
+async def _merged(instance: StrategyInstance, values: dict[str, Any]) -> dict[str, Any]:
+    """Every editable field after the change, checked where the change touches it."""
+    merged = {k: getattr(instance, k) for k in EDITABLE} | values
+    if "type" in values and "parameters" not in values:
+        merged["parameters"] = instance.parameters
+    if "type" in values or "parameters" in values:
+        stype = find_type(merged["type"])
+        merged["parameters"] = check_parameters(stype, merged["parameters"] or {})
+    if "symbols" in values:
+        merged["symbols"] = await check_symbols(merged["symbols"])
+    if merged["timeframe"] is None:
+        merged["timeframe"] = find_type(merged["type"]).timeframe
+    return merged
+
+
 async def delete_strategy(instance: StrategyInstance) -> None:
     """Delete the instance; its signals and trained models are kept (plain ids)."""
     await instance.delete()
 
 
 # signals ----------------------------------------------------------------------------------------
-def signal_out(row: Signal) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "strategy_id": row.strategy_id,
-        "strategy_name": row.strategy_name,
-        "symbol": row.symbol,
-        "side": row.side,
-        "confidence": row.confidence,
-        "reasoning": row.reasoning,
-        "ts": row.ts,
-        "price": row.price,
-        "client_order_id": row.client_order_id,
-        "order_id": row.order_id,
-        "order_status": row.order_status,
-        "order_error": row.order_error,
-        "created_at": row.created_at,
-    }
-
-
-def signals_queryset(
-    strategy_id: int, start: datetime | None = None, end: datetime | None = None
-) -> QuerySet[Signal]:
+def signals_queryset(strategy_id: int, query: SignalQuery) -> QuerySet[Signal]:
     """A strategy's signals, newest bar first; ``start <= ts < end``."""
-    qs = Signal.filter(strategy_id=strategy_id)
-    if start is not None:
-        qs = qs.filter(ts__gte=start)
-    if end is not None:
-        qs = qs.filter(ts__lt=end)
-    return qs.order_by("-ts", "-id")
+    return filtered(Signal.filter(strategy_id=strategy_id), query).order_by("-ts", "-id")
+
+
+def signal_event(row: Signal) -> dict[str, Any]:
+    """The ``execution:signals`` event's data: the fields of :class:`SignalOut`, unconverted
+    (the bus encodes decimals and datetimes itself)."""
+    return {name: getattr(row, name) for name in SignalOut.model_fields}
 
 
 async def count_signals(strategy_ids: Iterable[int], since: datetime | None) -> dict[int, int]:
@@ -303,10 +274,7 @@ async def request_training(
     twice for the same key queues one job.
     """
     if instance.type != ML_TYPE:
-        raise StrategyError(
-            422,
-            [_problem(["path", "strategy_id"], f"only {ML_TYPE} strategies are trained")],
-        )
+        raise Invalid.at(["path", "strategy_id"], f"only {ML_TYPE} strategies are trained")
     job_ids = []
     for symbol in symbols or instance.symbols:
         wanted = f"train-{instance.id}-{symbol}-{job_key or uuid.uuid4().hex}"
@@ -315,7 +283,3 @@ async def request_training(
         )
         job_ids.append(job_id or wanted)
     return job_ids
-
-
-def as_decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -44,8 +42,3 @@ class StrategiesSettings(BaseSettings):
     train_max_bars: int = Field(
         20_000, ge=100, le=1_000_000, description="Most recent bars a training job loads."
     )
-
-
-@lru_cache(maxsize=1)
-def strategies_settings() -> StrategiesSettings:
-    return StrategiesSettings()

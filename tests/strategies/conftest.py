@@ -58,17 +58,15 @@ def recent(rows: list[dict[str, str]], last: int) -> list[dict[str, str]]:
 
 @pytest.fixture
 def max_trade_age(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
-    """``max_trade_age(n)``: set ``QUARKBOT_STRATEGIES_MAX_SIGNAL_AGE_BARS_TO_TRADE`` (the
-    in-process worker reads the cached settings); the default is back after the test."""
-    from quarkbot_plugins.strategies.settings import strategies_settings
+    """``max_trade_age(n)``: set ``QUARKBOT_STRATEGIES_MAX_SIGNAL_AGE_BARS_TO_TRADE`` (each
+    in-process worker run validates and installs the settings afresh); the default is back
+    after the test."""
 
     def set_age(bars: int) -> None:
         monkeypatch.setenv("QUARKBOT_STRATEGIES_MAX_SIGNAL_AGE_BARS_TO_TRADE", str(bars))
-        strategies_settings.cache_clear()
 
     yield set_age
     monkeypatch.delenv("QUARKBOT_STRATEGIES_MAX_SIGNAL_AGE_BARS_TO_TRADE", raising=False)
-    strategies_settings.cache_clear()
 
 
 def rows_csv(rows: list[dict[str, str]]) -> str:

@@ -347,13 +347,15 @@ async def test_patch_timeframe_null_means_the_types_timeframe(
 async def test_the_service_refuses_null_with_a_422_not_a_409(
     trader: dict[str, str], goog: str, create_strategy: Any
 ) -> None:
+    from quarkbot.errors import Invalid
+    from quarkbot.http_errors import status_of
     from quarkbot_plugins.strategies import service
 
     created = await create_strategy(trader)
     row = await StrategyInstance.get(id=created["id"])
-    with pytest.raises(service.StrategyError) as caught:
+    with pytest.raises(Invalid) as caught:
         await service.update_strategy(row, {"name": None, "is_active": None})
-    assert caught.value.status == 422
+    assert status_of(caught.value) == 422
     assert [p["loc"] for p in caught.value.detail] == [["body", "is_active"], ["body", "name"]]
     stored = await StrategyInstance.get(id=created["id"])
     assert (stored.name, stored.is_active) == ("s1", True)

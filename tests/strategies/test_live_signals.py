@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from quarkbot_plugins.market_data import api as market
-from quarkbot_plugins.strategies.live import client_order_id
+from quarkbot_plugins.strategies.autotrade import client_order_id
 from quarkbot_plugins.strategies.models import Signal
 from quarkbot_plugins.trading.models import Order, Position
 from quarkbot_plugins.trading.paper import MatchingEngine
