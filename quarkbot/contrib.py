@@ -35,3 +35,49 @@ class CronJob:
     second: set[int] | int | None = 0
     run_at_startup: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+MetricKind = Literal["counter", "gauge", "histogram"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric, declared once: a Prometheus series, a stored history, and an alert source.
+
+    ``name`` is the metric type of the API (``/api/v1/metrics/{name}``); Prometheus shows it as
+    ``quarkbot_<name>`` (counters end in ``_total``). How it is sampled: with ``sample``, an async
+    callable returning the current value (a number, or ``{(label value, ...): number}``), it is
+    polled when ``/metrics`` is scraped and by the history job; without it, code records it as
+    things happen (``quarkbot_plugins.metrics.api``: ``inc``, ``observe``, ``set_value``).
+    ``labels`` name the label keys; at most ``max_series`` label sets are kept (more are
+    folded into ``"other"``), so label values must come from a small fixed set: never user
+    data, ids or secrets. ``buckets`` are a histogram's upper bounds.
+    """
+
+    name: str
+    kind: MetricKind
+    description: str
+    unit: str = ""
+    labels: tuple[str, ...] = ()
+    sample: Callable[[], Awaitable[Any]] | None = field(default=None, compare=False)
+    buckets: tuple[float, ...] = ()
+    max_series: int = 50
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """A way to deliver alert notifications (a webhook, a chat service, e-mail).
+
+    ``send(target, notification)`` delivers one notification (a dict: ``id``, ``severity``,
+    ``message``, ``timestamp``, ``status``, ``labels``) to ``target`` (the notifier's settings,
+    as an admin configured them); it raises on failure, and the caller retries with backoff.
+    ``validate(target)`` checks a target when an admin saves it and raises
+    ``quarkbot.errors.Invalid`` to refuse it.
+    """
+
+    name: str
+    description: str
+    send: Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]] = field(compare=False)
+    validate: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = field(
+        default=None, compare=False
+    )

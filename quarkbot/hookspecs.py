@@ -22,7 +22,7 @@ import pluggy
 if TYPE_CHECKING:
     from quart import Blueprint, Quart
 
-    from quarkbot.contrib import Channel, CronJob
+    from quarkbot.contrib import Channel, CronJob, Metric, Notifier
 
 PROJECT_NAME = "quarkbot"
 
@@ -127,6 +127,27 @@ def register_agents() -> Sequence[Any] | None:
     """Called when the agent registry is built.
 
     Returns agents that analyse state and propose (never place) orders.
+    """
+
+
+@hookspec
+def register_metrics() -> Sequence[Metric] | None:
+    """Called once per process by the metrics plugin, when it starts (web and worker alike).
+
+    Returns ``quarkbot.contrib.Metric`` declarations: name, kind (counter, gauge, histogram),
+    unit, labels, description and how the metric is sampled. Each becomes a Prometheus series on
+    ``/metrics``, a stored history under ``/api/v1/metrics/{name}`` and something alert rules
+    can watch. A name used twice stops start-up.
+    """
+
+
+@hookspec
+def register_notifiers() -> Sequence[Notifier] | None:
+    """Called once per process by the alerts plugin, when it starts (web and worker alike).
+
+    Returns ``quarkbot.contrib.Notifier`` entries: a name, a description and an async ``send``
+    (plus an optional ``validate`` for the targets admins configure). Alert notifications are
+    delivered through them by a job, with retries. A name used twice stops start-up.
     """
 
 
