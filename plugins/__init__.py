@@ -12,4 +12,5 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("budget", "quarkbot_plugins.budget"),
     ("strategies", "quarkbot_plugins.strategies"),
     ("backtests", "quarkbot_plugins.backtests"),
+    ("metrics", "quarkbot_plugins.metrics"),
 )

@@ -1,0 +1,78 @@
+"""The public surface of metrics: the only module other plugins may import.
+
+- ``inc(name, amount=1, **labels)``, ``observe(name, value, **labels)``,
+  ``set_value(name, value, **labels)``: record a metric declared without a sampler (no-ops in
+  a process where the metrics plugin is not active)
+- ``await current_values(name)`` -> ``{labels dict as JSON: value}``: the metric now (sampled,
+  or the recorded totals of every process), for alert rules
+- ``await latest(name, labels)`` / ``await history(...)``: the stored history
+- ``UnknownMetric``: the ``NotFound`` raised for an undeclared name; ``get(name)`` the declaration
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from quarkbot.contrib import Metric
+from quarkbot_plugins.metrics import catalogue, recorder
+from quarkbot_plugins.metrics.catalogue import UnknownMetric
+from quarkbot_plugins.metrics.history import labels_key
+from quarkbot_plugins.metrics.sampling import recorded
+from quarkbot_plugins.metrics.service import latest
+from quarkbot_plugins.metrics.service import query as history
+
+__all__ = [
+    "Metric",
+    "UnknownMetric",
+    "current_values",
+    "get",
+    "history",
+    "inc",
+    "latest",
+    "observe",
+    "set_value",
+]
+
+
+def get(name: str) -> Metric:
+    return catalogue.get(name)
+
+
+def inc(name: str, amount: float = 1.0, **labels: Any) -> None:
+    rec = recorder.current()
+    if rec is not None:
+        rec.inc(name, amount, labels)
+
+
+def observe(name: str, value: float, **labels: Any) -> None:
+    rec = recorder.current()
+    if rec is not None:
+        rec.observe(name, value, labels)
+
+
+def set_value(name: str, value: float, **labels: Any) -> None:
+    rec = recorder.current()
+    if rec is not None:
+        rec.set_value(name, value, labels)
+
+
+async def current_values(name: str) -> dict[str, float]:
+    """The metric's value now per series (labels as canonical JSON); a histogram's mean."""
+    from quarkbot_plugins.metrics.runtime import current
+
+    metric = catalogue.get(name)
+    runtime = current()
+    if metric.sample is not None:
+        raw = (await runtime.samples()).get(name, {})
+    else:
+        raw = (await asyncio.to_thread(recorded, runtime.directory, [metric])).get(name, {})
+    out = {}
+    for labels, value in raw.items():
+        if isinstance(value, tuple):
+            count, total = value
+            if not count:
+                continue
+            value = total / count
+        out[labels_key(metric.labels, labels)] = float(value)
+    return out
