@@ -13,4 +13,5 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("strategies", "quarkbot_plugins.strategies"),
     ("backtests", "quarkbot_plugins.backtests"),
     ("metrics", "quarkbot_plugins.metrics"),
+    ("hedging", "quarkbot_plugins.hedging"),
 )

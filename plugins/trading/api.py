@@ -100,3 +100,16 @@ __all__ += [
 from quarkbot_plugins.trading.service import estimate_fee, estimate_price  # noqa: E402
 
 __all__ += ["estimate_fee", "estimate_price"]
+
+
+# Appended for the hedging plugin's dry run: ``await preview_order(OrderRequest(...), actor)`` is
+# what ``POST /api/v1/orders/preview`` answers (``would_submit``, every gate's ``denials``,
+# ``estimated_price``, ``notional``, ``estimated_fee``, ``margin_required``,
+# ``position_before``/``after``); nothing is stored or sent.
+async def preview_order(request: OrderRequest, actor: str) -> dict[str, object]:
+    from quarkbot_plugins.trading.preview import preview
+
+    return await preview(request, actor)
+
+
+__all__ += ["preview_order"]

@@ -1,0 +1,142 @@
+"""Analysis, execution, idempotency and closing through the HTTP API, with the real paper broker
+(its matching engine stepped by the test) and every gate of the order pipeline."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+ANALYSIS = "/api/v1/hedging/analysis"
+EXECUTE = "/api/v1/hedging/execute"
+CLOSE = "/api/v1/hedging/close"
+
+
+async def buy_spot(
+    client: Any, headers: dict[str, str], engine: Any, quantity: str, symbol: str = "BTC-USD"
+) -> None:
+    body = {
+        "client_order_id": f"spot-{symbol}-{quantity}",
+        "symbol": symbol,
+        "side": "buy",
+        "type": "market",
+        "quantity": quantity,
+    }
+    response = await client.post("/api/v1/orders", json=body, headers=headers)
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    assert len(await engine.step()) == 1
+
+
+async def get(client: Any, path: str, headers: dict[str, str], **params: Any) -> Any:
+    response = await client.get(path, headers=headers, query_string=params)
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    return await response.get_json()
+
+
+async def post(client: Any, path: str, headers: dict[str, str], body: dict[str, Any]) -> Any:
+    response = await client.post(path, json=body, headers=headers)
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    return await response.get_json()
+
+
+async def hedging_orders(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
+    found = await get(client, "/api/v1/orders", headers, strategy_id="hedging")
+    return found["items"]  # type: ignore[no-any-return]
+
+
+async def btc_metrics(client: Any, headers: dict[str, str]) -> dict[str, Any]:
+    found = await get(client, "/api/v1/positions/metrics", headers)
+    return next(i for i in found["items"] if i["base_currency"] == "BTC")
+
+
+async def test_hedge_a_spot_long_then_close_it(
+    client: Any, trader: dict[str, str], viewer: dict[str, str], instruments: Any, engine: Any
+) -> None:
+    await buy_spot(client, trader, engine, "0.5")
+
+    analysis = await get(client, ANALYSIS, viewer)
+    assert [
+        {k: a[k] for k in ("asset", "symbol", "side", "quantity", "priority", "action")}
+        for a in analysis["adjustments"]
+    ] == [
+        {
+            "asset": "BTC",
+            "symbol": "BTC-PERP",
+            "side": "sell",
+            "quantity": "0.5",
+            "priority": "high",
+            "action": "Open short position of 0.5 BTC-PERP",
+        }
+    ]
+    assert analysis["current_net_exposure"] == "1"
+    assert analysis["target_net_exposure"] == "0"
+    assert analysis["risk_metrics"]["hedge_ratio"] == "0"
+    assert analysis["commentary_source"] == "rules"
+    assert "0% hedged (target 100%)" in analysis["commentary"]
+    btc = next(a for a in analysis["assets"] if a["asset"] == "BTC")
+    assert btc["spot_quantity"] == "0.5" and btc["spot_value"] == "25000"
+    assert btc["hedge_symbol"] == "BTC-PERP" and btc["target_hedge_quantity"] == "-0.5"
+
+    first = await post(client, EXECUTE, trader, {"idempotency_key": "hedge-1"})
+    assert first["status"] == "completed", first
+    assert first["replayed"] is False
+    [trade] = first["executed_trades"]
+    assert (trade["asset"], trade["side"], trade["amount"]) == ("BTC-PERP", "sell", "0.5")
+    assert trade["client_order_id"] == f"hedging:{first['execution_id']}:1"
+    assert trade["status"] == "ACCEPTED"
+
+    assert len(await engine.step()) == 1
+    [order] = await hedging_orders(client, viewer)
+    assert order["status"] == "FILLED" and order["strategy_id"] == "hedging"
+    assert order["client_order_id"] == trade["client_order_id"]
+    metrics = await btc_metrics(client, viewer)
+    assert (metrics["net_exposure"], metrics["hedge_ratio"]) == ("0", "1")
+
+    again = await post(client, EXECUTE, trader, {"idempotency_key": "hedge-1"})
+    assert again["replayed"] is True
+    assert again["execution_id"] == first["execution_id"]
+    assert again["status"] == first["status"]
+    stable = ("asset", "side", "amount", "client_order_id", "order_id")
+    assert [{k: t[k] for k in stable} for t in again["executed_trades"]] == [
+        {k: trade[k] for k in stable}
+    ]
+    assert again["executed_trades"][0]["status"] == "FILLED"
+    assert len(await hedging_orders(client, viewer)) == 1
+    assert (await get(client, ANALYSIS, viewer))["adjustments"] == []
+
+    closed = await post(client, CLOSE, trader, {"idempotency_key": "close-1"})
+    assert closed["status"] == "completed", closed
+    [leg] = closed["executed_trades"]
+    assert (leg["asset"], leg["side"], leg["amount"], leg["reduce_only"]) == (
+        "BTC-PERP",
+        "buy",
+        "0.5",
+        True,
+    )
+    assert len(await engine.step()) == 1
+    futures = await get(client, "/api/v1/positions/futures", viewer)
+    assert futures["items"] == []
+    metrics = await btc_metrics(client, viewer)
+    assert metrics["futures_quantity"] == "0" and metrics["hedge_ratio"] == "0"
+
+    replay = await post(client, CLOSE, trader, {"idempotency_key": "close-1"})
+    assert replay["execution_id"] == closed["execution_id"] and replay["replayed"] is True
+    nothing = await post(client, CLOSE, trader, {})
+    assert nothing["status"] == "nothing_to_do" and nothing["executed_trades"] == []
+    assert len(await hedging_orders(client, viewer)) == 2
+
+
+async def test_dry_run_previews_every_gate_and_places_nothing(
+    client: Any, trader: dict[str, str], viewer: dict[str, str], instruments: Any, engine: Any
+) -> None:
+    await buy_spot(client, trader, engine, "0.5")
+    preview = await post(client, EXECUTE, trader, {"dry_run": True, "idempotency_key": "d-1"})
+    assert preview["status"] == "dry_run" and preview["execution_id"] is None
+    assert preview["executed_trades"] == []
+    [leg] = preview["preview"]
+    assert (leg["asset"], leg["side"], leg["amount"]) == ("BTC-PERP", "sell", "0.5")
+    assert leg["would_submit"] is True and leg["denials"] == []
+    assert Decimal(leg["position_after"]) == Decimal("-0.5")
+    assert await hedging_orders(client, viewer) == []
+    # the key of a dry run is not consumed: the real execution may use it
+    real = await post(client, EXECUTE, trader, {"idempotency_key": "d-1"})
+    assert real["status"] == "completed" and len(real["executed_trades"]) == 1
