@@ -5,9 +5,12 @@ It meets other plugins through hooks only: ``check_order`` gates orders, ``on_or
 follows them, ``register_brokers`` adds brokers. It reads instruments and quotes through the
 ``market_data`` plugin's public ``api`` module.
 
-Routes: ``blueprint.py`` (orders) and ``reports_blueprint.py`` (fills, trades, execution
-quality, summary, positions; the reports themselves are in ``reports.py``). ``books.py``
-rebuilds positions and cash from the fills. Other plugins import only ``api.py``. Reference:
+Orders: ``validation.py`` -> ``pipeline.py`` (with ``gates.py``) -> the broker (``broker.py``,
+``paper.py``) -> ``booking.py`` for fills; ``preview.py``, ``cancel.py``, ``reconcile.py``;
+``announce.py`` tells hooks and events. Routes: ``blueprint.py`` (orders) and
+``reports_blueprint.py`` (fills, trades, execution quality, summary, positions; the reports
+themselves are in ``reports.py``). ``books.py`` rebuilds positions and cash from the fills,
+``valuation.py`` values the account at market. Other plugins import only ``api.py``. Reference:
 ``docs/trading.md``.
 """
 
@@ -63,9 +66,9 @@ def register_brokers() -> Sequence[Any]:
 
 async def reconcile_orders(ctx: dict[str, Any]) -> dict[str, int]:
     """Settle orders whose outcome is unknown, by client_order_id at their broker."""
-    from quarkbot_plugins.trading import service
+    from quarkbot_plugins.trading.reconcile import reconcile
 
-    return await service.reconcile()
+    return await reconcile()
 
 
 @hookimpl
@@ -85,14 +88,15 @@ def register_cron_jobs() -> Sequence[CronJob]:
 
 def install_brokers() -> None:
     """Build every registered broker, each reporting fills into the trading books."""
-    from quarkbot_plugins.trading import service
+    from quarkbot_plugins.trading.booking import apply_fill
+    from quarkbot_plugins.trading.broker import use_brokers
 
     brokers = {}
     for _plugin, factories in hooks.current_manager().call_each("register_brokers"):
         for factory in factories:
-            broker = factory(service.apply_fill)
+            broker = factory(apply_fill)
             brokers[broker.name] = broker
-    service.install_brokers(brokers)
+    use_brokers(brokers)
 
 
 @hookimpl
@@ -104,8 +108,8 @@ def startup(app: Quart) -> None:
 def worker_startup(ctx: dict[str, Any]) -> None:
     from quarkbot.leader import run_as_leader
     from quarkbot.redis_conn import current_redis, key
+    from quarkbot_plugins.trading.booking import apply_fill
     from quarkbot_plugins.trading.paper import MatchingEngine
-    from quarkbot_plugins.trading.service import apply_fill
 
     install_brokers()
     engine = MatchingEngine(apply_fill)

@@ -1,6 +1,6 @@
 """The public surface of trading: the only module other plugins may import.
 
-Everything here is stable; the rest of the package (service, routes, paper broker) may change.
+Everything here is stable; the rest of the package (pipeline, routes, paper broker) may change.
 
 - models (read them; write them only through the trading plugin): :class:`Position` (signed
   ``quantity``, ``avg_price``, ``realized_pnl``, ``kind``), :class:`Fill`, :class:`CashBalance`
@@ -13,66 +13,58 @@ Everything here is stable; the rest of the package (service, routes, paper broke
   :mod:`quarkbot_plugins.trading.books`)
 - :class:`OrderEvent`: what ``on_order_event`` hooks receive (``kind``, ``order``, ``fill``)
 - ``FILL_EVENTS``: the ``OrderEvent.kind`` values that come with a fill
+- for the risk plugin's kill switch: ``await cancel_open_orders(reason)`` cancels every open
+  order through its broker and returns how many were canceled
+- for the strategies plugin's auto-trade: ``await place_order(OrderRequest(...), actor)`` runs
+  an order through the whole pipeline (every gate) and returns ``(order, created)``; a repeated
+  ``client_order_id`` returns the first order (``created`` False), one reused for a different
+  order raises ``quarkbot.errors.Conflict`` (``code`` ``DUPLICATE_CLIENT_ORDER_ID``), a bad
+  request ``Invalid``, a symbol without a quote ``Conflict`` ``NO_MARKET_DATA``, a missing broker
+  ``Unavailable``: all :class:`quarkbot.errors.DomainError`; ``await
+  find_order(client_order_id)`` is the order placed with that id, or None
+- for risk, budget and portfolio: the gate vocabulary (``Denial`` is what a ``check_order`` hook
+  returns to stop an order, ``OrderContext`` what it receives), the order statuses
+  (:class:`OrderStatus`; ``OPEN_STATUSES`` are the working ones), ``await
+  count_open_orders()``, and the one valuation of the account at market: ``await valuate()``
+  (:class:`Valuation` of :class:`Holding`)
+- ``estimate_price(order, quote)``: the price an order is expected to execute at (its limit or
+  stop price, else the quote's side); ``estimate_fee(notional)``: the taker fee on a notional
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from quarkbot.errors import DomainError
+from quarkbot.plugin_settings import settings_of
 from quarkbot_plugins.trading import ledger
 from quarkbot_plugins.trading.books import rebuild_books
-from quarkbot_plugins.trading.domain import OrderEvent
-from quarkbot_plugins.trading.models import CashBalance, Fill, Position, Trade
-from quarkbot_plugins.trading.settings import TradingSettings, trading_settings
-
-FILL_EVENTS = frozenset({"filled", "partially_filled"})
-
-__all__ = [
-    "FILL_EVENTS",
-    "CashBalance",
-    "Fill",
-    "OrderEvent",
-    "Position",
-    "Trade",
-    "TradingSettings",
-    "ledger",
-    "rebuild_books",
-    "trading_settings",
-]
-
-# Appended for the risk plugin's kill switch: ``await cancel_open_orders(reason)`` cancels every
-# open order through its broker and returns how many were canceled.
-from quarkbot_plugins.trading.service import cancel_open_orders  # noqa: E402
-
-__all__ += ["cancel_open_orders"]
-
-# Appended for the strategies plugin's auto-trade: ``await place_order(OrderRequest(...),
-# actor)`` runs an order through the whole pipeline (every gate) and returns ``(order,
-# created)``; a repeated ``client_order_id`` returns the first order (``created`` False), one
-# reused for a different order raises :class:`OrderError` (``status``, ``detail``, ``code``);
-# ``await find_order(client_order_id)`` is the order placed with that id, or None.
-from quarkbot_plugins.trading.service import (  # noqa: E402
-    OrderError,
-    OrderRequest,
-    find_order,
-    place_order,
-)
-
-__all__ += ["OrderError", "OrderRequest", "find_order", "place_order"]
-
-# Appended for risk, budget and portfolio (the cohesion pass): the gate vocabulary, the order
-# statuses, a count of open orders, and the one valuation of the account at market.
-# ``Denial`` is what a ``check_order`` hook returns to stop an order; ``OrderContext`` is what it
-# receives; ``OPEN_STATUSES`` are the statuses of working orders; ``await count_open_orders()``
-# counts them; ``await valuate()`` is the account at market (:class:`Valuation` of
-# :class:`Holding`).
-from quarkbot_plugins.trading.domain import (  # noqa: E402
+from quarkbot_plugins.trading.cancel import cancel_open_orders
+from quarkbot_plugins.trading.domain import (
     OPEN_STATUSES,
     STATUSES,
     TERMINAL_STATUSES,
     Denial,
     OrderContext,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
 )
-from quarkbot_plugins.trading.models import Order  # noqa: E402
-from quarkbot_plugins.trading.valuation import Holding, Valuation, valuate  # noqa: E402
+from quarkbot_plugins.trading.gates import estimate_fee, estimate_price
+from quarkbot_plugins.trading.models import CashBalance, Fill, Order, Position, Trade
+from quarkbot_plugins.trading.pipeline import find_order, place_order
+from quarkbot_plugins.trading.settings import TradingSettings
+from quarkbot_plugins.trading.valuation import Holding, Valuation, valuate
+
+FILL_EVENTS = frozenset({"filled", "partially_filled"})
+
+# Kept for callers; catch quarkbot.errors.DomainError.
+OrderError = DomainError
+
+
+def trading_settings() -> TradingSettings:
+    """The trading settings of this process (``settings_of(TradingSettings)``)."""
+    return settings_of(TradingSettings)
 
 
 async def count_open_orders(account: str | None = None) -> int:
@@ -83,23 +75,51 @@ async def count_open_orders(account: str | None = None) -> int:
     return await query.count()
 
 
-__all__ += [
+# For risk's rejection-rate breaker: the deny codes of orders a broker refused (not a gate's
+# denial), and ``await count_broker_outcomes(since)`` -> (orders submitted to a broker since
+# ``since``, orders closed since then with one of those codes).
+BROKER_REJECTIONS = frozenset({"BROKER_REJECTED", "BROKER_UNKNOWN"})
+
+
+async def count_broker_outcomes(since: datetime) -> tuple[int, int]:
+    submitted = await Order.filter(submitted_at__gte=since).count()
+    refused = await Order.filter(
+        closed_at__gte=since, deny_code__in=list(BROKER_REJECTIONS)
+    ).count()
+    return submitted, refused
+
+
+__all__ = [
+    "BROKER_REJECTIONS",
+    "FILL_EVENTS",
     "OPEN_STATUSES",
     "STATUSES",
     "TERMINAL_STATUSES",
+    "CashBalance",
     "Denial",
+    "Fill",
     "Holding",
     "OrderContext",
+    "OrderError",
+    "OrderEvent",
+    "OrderRequest",
+    "OrderStatus",
+    "Position",
+    "Trade",
+    "TradingSettings",
     "Valuation",
+    "cancel_open_orders",
+    "count_broker_outcomes",
     "count_open_orders",
+    "estimate_fee",
+    "estimate_price",
+    "find_order",
+    "ledger",
+    "place_order",
+    "rebuild_books",
+    "trading_settings",
     "valuate",
 ]
-
-# ``estimate_price(order, quote)``: the price an order is expected to execute at (its limit or
-# stop price, else the quote's side); ``estimate_fee(notional)``: the taker fee on a notional.
-from quarkbot_plugins.trading.service import estimate_fee, estimate_price  # noqa: E402
-
-__all__ += ["estimate_fee", "estimate_price"]
 
 
 # Appended for the hedging plugin's dry run: ``await preview_order(OrderRequest(...), actor)`` is

@@ -10,7 +10,7 @@ every intermediate result), with the database's own rounding: half away from zer
 PostgreSQL's NUMERIC, half even when tortoise reads SQLite's text back.
 
 Concurrency: the position rows and then the cash rows are locked (``SELECT ... FOR UPDATE``)
-before the fills are read, the order in which ``service.apply_fill`` takes them: a fill booked
+before the fills are read, the order in which ``booking.apply_fill`` takes them: a fill booked
 meanwhile either committed before the read (and is replayed) or waits for this transaction and
 then applies on top of the rebuilt rows.
 """
@@ -20,16 +20,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from quarkbot.plugin_settings import settings_of
+from quarkbot.types import ZERO
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.trading import ledger
 from quarkbot_plugins.trading.models import CashBalance, CashEntry, Fill, Position
-from quarkbot_plugins.trading.settings import trading_settings
+from quarkbot_plugins.trading.settings import TradingSettings
 
-ZERO = Decimal(0)
+R = TypeVar("R", bound=Model)
 PLACES = Decimal("1.000000000000")  # the 12 decimal places of every money column
 POSITION_FIELDS = (
     "kind",
@@ -76,7 +80,7 @@ class Replay:
         return value.quantize(PLACES, rounding=self.rounding)
 
     def apply(self, fill: dict[str, Any], empty: Book) -> None:
-        """The same bookkeeping as ``service._book_position`` and ``service._book_cash``.
+        """The same bookkeeping as ``booking._book_position`` and ``booking._book_cash``.
 
         ``empty`` is the symbol's book before its first fill (its kind and currencies).
         """
@@ -104,9 +108,13 @@ class Replay:
             closed_at=closed_at,
         )
         currency = fill["fee_currency"]
-        balance = self.cash.get(currency, self.initial.get(currency, ZERO))
+        balance = self.cash_of(currency)
         self.cash[currency] = self.round(balance + effect.cash_delta)
         self.fills += 1
+
+    def cash_of(self, currency: str) -> Decimal:
+        """The balance the fills imply (the initial amount without any fill)."""
+        return self.cash.get(currency, self.initial.get(currency, ZERO))
 
 
 def _position_dict(position: Position) -> dict[str, Any]:
@@ -143,105 +151,101 @@ async def rebuild_books(account: str | None = None) -> dict[str, Any]:
     currency its ``before`` and ``after`` values and whether it ``changed``. Rows with no fill
     behind them are deleted (positions) or reset to their initial amount (cash).
     """
-    settings = trading_settings()
+    settings = settings_of(TradingSettings)
     account = account or settings.account
     initial = {settings.base_currency: Decimal(settings.initial_capital)}
     async with in_transaction() as conn:
-        dialect = getattr(conn.capabilities, "dialect", "")
-        replay = Replay(ROUND_HALF_UP if dialect == "postgres" else ROUND_HALF_EVEN, initial)
-        rows = {
-            p.symbol: p
-            for p in await Position.filter(account=account).select_for_update().using_db(conn)
-        }
-        cash_rows = {
-            c.currency: c
-            for c in await CashBalance.filter(account=account).select_for_update().using_db(conn)
-        }
-        fills = (
-            await Fill.filter(account=account)
-            .using_db(conn)
-            .order_by("id")
-            .values(
-                "symbol",
-                "side",
-                "quantity",
-                "price",
-                "fee",
-                "fee_currency",
-                "ts",
-                "order__leverage",
-            )
-        )
+        rows = await _locked(Position.filter(account=account), conn, "symbol")
+        cash_rows = await _locked(CashBalance.filter(account=account), conn, "currency")
+        fills = await _fills(account, conn)
         symbols = {f["symbol"] for f in fills}
-        missing = symbols - set(rows)
-        if missing:  # first booked after the lock above; committed with their fills
-            for p in (
-                await Position.filter(account=account, symbol__in=sorted(missing))
-                .select_for_update()
-                .using_db(conn)
-            ):
-                rows[p.symbol] = p
+        if symbols - set(rows):  # first booked after the lock above; committed with their fills
+            missing = Position.filter(account=account, symbol__in=sorted(symbols - set(rows)))
+            rows.update(await _locked(missing, conn, "symbol"))
+        replay = Replay(_rounding(conn), initial)
         empty = await _instrument_books(symbols, rows)
         for fill in fills:
             replay.apply(fill, empty[fill["symbol"]])
-
-        positions = []
-        for symbol in sorted(set(rows) | set(replay.books)):
-            row = rows.get(symbol)
-            before = _position_dict(row) if row is not None else None
-            book = replay.books.get(symbol)
-            after = book.as_dict() if book is not None else None
-            changed = _differs(before, after)
-            positions.append(
-                {"symbol": symbol, "before": before, "after": after, "changed": changed}
+        positions = [
+            await _rewrite_position(
+                account, symbol, rows.get(symbol), replay.books.get(symbol), conn
             )
-            if not changed:
-                continue
-            if after is None:
-                assert row is not None
-                await row.delete(using_db=conn)
-            elif row is None:
-                await Position.create(account=account, symbol=symbol, **after, using_db=conn)
-            else:
-                for name, value in after.items():
-                    setattr(row, name, value)
-                await row.save(using_db=conn)
-
-        cash = []
-        for currency in sorted(set(cash_rows) | set(replay.cash)):
-            cash_row = cash_rows.get(currency)
-            before_amount = Decimal(cash_row.amount) if cash_row is not None else None
-            after_amount = replay.cash.get(currency, initial.get(currency, ZERO))
-            changed = before_amount != after_amount
-            cash.append(
-                {
-                    "currency": currency,
-                    "before": before_amount,
-                    "after": after_amount,
-                    "changed": changed,
-                }
+            for symbol in sorted(set(rows) | set(replay.books))
+        ]
+        cash = [
+            await _rewrite_cash(
+                account, currency, cash_rows.get(currency), replay.cash_of(currency), conn
             )
-            if not changed:
-                continue
-            if cash_row is None:
-                # A missing row: its fills' cash entries already account for the amount.
-                await CashBalance.create(
-                    account=account, currency=currency, amount=after_amount, using_db=conn
-                )
-                continue
-            cash_row.amount = after_amount
-            await cash_row.save(using_db=conn)
-            await CashEntry.create(
-                account=account,
-                currency=currency,
-                amount=after_amount - Decimal(before_amount or ZERO),
-                balance_after=after_amount,
-                reason="rebuild",
-                using_db=conn,
-            )
+            for currency in sorted(set(cash_rows) | set(replay.cash))
+        ]
     return {
         "changed": any(p["changed"] for p in positions) or any(c["changed"] for c in cash),
         "fills": replay.fills,
         "positions": positions,
         "cash": cash,
     }
+
+
+def _rounding(conn: Any) -> str:
+    """The database's own rounding of a NUMERIC(30, 12) (see the module docstring)."""
+    dialect = getattr(conn.capabilities, "dialect", "")
+    return ROUND_HALF_UP if dialect == "postgres" else ROUND_HALF_EVEN
+
+
+async def _locked(query: QuerySet[R], conn: Any, key: str) -> dict[str, R]:
+    """The rows of ``query``, locked for update, by their ``key`` column."""
+    return {getattr(row, key): row for row in await query.select_for_update().using_db(conn)}
+
+
+async def _fills(account: str, conn: Any) -> list[dict[str, Any]]:
+    """What a replay needs of each fill of ``account``, in booking order."""
+    return (
+        await Fill.filter(account=account)
+        .using_db(conn)
+        .order_by("id")
+        .values(
+            "symbol", "side", "quantity", "price", "fee", "fee_currency", "ts", "order__leverage"
+        )
+    )
+
+
+async def _rewrite_position(
+    account: str, symbol: str, row: Position | None, book: Book | None, conn: Any
+) -> dict[str, Any]:
+    """Make the position row of ``symbol`` what its fills imply; returns the change."""
+    before = _position_dict(row) if row is not None else None
+    after = book.as_dict() if book is not None else None
+    change = {"symbol": symbol, "before": before, "after": after, "changed": False}
+    if not _differs(before, after):
+        return change
+    if after is None:
+        assert row is not None
+        await row.delete(using_db=conn)
+    elif row is None:
+        await Position.create(account=account, symbol=symbol, **after, using_db=conn)
+    else:
+        await row.update_from_dict(after).save(using_db=conn)
+    return {**change, "changed": True}
+
+
+async def _rewrite_cash(
+    account: str, currency: str, row: CashBalance | None, after: Decimal, conn: Any
+) -> dict[str, Any]:
+    """Set the cash row of ``currency`` to what its fills imply; a correction gets an entry."""
+    before = Decimal(row.amount) if row is not None else None
+    changed = before != after
+    if changed and row is None:
+        # A missing row: its fills' cash entries already account for the amount.
+        await CashBalance.create(account=account, currency=currency, amount=after, using_db=conn)
+    elif changed and row is not None:
+        row.amount = after
+        await row.save(using_db=conn)
+        await CashEntry.create(
+            account=account,
+            currency=currency,
+            amount=after - Decimal(before or ZERO),
+            balance_after=after,
+            reason="rebuild",
+            using_db=conn,
+        )
+    return {"currency": currency, "before": before, "after": after, "changed": changed}

@@ -3,6 +3,7 @@
 A broker acknowledges or refuses an order, cancels it, reports fills asynchronously (through the
 ``report_fill`` callback it is given), and answers lookups by ``client_order_id`` so that the
 reconciler can settle an order whose outcome is unknown, never resubmitting it under a new id.
+The brokers of a process are built at start-up (``use_brokers``) and found by name.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from quarkbot.errors import Unavailable
+from quarkbot.plugin_settings import settings_of
 from quarkbot_plugins.trading.domain import FillReport
+from quarkbot_plugins.trading.settings import TradingSettings
 
 ReportFill = Callable[[FillReport], Awaitable[Any]]
 
@@ -50,3 +54,21 @@ class Broker(Protocol):
 
 
 BrokerFactory = Callable[[ReportFill], Broker]
+
+
+_brokers: dict[str, Broker] = {}
+
+
+def use_brokers(brokers: dict[str, Broker]) -> None:
+    """Make these the brokers of this process, by name."""
+    _brokers.clear()
+    _brokers.update(brokers)
+
+
+def broker_for(name: str | None = None) -> Broker:
+    """The broker called ``name`` (default: the configured one), or ``Unavailable``."""
+    name = name or settings_of(TradingSettings).broker
+    broker = _brokers.get(name)
+    if broker is None:
+        raise Unavailable(f"Broker {name!r} is not available")
+    return broker

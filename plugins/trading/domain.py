@@ -1,36 +1,45 @@
-"""Order vocabulary: statuses, types, and the stable denial codes (docs/trading.md lists them)."""
+"""Order vocabulary: requests, statuses, types, and the stable denial codes (docs/trading.md
+lists them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit", "stop", "stop_limit"]
 TimeInForce = Literal["day", "gtc", "ioc"]
 
-PENDING_SUBMIT = "PENDING_SUBMIT"
-ACCEPTED = "ACCEPTED"
-PARTIALLY_FILLED = "PARTIALLY_FILLED"
-FILLED = "FILLED"
-CANCELED = "CANCELED"
-EXPIRED = "EXPIRED"
-REJECTED = "REJECTED"
-UNKNOWN = "UNKNOWN"
 
-STATUSES = (
-    PENDING_SUBMIT,
-    ACCEPTED,
-    PARTIALLY_FILLED,
-    FILLED,
-    CANCELED,
-    EXPIRED,
-    REJECTED,
-    UNKNOWN,
+class OrderStatus(StrEnum):
+    """Where an order is in its life; the values are what the API and the database spell."""
+
+    PENDING_SUBMIT = "PENDING_SUBMIT"  # stored, gates running or broker call in flight
+    ACCEPTED = "ACCEPTED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+    UNKNOWN = "UNKNOWN"  # the broker call failed: outcome unknown until reconciled
+
+
+STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)
+#: Working orders: they may still fill, and hold cash and budget.
+OPEN_STATUSES = frozenset(
+    {
+        OrderStatus.PENDING_SUBMIT,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.UNKNOWN,
+    }
 )
-OPEN_STATUSES = frozenset({PENDING_SUBMIT, ACCEPTED, PARTIALLY_FILLED, UNKNOWN})
-TERMINAL_STATUSES = frozenset({FILLED, CANCELED, EXPIRED, REJECTED})
+#: Settled orders: nothing about them changes any more.
+TERMINAL_STATUSES = frozenset(OrderStatus) - OPEN_STATUSES
 
 # Denial codes raised by the trading plugin itself (risk and budget plugins add their own).
 DENIAL_CODES: dict[str, str] = {
@@ -44,9 +53,33 @@ DENIAL_CODES: dict[str, str] = {
     "BROKER_UNKNOWN": "The broker never received the order (settled by the reconciler).",
 }
 
-# Errors answered before an order is stored.
+# Conflict codes answered before an order is stored, and when it cannot be canceled.
 NO_MARKET_DATA = "NO_MARKET_DATA"
 DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
+ORDER_NOT_OPEN = "ORDER_NOT_OPEN"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What a client asks for; ``fingerprint`` tells a retry from a reuse of its id."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: str = "gtc"
+    leverage: Decimal = Decimal(1)
+    reduce_only: bool = False
+    strategy_id: str | None = None
+    strategy_name: str | None = None
+
+    def fingerprint(self) -> str:
+        body = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,11 @@ class Denial:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+#: When gates run: ``check`` after storing, ``pre_submit`` right before the broker call (state may
+#: have changed meanwhile), ``preview`` for an order that will not be placed.
+GatePhase = Literal["check", "pre_submit", "preview"]
+
+
 @dataclass(frozen=True)
 class OrderContext:
     """What ``check_order`` hooks get besides the order: market state and the account."""
@@ -67,7 +105,7 @@ class OrderContext:
     quote: Any
     position_quantity: Decimal
     cash: Decimal
-    phase: Literal["check", "pre_submit", "preview"] = "check"
+    phase: GatePhase = "check"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def exposure_after(self, side: str, quantity: Decimal) -> Decimal:
@@ -95,19 +133,22 @@ class FillReport:
     ts: Any
 
 
+OrderEventKind = Literal[
+    "submitted",
+    "accepted",
+    "filled",
+    "partially_filled",
+    "canceled",
+    "expired",
+    "rejected",
+    "unknown",
+]
+
+
 @dataclass(frozen=True)
 class OrderEvent:
     """What ``on_order_event`` hooks receive after every state change."""
 
-    kind: Literal[
-        "submitted",
-        "accepted",
-        "filled",
-        "partially_filled",
-        "canceled",
-        "expired",
-        "rejected",
-        "unknown",
-    ]
+    kind: OrderEventKind
     order: Any
     fill: Any = None

@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,12 +29,15 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from quarkbot.events import current_bus
+from quarkbot.plugin_settings import settings_of
 from quarkbot.redis_conn import current_redis, key
+from quarkbot.types import utc_now
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.trading.broker import BrokerAck, BrokerOrderState, ReportFill
-from quarkbot_plugins.trading.domain import FillReport
-from quarkbot_plugins.trading.models import PaperFill, PaperOrder
-from quarkbot_plugins.trading.settings import trading_settings
+from quarkbot_plugins.trading.cancel import close_order
+from quarkbot_plugins.trading.domain import FillReport, OrderStatus
+from quarkbot_plugins.trading.models import Order, PaperFill, PaperOrder
+from quarkbot_plugins.trading.settings import TradingSettings
 
 log = logging.getLogger("quarkbot.trading.paper")
 BPS = Decimal(10_000)
@@ -143,8 +146,8 @@ class MatchingEngine:
         return reports
 
     async def _match(self, paper: PaperOrder, quote: Any) -> FillReport | None:
-        settings = trading_settings()
-        now = datetime.now(UTC)
+        settings = settings_of(TradingSettings)
+        now = utc_now()
         if paper.time_in_force == "day" and paper.created_at.date() < now.date():
             await self._close(paper, "expired")
             return None
@@ -181,13 +184,12 @@ class MatchingEngine:
     async def _close(self, paper: PaperOrder, status: str) -> None:
         changed = await PaperOrder.filter(id=paper.id, status=OPEN).update(status=status)
         if changed:
-            from quarkbot_plugins.trading import service
-
-            order = await service.Order.get_or_none(
+            order = await Order.get_or_none(
                 account=paper.account, client_order_id=paper.client_order_id
             )
             if order is not None:
-                await service.close_order(order, "EXPIRED" if status == "expired" else "CANCELED")
+                closed = OrderStatus.EXPIRED if status == "expired" else OrderStatus.CANCELED
+                await close_order(order, closed)
 
     async def _fill(
         self, paper: PaperOrder, price: Decimal, liquidity: str, fee_bps: Decimal, now: datetime

@@ -27,77 +27,47 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
+from quarkbot.pagination import filtered
+from quarkbot.plugin_settings import settings_of
+from quarkbot.types import ZERO
 from quarkbot_plugins.market_data import api as market
-from quarkbot_plugins.trading import ledger
-from quarkbot_plugins.trading.domain import (
-    ACCEPTED,
-    CANCELED,
-    EXPIRED,
-    FILLED,
-    PARTIALLY_FILLED,
-    STATUSES,
-)
+from quarkbot_plugins.trading.domain import STATUSES, OrderStatus
 from quarkbot_plugins.trading.models import Fill, Order, Position, Trade
-from quarkbot_plugins.trading.settings import trading_settings
+from quarkbot_plugins.trading.periods import between, seconds
+from quarkbot_plugins.trading.schemas import FillFilters, PositionOut, TradeQuery
+from quarkbot_plugins.trading.settings import TradingSettings
 
-ZERO = Decimal(0)
 BPS = Decimal(10_000)
 # Statuses an order can only have once its broker acknowledged it.
-REACHED_BROKER = (ACCEPTED, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED)
+REACHED_BROKER = (
+    OrderStatus.ACCEPTED,
+    OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.FILLED,
+    OrderStatus.CANCELED,
+    OrderStatus.EXPIRED,
+)
 
 
 def _account() -> str:
-    return trading_settings().account
-
-
-def _between(qs: QuerySet[Any], field: str, start: datetime | None, end: datetime | None) -> Any:
-    if start is not None:
-        qs = qs.filter(**{f"{field}__gte": start})
-    if end is not None:
-        qs = qs.filter(**{f"{field}__lt": end})
-    return qs
-
-
-def seconds(delta: timedelta) -> Decimal:
-    """A timedelta in seconds, exactly (microseconds included)."""
-    whole = Decimal(delta.days * 86_400 + delta.seconds)
-    return whole + Decimal(delta.microseconds).scaleb(-6)
+    return settings_of(TradingSettings).account
 
 
 # fills ----------------------------------------------------------------------------------------
-def fills_queryset(
-    *,
-    symbol: str | None = None,
-    side: str | None = None,
-    strategy_id: str | None = None,
-    order_id: int | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> QuerySet[Fill]:
+def fills_queryset(filters: FillFilters) -> QuerySet[Fill]:
     """Fills of the account matching the filters (``start <= ts < end``), newest first."""
-    qs = Fill.filter(account=_account())
-    if symbol:
-        qs = qs.filter(symbol=symbol)
-    if side:
-        qs = qs.filter(side=side)
-    if strategy_id:
-        qs = qs.filter(strategy_id=strategy_id)
-    if order_id is not None:
-        qs = qs.filter(order_id=order_id)
-    qs = _between(qs, "ts", start, end)
-    return qs.order_by("-ts", "-id")
+    return filtered(Fill.filter(account=_account()), filters).order_by("-ts", "-id")
 
 
-async def fills_summary(**filters: Any) -> dict[str, Any]:
+async def fills_summary(filters: FillFilters) -> dict[str, Any]:
     """Count, quantity, notional, fees and VWAP per (symbol, side) of the matching fills."""
-    rows = await fills_queryset(**filters).values_list("symbol", "side", "quantity", "price", "fee")
+    rows = await fills_queryset(filters).values_list("symbol", "side", "quantity", "price", "fee")
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for symbol, side, quantity, price, fee in rows:
         group = groups.setdefault(
@@ -129,40 +99,9 @@ async def fills_summary(**filters: Any) -> dict[str, Any]:
 
 
 # trades ---------------------------------------------------------------------------------------
-def trades_queryset(
-    *,
-    symbol: str | None = None,
-    strategy_id: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> QuerySet[Trade]:
+def trades_queryset(query: TradeQuery) -> QuerySet[Trade]:
     """Closed round trips of the account (``start <= closed_at < end``), newest first."""
-    qs = Trade.filter(account=_account())
-    if symbol:
-        qs = qs.filter(symbol=symbol)
-    if strategy_id:
-        qs = qs.filter(strategy_id=strategy_id)
-    qs = _between(qs, "closed_at", start, end)
-    return qs.order_by("-closed_at", "-id")
-
-
-def trade_out(trade: Trade) -> dict[str, Any]:
-    return {
-        "id": trade.id,
-        "symbol": trade.symbol,
-        "direction": trade.direction,
-        "quantity": trade.quantity,
-        "entry_price": trade.entry_price,
-        "exit_price": trade.exit_price,
-        "pnl": trade.pnl,
-        "return_pct": trade.return_pct,
-        "fees": trade.fees,
-        "opened_at": trade.opened_at,
-        "closed_at": trade.closed_at,
-        "holding_seconds": seconds(trade.closed_at - trade.opened_at),
-        "strategy_id": trade.strategy_id,
-        "closing_fill_id": trade.closing_fill_id,
-    }
+    return filtered(Trade.filter(account=_account()), query).order_by("-closed_at", "-id")
 
 
 # execution quality ----------------------------------------------------------------------------
@@ -190,14 +129,14 @@ async def execution_quality(
     filters: dict[str, Any] = {"account": _account(), "status__in": list(REACHED_BROKER)}
     if symbol:
         filters["symbol"] = symbol
-    orders_qs = _between(Order.filter(**filters), "created_at", start, end)
+    orders_qs = between(Order.filter(**filters), "created_at", start, end)
     orders = {
         row["id"]: row
         for row in await orders_qs.values(
             "id", "side", "quantity", "filled_quantity", "arrival_mid", "created_at"
         )
     }
-    fills_qs = _between(
+    fills_qs = between(
         Fill.filter(**{f"order__{k}": v for k, v in filters.items()}),
         "order__created_at",
         start,
@@ -262,15 +201,15 @@ async def trading_summary(
     ``signals`` is None: no strategies plugin exists yet to count them.
     """
     account = _account()
-    orders_qs = _between(Order.filter(account=account), "created_at", start, end)
+    orders_qs = between(Order.filter(account=account), "created_at", start, end)
     counted = await orders_qs.annotate(n=Count("id")).group_by("status").values_list("status", "n")
     by_status = dict.fromkeys(STATUSES, 0)
     for status, n in counted:
         by_status[status] = by_status.get(status, 0) + int(n)
-    fills = await _between(Fill.filter(account=account), "ts", start, end).values_list(
+    fills = await between(Fill.filter(account=account), "ts", start, end).values_list(
         "realized_pnl", "fee"
     )
-    trades = await _between(Trade.filter(account=account), "closed_at", start, end).count()
+    trades = await between(Trade.filter(account=account), "closed_at", start, end).count()
     return {
         "start": start,
         "end": end,
@@ -316,29 +255,6 @@ async def positions(
     return list(rows)
 
 
-def position_out(position: Position, mark: Decimal | None) -> dict[str, Any]:
-    quantity = Decimal(position.quantity)
-    state = ledger.PositionState(quantity, Decimal(position.avg_price))
-    return {
-        "symbol": position.symbol,
-        "kind": position.kind,
-        "base_currency": position.base_currency,
-        "quote_currency": position.quote_currency,
-        "side": "long" if quantity > 0 else "short" if quantity < 0 else "flat",
-        "quantity": quantity,
-        "avg_price": state.avg_price,
-        "mark": mark,
-        "market_value": quantity * mark if mark is not None else None,
-        "unrealized_pnl": ledger.unrealized_pnl(state, mark) if mark is not None else None,
-        "realized_pnl": position.realized_pnl,
-        "fees": position.fees,
-        "leverage": position.leverage,
-        "opened_at": position.opened_at,
-        "closed_at": position.closed_at,
-        "updated_at": position.updated_at,
-    }
-
-
 async def positions_page(
     status: str, kind: str | None, symbol: str | None, limit: int, offset: int
 ) -> dict[str, Any]:
@@ -347,7 +263,7 @@ async def positions_page(
     page = rows[offset : offset + limit]
     found = await marks(p.symbol for p in page)
     return {
-        "items": [position_out(p, found[p.symbol]) for p in page],
+        "items": [PositionOut.model_validate(p).at(found[p.symbol]) for p in page],
         "total": len(rows),
         "limit": limit,
         "offset": offset,

@@ -13,10 +13,10 @@ from quart_schema import tag, validate_querystring, validate_response
 from quarkbot.auth import requires
 from quarkbot.pagination import paginate
 from quarkbot_plugins.trading import reports
-from quarkbot_plugins.trading.blueprint import fill_out
 from quarkbot_plugins.trading.schemas import (
     ExecutionQuality,
     ExecutionQualityQuery,
+    FillOut,
     FillPage,
     FillQuery,
     FillSummary,
@@ -26,6 +26,7 @@ from quarkbot_plugins.trading.schemas import (
     PositionPage,
     PositionQuery,
     Query,
+    TradeOut,
     TradePage,
     TradeQuery,
     TradingSummary,
@@ -36,17 +37,6 @@ reports_bp = Blueprint("trading_reports", __name__, url_prefix="/api/v1")
 FILLS = ["fills"]
 TRADES = ["trades"]
 POSITIONS = ["positions"]
-
-
-def _fill_filters(query: FillQuery | FillSummaryQuery) -> dict[str, Any]:
-    return {
-        "symbol": query.symbol,
-        "side": query.side,
-        "strategy_id": query.strategy_id,
-        "order_id": query.order_id,
-        "start": query.start,
-        "end": query.end,
-    }
 
 
 @reports_bp.get("/fills")
@@ -60,7 +50,7 @@ async def list_fills(query_args: FillQuery) -> dict[str, Any]:
     Filters: ``symbol``, ``side``, ``strategy_id``, ``order_id``; ``start`` (inclusive) and
     ``end`` (exclusive) bound the fill time.
     """
-    return await paginate(reports.fills_queryset(**_fill_filters(query_args)), query_args, fill_out)
+    return await paginate(reports.fills_queryset(query_args), query_args, FillOut.model_validate)
 
 
 @reports_bp.get("/fills/summary")
@@ -74,7 +64,7 @@ async def fills_summary(query_args: FillSummaryQuery) -> dict[str, Any]:
     Takes the filters of ``GET /api/v1/fills``. ``vwap`` = sum(quantity x price) /
     sum(quantity); ``notional`` = sum(quantity x price); groups are sorted by symbol, buys first.
     """
-    return await reports.fills_summary(**_fill_filters(query_args))
+    return await reports.fills_summary(query_args)
 
 
 @reports_bp.get("/trades")
@@ -90,11 +80,7 @@ async def list_trades(query_args: TradeQuery) -> dict[str, Any]:
     fees); ``holding_seconds`` = ``closed_at`` - ``opened_at``. Filters ``symbol``,
     ``strategy_id``; ``start``/``end`` bound the close time.
     """
-    q = query_args
-    qs = reports.trades_queryset(
-        symbol=q.symbol, strategy_id=q.strategy_id, start=q.start, end=q.end
-    )
-    return await paginate(qs, q, reports.trade_out)
+    return await paginate(reports.trades_queryset(query_args), query_args, TradeOut.model_validate)
 
 
 @reports_bp.get("/trades/execution-quality")

@@ -1,56 +1,49 @@
-"""Request and response models of the trading routes. Decimals travel as strings."""
+"""Request and response models of the trading routes. Decimals travel as strings.
+
+Response models read ORM rows directly (``from_attributes``); query models declare their
+filters (``quarkbot.pagination.filtered``: a set field filters ``field == value``, or its
+``Lookup``).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    computed_field,
+)
 
-from quarkbot.pagination import PageQuery
+from quarkbot.pagination import Lookup, Page, PageQuery
+from quarkbot.types import Money, Price, Quantity, StrategyId, Symbol, UtcDatetime
+from quarkbot_plugins.trading import ledger
+from quarkbot_plugins.trading.domain import OrderStatus
+from quarkbot_plugins.trading.periods import seconds
 
+if TYPE_CHECKING:
+    StatusName = str
+else:
+    # The statuses' values as a Literal: a bad ``?status=`` lists them in its 422 message.
+    StatusName = Literal[tuple(status.value for status in OrderStatus)]
 
-def format_decimal(value: Decimal) -> str:
-    """Fixed-point, without the padding zeros of a 12-place column; never an exponent.
-
-    ``str()`` is not enough: a stored zero reads back as ``Decimal("0E-12")`` and a small value
-    as ``"1.00000E-7"``.
-    """
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
-
-
-def as_utc(value: datetime) -> datetime:
-    """A query time without an offset is read as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
-Money = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
-Quantity = Annotated[
-    Decimal,
-    Field(gt=0, le=Decimal("1e12"), max_digits=30, decimal_places=12),
-    PlainSerializer(format_decimal, return_type=str, when_used="json"),
-]
-Price = Annotated[
-    Decimal,
-    Field(gt=0, le=Decimal("1e12"), max_digits=30, decimal_places=12),
-    PlainSerializer(format_decimal, return_type=str, when_used="json"),
-]
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
-Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9._:-]*$")]
-OrderStatus = Literal[
-    "PENDING_SUBMIT",
-    "ACCEPTED",
-    "PARTIALLY_FILLED",
-    "FILLED",
-    "CANCELED",
-    "EXPIRED",
-    "REJECTED",
-    "UNKNOWN",
-]
+
+
+def _blank_is_none(value: object) -> object:
+    """An empty query filter (``?symbol=``) filters nothing, as if it were absent."""
+    return None if value == "" else value
+
+
+#: A query filter: None (or empty) when absent.
+EmptyIsNone = BeforeValidator(_blank_is_none)
+SymbolFilter = Annotated[str | None, EmptyIsNone, Field(max_length=32)]
+StrategyFilter = Annotated[StrategyId | None, EmptyIsNone]
+Side = Literal["buy", "sell"]
 
 
 class OrderIn(BaseModel):
@@ -58,7 +51,7 @@ class OrderIn(BaseModel):
 
     client_order_id: ClientOrderId
     symbol: Symbol
-    side: Literal["buy", "sell"]
+    side: Side
     type: Literal["market", "limit", "stop", "stop_limit"] = "market"
     quantity: Quantity
     price: Price | None = None
@@ -66,11 +59,13 @@ class OrderIn(BaseModel):
     time_in_force: Literal["day", "gtc", "ioc"] = "gtc"
     leverage: Annotated[Decimal, Field(ge=1, le=125, max_digits=6, decimal_places=2)] = Decimal(1)
     reduce_only: bool = False
-    strategy_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    strategy_id: StrategyId | None = None
     strategy_name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
 class OrderOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     client_order_id: str
     account: str
@@ -83,7 +78,7 @@ class OrderOut(BaseModel):
     stop_price: Money | None
     leverage: Money
     reduce_only: bool
-    status: OrderStatus
+    status: StatusName
     filled_quantity: Money
     avg_fill_price: Money | None
     fees: Money
@@ -101,33 +96,41 @@ class OrderOut(BaseModel):
     closed_at: datetime | None
 
 
-class OrderPage(BaseModel):
-    items: list[OrderOut]
-    total: int
-    limit: int
-    offset: int
+class OrderPage(Page[OrderOut]):
+    pass
 
 
 class OrderQuery(PageQuery):
-    strategy_id: str | None = Field(None, max_length=64)
-    strategy_name: str | None = Field(None, max_length=128, description="Partial match")
-    symbol: str | None = Field(None, max_length=32)
-    status: OrderStatus | None = None
-    side: Literal["buy", "sell"] | None = None
-    client_order_id: str | None = Field(None, max_length=64)
-    start: datetime | None = None
-    end: datetime | None = None
+    strategy_id: StrategyFilter = None
+    strategy_name: Annotated[
+        str | None,
+        EmptyIsNone,
+        Lookup("strategy_name__icontains"),
+        Field(max_length=128, description="Partial match"),
+    ] = None
+    symbol: SymbolFilter = None
+    status: StatusName | None = None
+    side: Side | None = None
+    client_order_id: Annotated[str | None, EmptyIsNone, Field(max_length=64)] = None
+    start: Annotated[UtcDatetime | None, Lookup("created_at__gte")] = None
+    end: Annotated[UtcDatetime | None, Lookup("created_at__lt")] = None
 
 
 class DenyReason(BaseModel):
-    order_id: int
-    status: OrderStatus
-    code: str | None
-    reason: str | None
-    plugin: str | None
+    """Why an order was rejected, read from the order's ``deny_*`` columns."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    order_id: int = Field(validation_alias="id")
+    status: StatusName
+    code: str | None = Field(validation_alias="deny_code")
+    reason: str | None = Field(validation_alias="deny_reason")
+    plugin: str | None = Field(validation_alias="deny_plugin")
 
 
 class DenialOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     reason: str
     plugin: str
@@ -146,6 +149,8 @@ class PreviewOut(BaseModel):
 
 
 class FillOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     fill_id: str
     order_id: int
@@ -181,12 +186,16 @@ class PeriodQuery(Query):
 class FillFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    symbol: str | None = Field(None, max_length=32)
-    side: Literal["buy", "sell"] | None = None
-    strategy_id: str | None = Field(None, max_length=64)
+    symbol: SymbolFilter = None
+    side: Side | None = None
+    strategy_id: StrategyFilter = None
     order_id: int | None = Field(None, ge=1)
-    start: UtcDatetime | None = Field(None, description="Fill time, inclusive")
-    end: UtcDatetime | None = Field(None, description="Fill time, exclusive")
+    start: Annotated[
+        UtcDatetime | None, Lookup("ts__gte"), Field(description="Fill time, inclusive")
+    ] = None
+    end: Annotated[
+        UtcDatetime | None, Lookup("ts__lt"), Field(description="Fill time, exclusive")
+    ] = None
 
 
 class FillQuery(PageQuery, FillFilters):
@@ -197,11 +206,8 @@ class FillSummaryQuery(Query, FillFilters):
     pass
 
 
-class FillPage(BaseModel):
-    items: list[FillOut]
-    total: int
-    limit: int
-    offset: int
+class FillPage(Page[FillOut]):
+    pass
 
 
 class FillGroup(BaseModel):
@@ -222,13 +228,19 @@ class FillSummary(BaseModel):
 
 
 class TradeQuery(PageQuery):
-    symbol: str | None = Field(None, max_length=32)
-    strategy_id: str | None = Field(None, max_length=64)
-    start: UtcDatetime | None = Field(None, description="Close time, inclusive")
-    end: UtcDatetime | None = Field(None, description="Close time, exclusive")
+    symbol: SymbolFilter = None
+    strategy_id: StrategyFilter = None
+    start: Annotated[
+        UtcDatetime | None, Lookup("closed_at__gte"), Field(description="Close time, inclusive")
+    ] = None
+    end: Annotated[
+        UtcDatetime | None, Lookup("closed_at__lt"), Field(description="Close time, exclusive")
+    ] = None
 
 
 class TradeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     symbol: str
     direction: Literal["long", "short"]
@@ -240,20 +252,22 @@ class TradeOut(BaseModel):
     fees: Money
     opened_at: datetime
     closed_at: datetime
-    holding_seconds: Money
     strategy_id: str | None
     closing_fill_id: int
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def holding_seconds(self) -> Money:
+        """``closed_at`` - ``opened_at``, in seconds."""
+        return seconds(self.closed_at - self.opened_at)
 
-class TradePage(BaseModel):
-    items: list[TradeOut]
-    total: int
-    limit: int
-    offset: int
+
+class TradePage(Page[TradeOut]):
+    pass
 
 
 class ExecutionQualityQuery(PeriodQuery):
-    symbol: str | None = Field(None, max_length=32)
+    symbol: SymbolFilter = None
 
 
 class SlippageStats(BaseModel):
@@ -298,20 +312,23 @@ class TradingSummary(BaseModel):
 
 class PositionQuery(PageQuery):
     status: Literal["open", "closed", "all"] = "open"
-    symbol: str | None = Field(None, max_length=32)
+    symbol: SymbolFilter = None
 
 
 class PositionOut(BaseModel):
+    """A position row valued at ``mark`` (``PositionOut.model_validate(row).at(mark)``)."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
     symbol: str
     kind: str
     base_currency: str
     quote_currency: str
-    side: Literal["long", "short", "flat"]
     quantity: Money
     avg_price: Money
-    mark: Money | None
-    market_value: Money | None
-    unrealized_pnl: Money | None
+    mark: Money | None = None
     realized_pnl: Money
     fees: Money
     leverage: Money
@@ -319,12 +336,29 @@ class PositionOut(BaseModel):
     closed_at: datetime | None
     updated_at: datetime
 
+    def at(self, mark: Decimal | None) -> PositionOut:
+        return self.model_copy(update={"mark": mark})
 
-class PositionPage(BaseModel):
-    items: list[PositionOut]
-    total: int
-    limit: int
-    offset: int
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def side(self) -> Literal["long", "short", "flat"]:
+        return "long" if self.quantity > 0 else "short" if self.quantity < 0 else "flat"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def market_value(self) -> Money | None:
+        return self.quantity * self.mark if self.mark is not None else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unrealized_pnl(self) -> Money | None:
+        if self.mark is None:
+            return None
+        return ledger.unrealized_pnl(ledger.PositionState(self.quantity, self.avg_price), self.mark)
+
+
+class PositionPage(Page[PositionOut]):
+    pass
 
 
 class BaseAssetMetrics(BaseModel):

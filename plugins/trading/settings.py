@@ -1,9 +1,12 @@
-"""Settings of the trading plugin (env prefix ``QUARKBOT_TRADING_``)."""
+"""Settings of the trading plugin (env prefix ``QUARKBOT_TRADING_``).
+
+Read them with ``quarkbot.plugin_settings.settings_of(TradingSettings)``: the instance validated
+when the process started.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,10 +26,3 @@ class TradingSettings(BaseSettings):
     # orders left UNKNOWN longer than this are settled as never received when the broker
     # does not know them
     reconcile_grace_seconds: float = Field(30.0, ge=0)
-    # tests only: "after_store" kills the process between storing and submitting an order
-    fault_point: str | None = None
-
-
-@lru_cache(maxsize=1)
-def trading_settings() -> TradingSettings:
-    return TradingSettings()

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from quarkbot_plugins.market_data import api as market
+from quarkbot_plugins.trading.booking import apply_fill
 from quarkbot_plugins.trading.paper import MatchingEngine
-from quarkbot_plugins.trading.service import apply_fill
 
 __all__ = ["INSTRUMENTS", "admin", "engine", "instruments", "place", "trader", "viewer"]
 

@@ -50,6 +50,7 @@ async def test_retry_same_client_order_id_returns_the_first(client, trader, inst
     assert again["id"] == first["id"]
     conflict_status, conflict = await place(client, trader, **{**body, "quantity": "0.2"})
     assert conflict_status == 409 and conflict["code"] == "DUPLICATE_CLIENT_ORDER_ID"
+    assert conflict["order_id"] == first["id"]
     assert await Order.filter(client_order_id="r1").count() == 1
 
 
@@ -92,6 +93,13 @@ async def test_cancel_then_cancel_again_is_409(client, trader, instruments, engi
     assert await engine.step() == []  # a canceled order never fills
     again = await client.delete(f"/api/v1/orders/{order['id']}", headers=trader)
     assert again.status_code == 409
+    assert await again.get_json() == {
+        "detail": "Order is already CANCELED",
+        "code": "ORDER_NOT_OPEN",
+        "order_id": order["id"],
+    }
+    missing = await client.delete("/api/v1/orders/999999", headers=trader)
+    assert (missing.status_code, await missing.get_json()) == (404, {"detail": "Order not found"})
 
 
 async def test_partial_close_realizes_pnl_and_records_a_trade(client, trader, instruments, engine):
@@ -197,3 +205,51 @@ async def test_working_buy_orders_hold_cash(client, trader, instruments):
         "INSUFFICIENT_FUNDS",
     )
     assert await Order.filter(status="REJECTED", deny_code="INSUFFICIENT_FUNDS").count() == 1
+
+
+async def test_an_integer_strategy_id_is_stored_and_filtered_as_text(
+    client, trader, instruments, engine
+):
+    # a strategy instance's id is an integer in /api/v1/strategies; orders name it as text
+    status, order = await place(
+        client, trader, client_order_id="i1", symbol="AAPL", quantity="2", strategy_id=12
+    )
+    assert status == 201, order
+    assert order["strategy_id"] == "12"
+    stored = await Order.get(client_order_id="i1")
+    assert stored.strategy_id == "12"
+    # the same body with the id spelled as text is a retry, not a different order
+    again_status, again = await place(
+        client, trader, client_order_id="i1", symbol="AAPL", quantity="2", strategy_id="12"
+    )
+    assert (again_status, again["id"]) == (200, order["id"])
+    await place(client, trader, client_order_id="o1", symbol="AAPL", quantity="1")
+    await engine.step()
+    await place(
+        client,
+        trader,
+        client_order_id="i2",
+        symbol="AAPL",
+        side="sell",
+        quantity="2",
+        strategy_id=12,
+    )
+    await engine.step()
+    assert (await Fill.get(order_id=stored.id)).strategy_id == "12"
+
+    for url, total in [
+        ("/api/v1/orders?strategy_id=12", 2),
+        ("/api/v1/fills?strategy_id=12", 2),
+        ("/api/v1/fills/summary?strategy_id=12", None),
+        ("/api/v1/trades?strategy_id=12", 1),
+    ]:
+        response = await client.get(url, headers=trader)
+        body = await response.get_json()
+        assert response.status_code == 200, (url, body)
+        if total is not None:
+            assert body["total"] == total, (url, body)
+            assert {item["strategy_id"] for item in body["items"]} == {"12"}
+        else:
+            assert body["count"] == 2
+    response = await client.get("/api/v1/orders?strategy_id=13", headers=trader)
+    assert (await response.get_json())["total"] == 0

@@ -1,0 +1,153 @@
+"""The order pipeline, with no HTTP in it.
+
+validate -> store ``PENDING_SUBMIT`` -> gates (``check``) -> gates again (``pre_submit``) ->
+broker submit -> ``ACCEPTED``; fills arrive later through ``booking.apply_fill``. A denial stores
+the order ``REJECTED`` with its code. A broker timeout or error makes it ``UNKNOWN`` (never
+resubmitted): ``reconcile.py`` settles it by ``client_order_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from quarkbot.errors import Conflict
+from quarkbot.plugin_settings import settings_of
+from quarkbot.types import utc_now
+from quarkbot_plugins.market_data import api as market
+from quarkbot_plugins.trading.announce import announce
+from quarkbot_plugins.trading.broker import BrokerError, broker_for
+from quarkbot_plugins.trading.domain import (
+    DUPLICATE_CLIENT_ORDER_ID,
+    Denial,
+    OrderRequest,
+    OrderStatus,
+)
+from quarkbot_plugins.trading.gates import run_gates
+from quarkbot_plugins.trading.models import Order
+from quarkbot_plugins.trading.settings import TradingSettings
+from quarkbot_plugins.trading.validation import priceable
+
+log = logging.getLogger("quarkbot.trading")
+
+
+async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
+    """Place an order. Returns (order, created); a retried ``client_order_id`` is not created."""
+    account = settings_of(TradingSettings).account
+    existing = await _existing(account, request)
+    if existing is not None:
+        return existing, False
+    instrument, quote = await priceable(request)
+    try:
+        order = draft_order(request, actor, arrival_mid=quote.mid)
+        await order.save()
+    except IntegrityError:
+        raced = await _existing(account, request)
+        if raced is None:
+            raise
+        return raced, False
+    await announce("submitted", order)
+    denial = await run_gates(order, instrument, quote, phase="check")
+    if denial is None:
+        # State may have changed while the gates ran (a kill switch on another process): the
+        # gates run once more right before the broker call.
+        latest = await market.latest_quote(order.symbol) or quote
+        denial = await run_gates(order, instrument, latest, phase="pre_submit")
+    if denial is not None:
+        await reject(order, denial)
+    else:
+        await submit(order)
+    return order, True
+
+
+def draft_order(request: OrderRequest, actor: str, arrival_mid: Decimal | None = None) -> Order:
+    """The unsaved order a request describes (stored by ``place_order``, gated by ``preview``)."""
+    settings = settings_of(TradingSettings)
+    return Order(
+        account=settings.account,
+        client_order_id=request.client_order_id,
+        request_hash=request.fingerprint(),
+        symbol=request.symbol,
+        side=request.side,
+        type=request.type,
+        time_in_force=request.time_in_force,
+        quantity=request.quantity,
+        price=request.price,
+        stop_price=request.stop_price,
+        leverage=request.leverage,
+        reduce_only=request.reduce_only,
+        strategy_id=request.strategy_id,
+        strategy_name=request.strategy_name,
+        status=OrderStatus.PENDING_SUBMIT,
+        broker=settings.broker,
+        arrival_mid=arrival_mid,
+        created_by=actor,
+    )
+
+
+async def find_order(client_order_id: str) -> Order | None:
+    """The order placed with ``client_order_id`` on the configured account, or None."""
+    account = settings_of(TradingSettings).account
+    return await Order.get_or_none(account=account, client_order_id=client_order_id)
+
+
+async def _existing(account: str, request: OrderRequest) -> Order | None:
+    """The order already placed under this ``client_order_id``; a different body is a conflict."""
+    order = await Order.get_or_none(account=account, client_order_id=request.client_order_id)
+    if order is None:
+        return None
+    if order.request_hash != request.fingerprint():
+        raise Conflict(
+            f"client_order_id {request.client_order_id!r} was used for a different order",
+            code=DUPLICATE_CLIENT_ORDER_ID,
+            order_id=order.id,
+        )
+    return order
+
+
+async def reject(order: Order, denial: Denial) -> None:
+    """Store a denied order as ``REJECTED`` with the code, reason and plugin that denied it."""
+    changed = await Order.filter(id=order.id, status=OrderStatus.PENDING_SUBMIT).update(
+        status=OrderStatus.REJECTED,
+        deny_code=denial.code,
+        deny_reason=denial.reason[:500],
+        deny_plugin=denial.plugin[:64],
+        closed_at=utc_now(),
+    )
+    await order.refresh_from_db()
+    if changed:
+        await announce("rejected", order)
+
+
+async def submit(order: Order) -> None:
+    """Send a stored order to its broker: ``ACCEPTED``, ``REJECTED`` or ``UNKNOWN``."""
+    broker = broker_for(order.broker)
+    timeout = settings_of(TradingSettings).broker_timeout_seconds
+    try:
+        ack = await asyncio.wait_for(broker.submit(order), timeout)
+    except (TimeoutError, BrokerError, OSError) as exc:
+        log.warning("broker outcome unknown for %s: %r", order.client_order_id, exc)
+        await _update_pending(order, status=OrderStatus.UNKNOWN, submitted_at=utc_now())
+        await announce("unknown", order)
+        return
+    if not ack.accepted:
+        await reject(order, Denial("BROKER_REJECTED", ack.reason or "refused", order.broker))
+        return
+    await _update_pending(
+        order,
+        status=OrderStatus.ACCEPTED,
+        broker_order_id=ack.broker_order_id,
+        submitted_at=utc_now(),
+    )
+    if order.status == OrderStatus.ACCEPTED:
+        await announce("accepted", order)
+
+
+async def _update_pending(order: Order, **fields: Any) -> None:
+    """Update an order still ``PENDING_SUBMIT`` (a fill may have overtaken it), then reload."""
+    await Order.filter(id=order.id, status=OrderStatus.PENDING_SUBMIT).update(**fields)
+    await order.refresh_from_db()
