@@ -1,7 +1,9 @@
 """market_data: instruments, OHLCV bars, quotes and a live (simulated) feed.
 
-Layout: ``models.py`` (tables), ``schemas.py`` (API models), ``service.py`` (domain logic),
-``blueprint.py`` (routes), ``feed.py`` (sources, simulated feed, controller), ``cli.py``
+Layout: ``models.py`` (tables), ``schemas.py`` (API models), ``service/`` (the domain, one
+module per concern), ``errors.py`` (its errors), ``blueprint.py`` (routes) and ``upload.py``
+(reading an import request), ``sources.py`` (the live-source contract), ``simulated.py`` (the
+simulated source), ``feed.py`` (the feed controller in the worker), ``cli.py``
 (``quarkbot data import``), ``settings.py`` (``QUARKBOT_MARKET_DATA_*``) and ``api.py``, the
 only module other plugins may import. Reference: ``docs/market-data.md``.
 
@@ -10,7 +12,7 @@ ask, last, mid, ts, source); every new quote is also published on ``market:quote
 (type ``quote``, data ``{symbol, bid, ask, last, mid, ts}``, decimals as strings).
 
 Live sources. ``register_market_data_sources`` returns objects following
-``feed.MarketDataSource``: a ``name`` (and optionally a ``description``) plus
+``sources.MarketDataSource``: a ``name`` (and optionally a ``description``) plus
 ``async run(params: FeedParams, publish_quote)`` that publishes quotes for ``params.symbols``
 (``await publish_quote(symbol, bid, ask, last)``) until it is cancelled. ``FeedParams`` carries
 symbols, speed (steps per second), spread_bps, seed and timeframe.
@@ -71,7 +73,7 @@ def register_settings() -> type[Any]:
 
 @hookimpl
 def register_market_data_sources() -> Sequence[Any]:
-    from quarkbot_plugins.market_data.feed import SimulatedSource
+    from quarkbot_plugins.market_data.simulated import SimulatedSource
 
     return [SimulatedSource()]
 
@@ -96,17 +98,6 @@ async def health() -> Mapping[str, Any]:
     from quarkbot_plugins.market_data import service
 
     try:
-        desired = await service.get_desired()
-        if desired is None or not desired.running:
-            return {}
-        actual = await service.get_actual()
+        return await service.feed_health()
     except Exception:  # Redis down or not started: the host reports Redis itself
         return {}
-    if actual.running and actual.version == desired.version:
-        return {"market_data_feed": {"status": "ok", "source": actual.source}}
-    return {
-        "market_data_feed": {
-            "status": "down",
-            "error": actual.error or "no worker runs the requested feed",
-        }
-    }

@@ -6,6 +6,14 @@ Everything here is stable; the rest of the package (models, service, routes) may
 - ``await latest_quote(symbol)`` -> :class:`Quote` (Decimal ``bid``, ``ask``, ``last``, ``mid``
   and a UTC ``ts``) or None when no quote was published yet
 - ``await get_bars(symbol, timeframe, start=None, end=None, limit=1000)`` -> list of :class:`Bar`
+  with ``start <= ts < end``, ascending
+- ``await recent_bars(symbol, timeframe, count, until=None)`` -> the last ``count`` bars before
+  ``until`` (ascending)
+- ``await count_bars(symbol, timeframe, start, end)`` -> how many bars have
+  ``start <= ts < end``
+- ``await bar_rows(symbol, timeframe, start, end, limit)`` -> the raw
+  ``(ts, open, high, low, close, volume)`` tuples of those bars, ascending, for numeric code
+  that builds its own arrays
 - ``check_quantity_and_price(instrument, quantity, price)`` raises
   :class:`InvalidQuantityOrPrice` (a ValueError with ``code`` LOT_SIZE, TICK_SIZE, MIN_NOTIONAL,
   INVALID_QUANTITY or INVALID_PRICE) when an order size does not fit; it never rounds
@@ -29,7 +37,10 @@ from quarkbot_plugins.market_data.service import (
     Instrument,
     InvalidQuantityOrPrice,
     Quote,
+    bar_rows,
     check_quantity_and_price,
+    count_bars,
+    recent_bars,
 )
 
 __all__ = [
@@ -38,10 +49,13 @@ __all__ = [
     "Instrument",
     "InvalidQuantityOrPrice",
     "Quote",
+    "bar_rows",
     "check_quantity_and_price",
+    "count_bars",
     "get_bars",
     "get_instrument",
     "latest_quote",
+    "recent_bars",
     "set_quote",
 ]
 
@@ -84,45 +98,14 @@ async def set_quote(
     return await service.publish_quote(service.make_quote(symbol, bid, ask, last, ts), "api")
 
 
-# Appended in the cohesion pass: reads that other plugins used to make on this plugin's models.
-# ``await recent_bars(symbol, timeframe, count, until=None)`` is the last ``count`` bars before
-# ``until`` (ascending); ``await count_bars(symbol, timeframe, start, end)`` counts stored bars
-# with ``start <= ts < end``; ``await bar_rows(symbol, timeframe, start, end, limit)`` is the
-# raw ``(ts, open, high, low, close, volume)`` tuples of those bars, ascending, for numeric code
-# that builds its own arrays.
-async def recent_bars(
-    symbol: str, timeframe: str, count: int, until: datetime | None = None
-) -> list[Bar]:
-    """The last ``count`` bars with ``ts < until`` (all stored bars when ``until`` is None)."""
-    from quarkbot_plugins.market_data.models import BarRecord
-
-    query = BarRecord.filter(symbol=symbol, timeframe=timeframe)
-    if until is not None:
-        query = query.filter(ts__lt=until)
-    rows = await query.order_by("-ts").limit(count)
-    return [Bar.from_record(row) for row in reversed(rows)]
+# Appended for the demo plugin (issue 10): plugins that produce bars (a simulated market's live
+# minutes) store them as an import would.
+async def store_bars(symbol: str, timeframe: str, bars: list[dict[str, object]]) -> int:
+    """Store bars given as JSON objects (``ts``, ``open``, ``high``, ``low``, ``close``,
+    ``volume``), checked as an import checks them; bars already stored are kept. Returns how
+    many were inserted."""
+    result = await service.import_bars(symbol, timeframe, service.validate_json(bars))
+    return result.inserted
 
 
-async def count_bars(symbol: str, timeframe: str, start: datetime, end: datetime) -> int:
-    from quarkbot_plugins.market_data.models import BarRecord
-
-    return await BarRecord.filter(
-        symbol=symbol, timeframe=timeframe, ts__gte=start, ts__lt=end
-    ).count()
-
-
-async def bar_rows(
-    symbol: str, timeframe: str, start: datetime, end: datetime, limit: int
-) -> list[tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal]]:
-    from quarkbot_plugins.market_data.models import BarRecord
-
-    rows = (
-        await BarRecord.filter(symbol=symbol, timeframe=timeframe, ts__gte=start, ts__lt=end)
-        .order_by("ts")
-        .limit(limit)
-        .values_list("ts", "open", "high", "low", "close", "volume")
-    )
-    return rows
-
-
-__all__ += ["bar_rows", "count_bars", "recent_bars"]
+__all__ += ["store_bars"]

@@ -1,11 +1,11 @@
-"""Routes of market_data: instruments, bars, quotes and feed control. HTTP only; see service.py."""
+"""Routes of market_data: instruments, bars, quotes and feed control. HTTP only: each route
+validates, calls :mod:`~quarkbot_plugins.market_data.service`, and returns."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-from quart import Blueprint, request
+from quart import Blueprint
 from quart_schema import (
     document_request,
     tag,
@@ -17,11 +17,10 @@ from quart_schema import (
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
-from quarkbot.http_errors import ApiError
-from quarkbot.pagination import PageQuery, paginate
+from quarkbot.pagination import paginate
 from quarkbot_plugins.market_data import service
-from quarkbot_plugins.market_data.models import BarRecord, InstrumentRecord
 from quarkbot_plugins.market_data.schemas import (
+    BarOut,
     BarsIn,
     BarsOut,
     BarsQuery,
@@ -34,60 +33,19 @@ from quarkbot_plugins.market_data.schemas import (
     InstrumentOut,
     InstrumentPage,
     InstrumentPatch,
-    Kind,
+    InstrumentQuery,
     NoMarketDataBody,
     QuoteOut,
     SourceList,
+    SourceOut,
 )
-from quarkbot_plugins.market_data.settings import get_settings
+from quarkbot_plugins.market_data.sources import Sources, sources_of
+from quarkbot_plugins.market_data.upload import uploaded_bars
 
 blueprint = Blueprint("market_data", __name__, url_prefix="/api/v1")
 
 INSTRUMENTS = ["instruments"]
 MARKET_DATA = ["market-data"]
-
-
-class InstrumentQuery(PageQuery):
-    kind: Kind | None = None
-    sector: str | None = Field(None, max_length=64)
-    q: str | None = Field(None, max_length=100, description="In the symbol or the name")
-    is_active: bool | None = None
-
-
-def instrument_out(record: InstrumentRecord) -> dict[str, Any]:
-    return {
-        "symbol": record.symbol,
-        "kind": record.kind,
-        "base_currency": record.base_currency,
-        "quote_currency": record.quote_currency,
-        "name": record.name,
-        "sector": record.sector,
-        "tick_size": record.tick_size,
-        "lot_size": record.lot_size,
-        "min_notional": record.min_notional,
-        "max_leverage": record.max_leverage,
-        "is_active": record.is_active,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    }
-
-
-def bar_out(record: BarRecord) -> dict[str, Any]:
-    return {
-        "ts": record.ts,
-        "open": record.open,
-        "high": record.high,
-        "low": record.low,
-        "close": record.close,
-        "volume": record.volume,
-    }
-
-
-async def _instrument(symbol: str) -> InstrumentRecord:
-    try:
-        return await service.require_instrument(symbol)
-    except service.UnknownInstrument as exc:
-        raise ApiError(404, str(exc)) from exc
 
 
 # instruments ------------------------------------------------------------------------------------
@@ -102,13 +60,8 @@ async def list_instruments(query_args: InstrumentQuery) -> dict[str, Any]:
     Filters: ``kind``, ``sector`` (case-insensitive), ``q`` (in the symbol or the name),
     ``is_active``.
     """
-    qs = service.instrument_queryset(
-        kind=query_args.kind,
-        sector=query_args.sector,
-        q=query_args.q,
-        is_active=query_args.is_active,
-    )
-    return await paginate(qs, query_args, instrument_out)
+    qs = service.instrument_queryset(query_args)
+    return await paginate(qs, query_args, InstrumentOut.model_validate)
 
 
 @blueprint.post("/instruments")
@@ -117,13 +70,9 @@ async def list_instruments(query_args: InstrumentQuery) -> dict[str, Any]:
 @validate_request(InstrumentIn)
 @validate_response(InstrumentOut, 201)
 @validate_response(ErrorBody, 409)
-async def create_instrument(data: InstrumentIn) -> tuple[dict[str, Any], int]:
+async def create_instrument(data: InstrumentIn) -> tuple[InstrumentOut, int]:
     """Create an instrument (201); 409 when the symbol exists."""
-    try:
-        record = await service.create_instrument(data)
-    except service.DuplicateInstrument as exc:
-        raise ApiError(409, str(exc)) from exc
-    return instrument_out(record), 201
+    return InstrumentOut.model_validate(await service.create_instrument(data)), 201
 
 
 @blueprint.get("/instruments/<symbol>")
@@ -131,9 +80,9 @@ async def create_instrument(data: InstrumentIn) -> tuple[dict[str, Any], int]:
 @tag(INSTRUMENTS)
 @validate_response(InstrumentOut)
 @validate_response(ErrorBody, 404)
-async def get_instrument(symbol: str) -> dict[str, Any]:
+async def get_instrument(symbol: str) -> InstrumentOut:
     """One instrument; 404 when the symbol is unknown."""
-    return instrument_out(await _instrument(symbol))
+    return InstrumentOut.model_validate(await service.require_instrument(symbol))
 
 
 @blueprint.patch("/instruments/<symbol>")
@@ -142,44 +91,12 @@ async def get_instrument(symbol: str) -> dict[str, Any]:
 @validate_request(InstrumentPatch)
 @validate_response(InstrumentOut)
 @validate_response(ErrorBody, 404)
-async def update_instrument(symbol: str, data: InstrumentPatch) -> dict[str, Any]:
+async def update_instrument(symbol: str, data: InstrumentPatch) -> InstrumentOut:
     """Change an instrument's fields (not its symbol)."""
-    try:
-        record = await service.update_instrument(symbol, data)
-    except service.UnknownInstrument as exc:
-        raise ApiError(404, str(exc)) from exc
-    except service.InvalidInstrument as exc:
-        raise ApiError(
-            422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-        ) from exc
-    return instrument_out(record)
+    return InstrumentOut.model_validate(await service.update_instrument(symbol, data))
 
 
 # bars -------------------------------------------------------------------------------------------
-async def _upload() -> list[Any]:
-    """The bars of the request body (JSON, CSV or a multipart file), validated."""
-    max_rows = get_settings().max_import_rows
-    mimetype = request.mimetype
-    if mimetype == "application/json":
-        return service.validate_json(service.parse_json_body(await request.get_data()), max_rows)
-    if mimetype in ("text/csv", "application/csv", "text/plain"):
-        text = service.decode_upload(await request.get_data())
-        return service.validate_csv(text, max_rows)
-    if mimetype == "multipart/form-data":
-        files = await request.files
-        upload = files.get("file")
-        if upload is None:
-            raise ApiError(
-                422,
-                [{"loc": ["body", "file"], "msg": "Field required", "type": "missing"}],
-            )
-        text = service.decode_upload(upload.read())
-        return service.validate_csv(text, max_rows)
-    raise ApiError(
-        415, "Send the bars as application/json, text/csv or multipart/form-data (field 'file')"
-    )
-
-
 @blueprint.post("/market-data/<symbol>/bars")
 @requires("trader")
 @tag(MARKET_DATA)
@@ -191,7 +108,7 @@ async def _upload() -> list[Any]:
 @validate_response(ErrorBody, 413)
 @validate_response(ErrorBody, 415)
 @validate_response(ValidationErrorBody, 422)
-async def import_bars(symbol: str, query_args: ImportQuery) -> dict[str, Any]:
+async def import_bars(symbol: str, query_args: ImportQuery) -> ImportResult:
     """Import OHLCV bars: a JSON array, a CSV body (text/csv) or a CSV file (multipart 'file').
 
     CSV: a header row with a date column (Date, Datetime, Time or Timestamp, any case, or an
@@ -202,19 +119,10 @@ async def import_bars(symbol: str, query_args: ImportQuery) -> dict[str, Any]:
     and counted in ``skipped_existing``. The body is capped by QUARKBOT_MAX_BODY_BYTES and
     QUARKBOT_MARKET_DATA_MAX_IMPORT_ROWS; import larger files with ``quarkbot data import``.
     """
-    await _instrument(symbol)
-    try:
-        bars = await _upload()
-        result = await service.import_bars(symbol, query_args.timeframe, bars)
-    except service.ImportRejected as exc:
-        raise ApiError(422, [error.as_item() for error in exc.errors]) from exc
-    except service.MalformedBody as exc:
-        raise ApiError(400, str(exc)) from exc
-    except service.TooManyRows as exc:
-        raise ApiError(413, str(exc)) from exc
-    except service.UnknownInstrument as exc:
-        raise ApiError(404, str(exc)) from exc
-    return result.as_dict()
+    await service.require_instrument(symbol)
+    bars = await uploaded_bars()
+    outcome = await service.import_bars(symbol, query_args.timeframe, bars)
+    return ImportResult.model_validate(outcome)
 
 
 @blueprint.get("/market-data/<symbol>/bars")
@@ -223,12 +131,12 @@ async def import_bars(symbol: str, query_args: ImportQuery) -> dict[str, Any]:
 @validate_querystring(BarsQuery)
 @validate_response(BarsOut)
 @validate_response(ErrorBody, 404)
-async def get_bars(symbol: str, query_args: BarsQuery) -> dict[str, Any]:
+async def get_bars(symbol: str, query_args: BarsQuery) -> BarsOut:
     """Stored bars, ascending by ts: ``start <= ts < end``, at most ``limit`` (1-10000).
 
     When more bars match, ``next_start`` is the ts to pass as ``start`` for the next page.
     """
-    await _instrument(symbol)
+    await service.require_instrument(symbol)
     rows, next_start = await service.query_bars(
         symbol,
         query_args.timeframe,
@@ -236,12 +144,10 @@ async def get_bars(symbol: str, query_args: BarsQuery) -> dict[str, Any]:
         end=query_args.end,
         limit=query_args.limit,
     )
-    return {
-        "symbol": symbol,
-        "timeframe": query_args.timeframe,
-        "items": [bar_out(row) for row in rows],
-        "next_start": next_start,
-    }
+    items = [BarOut.model_validate(row) for row in rows]
+    return BarsOut(
+        symbol=symbol, timeframe=query_args.timeframe, items=items, next_start=next_start
+    )
 
 
 # quotes -----------------------------------------------------------------------------------------
@@ -251,34 +157,28 @@ async def get_bars(symbol: str, query_args: BarsQuery) -> dict[str, Any]:
 @validate_response(QuoteOut)
 @validate_response(ErrorBody, 404)
 @validate_response(NoMarketDataBody, 409)
-async def get_quote(symbol: str) -> dict[str, Any]:
+async def get_quote(symbol: str) -> QuoteOut:
     """The latest quote of an instrument; 409 ``NO_MARKET_DATA`` when there is none yet."""
-    await _instrument(symbol)
-    quote = await service.read_quote(symbol)
-    if quote is None:
-        raise ApiError(409, f"No quote for {symbol} yet", code="NO_MARKET_DATA")
-    return quote.as_json()
+    await service.require_instrument(symbol)
+    return QuoteOut.model_validate(await service.require_quote(symbol))
 
 
 # feed -------------------------------------------------------------------------------------------
-def _sources() -> dict[str, tuple[str, Any]]:
-    from quarkbot_plugins.market_data.feed import collect_sources
-
-    return collect_sources(current_host().manager)
+def _sources() -> Sources:
+    return sources_of(current_host().manager)
 
 
 @blueprint.get("/market-data/sources")
 @requires("viewer")
 @tag(MARKET_DATA)
 @validate_response(SourceList)
-async def list_sources() -> dict[str, Any]:
+async def list_sources() -> SourceList:
     """The registered live market-data sources (``register_market_data_sources``)."""
-    return {
-        "items": [
-            {"name": name, "plugin": plugin, "description": getattr(source, "description", "")}
-            for name, (plugin, source) in sorted(_sources().items())
-        ]
-    }
+    items = [
+        SourceOut(name=name, plugin=plugin, description=getattr(source, "description", ""))
+        for name, (plugin, source) in sorted(_sources().items())
+    ]
+    return SourceList(items=items)
 
 
 @blueprint.post("/market-data/feed")
@@ -286,60 +186,25 @@ async def list_sources() -> dict[str, Any]:
 @tag(MARKET_DATA)
 @validate_request(FeedCommand)
 @validate_response(FeedDesired, 202)
-async def control_feed(data: FeedCommand) -> tuple[dict[str, Any], int]:
+async def control_feed(data: FeedCommand) -> tuple[FeedDesired, int]:
     """Start or stop the live feed (202): stores the desired state, which the worker follows.
 
     ``start`` (re)starts the feed with ``symbols`` (known instruments), ``source``
     (default ``simulated``), ``speed`` (steps per second), ``spread_bps``, ``seed`` and
     ``timeframe`` (bars to replay); ``stop`` stops it. ``GET`` shows whether a worker follows.
     """
-    problems: list[dict[str, Any]] = []
-    if data.action == "start":
-        if data.source not in _sources():
-            problems.append(
-                {
-                    "loc": ["body", "source"],
-                    "msg": f"no market-data source named {data.source!r}",
-                    "type": "unknown_source",
-                }
-            )
-        known = set(
-            await InstrumentRecord.filter(symbol__in=data.symbols).values_list("symbol", flat=True)
-        )
-        problems += [
-            {
-                "loc": ["body", "symbols", index],
-                "msg": f"unknown instrument {symbol!r}",
-                "type": "unknown_instrument",
-            }
-            for index, symbol in enumerate(data.symbols)
-            if symbol not in known
-        ]
-    if problems:
-        raise ApiError(422, problems)
-    settings = get_settings()
-    desired = await service.set_desired(
-        data,
-        user=current_identity().username,
-        default_speed=settings.default_speed,
-        default_spread_bps=settings.default_spread_bps,
-    )
-    return desired.model_dump(), 202
+    user = current_identity().username
+    return await service.command_feed(data, user=user, sources=_sources()), 202
 
 
 @blueprint.get("/market-data/feed")
 @requires("viewer")
 @tag(MARKET_DATA)
 @validate_response(FeedStatus)
-async def feed_status() -> dict[str, Any]:
+async def feed_status() -> FeedStatus:
     """The feed's desired state (last command) and actual state (the leader worker's heartbeat).
 
     ``actual.running`` is false when no worker runs the feed (none started, or its heartbeat
     expired).
     """
-    desired = await service.get_desired()
-    actual = await service.get_actual()
-    return {
-        "desired": desired.model_dump() if desired else None,
-        "actual": actual.model_dump(),
-    }
+    return FeedStatus(desired=await service.get_desired(), actual=await service.get_actual())

@@ -6,11 +6,16 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from quarkbot_plugins.market_data.schemas import TIMEFRAMES
+from quarkbot.types import TIMEFRAMES
+
+if TYPE_CHECKING:  # the domain (and the ORM) is imported when a command runs, not at start-up
+    from quarkbot_plugins.market_data.errors import RowError
+    from quarkbot_plugins.market_data.schemas import BarIn
+    from quarkbot_plugins.market_data.service import BarValidator
 
 
 @click.group("data")
@@ -30,6 +35,42 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
         yield from service.iter_csv(handle)
 
 
+def _validate_file(path: Path) -> BarValidator:
+    """A :class:`BarValidator` that has seen every row of ``path`` (with a progress bar)."""
+    from quarkbot_plugins.market_data import service
+
+    validator = service.BarValidator()
+    try:
+        with click.progressbar(length=_count_rows(path), label="Validating", show_pos=True) as bar:
+            for row, raw in _rows(path):
+                validator.check(row, raw)
+                bar.update(1)
+    except service.ImportRejected as exc:
+        validator.errors.extend(exc.errors)
+    if not validator.errors and not validator.rows:
+        validator.errors.append(
+            service.RowError(None, None, "there are no bars to import", "empty")
+        )
+    return validator
+
+
+def _valid_bars(path: Path) -> Iterator[BarIn]:
+    """The bars of a file validated before: parsed again rather than held in memory."""
+    from quarkbot_plugins.market_data import service
+
+    check = service.BarValidator()
+    for row, raw in _rows(path):
+        bar = check.check(row, raw)
+        if bar is None:  # the file changed while we were reading it
+            raise service.ImportRejected(check.errors)
+        yield bar
+
+
+def _echo_problems(errors: list[RowError]) -> None:
+    for error in errors:
+        click.echo(f"  {error.describe()}", err=True)
+
+
 async def _run_import(path: Path, symbol: str, timeframe: str) -> int:
     """Validate the whole file (streaming), then import it in one transaction; the exit code."""
     from quarkbot_plugins.market_data import service
@@ -37,22 +78,11 @@ async def _run_import(path: Path, symbol: str, timeframe: str) -> int:
     if await service.get_instrument_record(symbol) is None:
         click.echo(f"quarkbot: unknown instrument {symbol!r}; create it first", err=True)
         return 1
-    total = _count_rows(path)
-    validator = service.BarValidator()
     try:
-        with click.progressbar(length=total, label="Validating", show_pos=True) as bar:
-            for row, raw in _rows(path):
-                validator.check(row, raw)
-                bar.update(1)
-    except service.ImportRejected as exc:
-        validator.errors.extend(exc.errors)
+        validator = _validate_file(path)
     except UnicodeDecodeError as exc:
         click.echo(f"quarkbot: {path} is not UTF-8 text ({exc.reason})", err=True)
         return 1
-    if not validator.errors and not validator.rows:
-        validator.errors.append(
-            service.RowError(None, None, "there are no bars to import", "empty")
-        )
     if validator.errors:
         bad_rows = {error.row for error in validator.errors}
         click.echo(
@@ -60,28 +90,17 @@ async def _run_import(path: Path, symbol: str, timeframe: str) -> int:
             "nothing was imported:",
             err=True,
         )
-        for error in validator.errors:
-            click.echo(f"  {error.describe()}", err=True)
+        _echo_problems(validator.errors)
         return 1
-
-    def valid_bars() -> Iterator[Any]:
-        # the file was validated above; parse it again rather than hold it in memory
-        check = service.BarValidator()
-        for row, raw in _rows(path):
-            bar = check.check(row, raw)
-            if bar is None:  # the file changed while we were reading it
-                raise service.ImportRejected(check.errors)
-            yield bar
-
     with click.progressbar(length=validator.rows, label="Importing", show_pos=True) as bar:
         try:
-            result = await service.import_bars(symbol, timeframe, valid_bars(), progress=bar.update)
-        except service.ImportRejected as exc:
-            click.echo(
-                f"quarkbot: {path} changed during the import; nothing was imported", err=True
+            result = await service.import_bars(
+                symbol, timeframe, _valid_bars(path), progress=bar.update
             )
-            for error in exc.errors:
-                click.echo(f"  {error.describe()}", err=True)
+        except service.ImportRejected as exc:
+            changed = f"quarkbot: {path} changed during the import; nothing was imported"
+            click.echo(changed, err=True)
+            _echo_problems(exc.errors)
             return 1
     click.echo(
         f"{symbol} {timeframe}: received {result.received}, inserted {result.inserted}, "

@@ -7,79 +7,30 @@ request time without an offset is taken as UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    RootModel,
-    field_validator,
-    model_validator,
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
+
+from quarkbot.pagination import Lookup, PageQuery
+from quarkbot.types import (
+    Currency,
+    DatetimeOut,
+    Money,
+    NonNegativeDecimal,
+    PositiveDecimal,
+    Symbol,
+    Timeframe,
+    UtcDatetime,
 )
 
-SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9._:-]{0,31}$"
-CURRENCY_PATTERN = r"^[A-Z0-9]{1,16}$"
 SOURCE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-TIMEFRAMES: tuple[str, ...] = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
-MAX_DIGITS = 30
-DECIMAL_PLACES = 12
 MAX_LEVERAGE = 200
 MAX_BARS_LIMIT = 10_000
 MAX_FEED_SYMBOLS = 100
 
 Kind = Literal["spot", "perpetual"]
-Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
 FeedAction = Literal["start", "stop"]
-
-
-# value helpers ----------------------------------------------------------------------------------
-def format_decimal(value: Decimal) -> str:
-    """``Decimal("100.340000000000")`` -> ``"100.34"``; never an exponent."""
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
-
-
-def iso_utc(value: datetime) -> str:
-    """``2004-08-19T00:00:00Z``: UTC, ISO-8601, ``Z`` suffix."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC datetime; a naive value is taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-# annotated types --------------------------------------------------------------------------------
-Symbol = Annotated[
-    str,
-    Field(pattern=SYMBOL_PATTERN, examples=["BTC-USD", "AAPL"], description="Instrument symbol"),
-]
-Currency = Annotated[str, Field(pattern=CURRENCY_PATTERN, examples=["USD"])]
-PositiveDecimal = Annotated[
-    Decimal, Field(gt=0, max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES)
-]
-NonNegativeDecimal = Annotated[
-    Decimal, Field(ge=0, max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES)
-]
-UtcDatetimeIn = Annotated[datetime, AfterValidator(as_utc)]
-DecimalOut = Annotated[
-    Decimal, PlainSerializer(format_decimal, return_type=str), Field(examples=["100.34"])
-]
-DatetimeOut = Annotated[
-    datetime,
-    PlainSerializer(iso_utc, return_type=str),
-    Field(examples=["2024-01-02T00:00:00Z"]),
-]
 
 
 def _not_null(value: Any) -> Any:
@@ -146,16 +97,25 @@ class InstrumentPatch(BaseModel):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
+class InstrumentQuery(PageQuery):
+    kind: Kind | None = None
+    sector: Annotated[str | None, Field(max_length=64), Lookup("sector__iexact")] = None
+    q: str | None = Field(None, max_length=100, description="In the symbol or the name")
+    is_active: bool | None = None
+
+
 class InstrumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     symbol: str
     kind: Kind
     base_currency: str
     quote_currency: str
     name: str
     sector: str | None
-    tick_size: DecimalOut
-    lot_size: DecimalOut
-    min_notional: DecimalOut
+    tick_size: Money
+    lot_size: Money
+    min_notional: Money
     max_leverage: int
     is_active: bool
     created_at: DatetimeOut
@@ -175,7 +135,7 @@ class BarIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ts: UtcDatetimeIn
+    ts: UtcDatetime
     open: PositiveDecimal
     high: PositiveDecimal
     low: PositiveDecimal
@@ -194,6 +154,8 @@ class ImportQuery(BaseModel):
 
 
 class ImportResult(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     symbol: str
     timeframe: Timeframe
     received: int
@@ -205,18 +167,20 @@ class BarsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     timeframe: Timeframe = "1d"
-    start: UtcDatetimeIn | None = Field(None, description="Inclusive")
-    end: UtcDatetimeIn | None = Field(None, description="Exclusive")
+    start: UtcDatetime | None = Field(None, description="Inclusive")
+    end: UtcDatetime | None = Field(None, description="Exclusive")
     limit: int = Field(1000, ge=1, le=MAX_BARS_LIMIT)
 
 
 class BarOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     ts: DatetimeOut
-    open: DecimalOut
-    high: DecimalOut
-    low: DecimalOut
-    close: DecimalOut
-    volume: DecimalOut
+    open: Money
+    high: Money
+    low: Money
+    close: Money
+    volume: Money
 
 
 class BarsOut(BaseModel):
@@ -230,11 +194,13 @@ class BarsOut(BaseModel):
 
 # quotes -----------------------------------------------------------------------------------------
 class QuoteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     symbol: str
-    bid: DecimalOut
-    ask: DecimalOut
-    last: DecimalOut
-    mid: DecimalOut
+    bid: Money
+    ask: Money
+    last: Money
+    mid: Money
     ts: DatetimeOut
 
 
@@ -273,7 +239,7 @@ class FeedDesired(BaseModel):
     symbols: list[str]
     source: str
     speed: float
-    spread_bps: DecimalOut
+    spread_bps: Money
     seed: int | None
     timeframe: Timeframe | None
     version: int

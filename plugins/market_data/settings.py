@@ -1,4 +1,7 @@
-"""Settings of the market_data plugin (environment prefix ``QUARKBOT_MARKET_DATA_``)."""
+"""Settings of the market_data plugin (environment prefix ``QUARKBOT_MARKET_DATA_``).
+
+Read them with ``quarkbot.plugin_settings.settings_of(MarketDataSettings)``.
+"""
 
 from __future__ import annotations
 
@@ -39,15 +42,3 @@ class MarketDataSettings(BaseSettings):
     feed_poll_seconds: float = Field(
         0.5, gt=0, le=60, description="How often the feed leader re-reads the desired state."
     )
-
-
-def get_settings() -> MarketDataSettings:
-    """The app's instance inside a request or app context, else one read from the environment."""
-    from quart import current_app, has_app_context
-
-    if has_app_context():
-        host = current_app.extensions.get("quarkbot")
-        settings = host.plugin_settings.get("market_data") if host is not None else None
-        if isinstance(settings, MarketDataSettings):
-            return settings
-    return MarketDataSettings()

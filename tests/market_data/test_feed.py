@@ -117,8 +117,9 @@ async def test_simulated_feed_replay_random_walk_and_quotes(
 
 
 async def test_feed_control_stores_the_desired_state(
-    app, client, create_instrument, admin, trader, viewer
+    app, client, create_instrument, auth_headers, trader, viewer
 ):
+    admin = await auth_headers("admin")  # a user named admin<n>: updated_by names it
     await create_instrument()
     url = "/api/v1/market-data/feed"
     response = await client.get(url, headers=viewer)

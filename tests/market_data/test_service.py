@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+from quarkbot.types import format_decimal
 from quarkbot_plugins.market_data import api, service
 from quarkbot_plugins.market_data.models import BarRecord
-from quarkbot_plugins.market_data.schemas import BarIn, InstrumentIn, format_decimal
+from quarkbot_plugins.market_data.schemas import BarIn, InstrumentIn
 
 PERP = api.Instrument(
     symbol="BTC-USD",

@@ -1,0 +1,104 @@
+"""Instruments: the public value type, creation, changes and the filtered list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from quarkbot.pagination import filtered
+from quarkbot.types import clean_decimal
+from quarkbot_plugins.market_data.errors import (
+    DuplicateInstrument,
+    InvalidInstrument,
+    UnknownInstrument,
+)
+from quarkbot_plugins.market_data.models import InstrumentRecord
+from quarkbot_plugins.market_data.schemas import InstrumentIn, InstrumentPatch, InstrumentQuery
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """An instrument as other plugins see it (``api.get_instrument``)."""
+
+    symbol: str
+    kind: str
+    base_currency: str
+    quote_currency: str
+    name: str
+    sector: str | None
+    tick_size: Decimal
+    lot_size: Decimal
+    min_notional: Decimal
+    max_leverage: int
+    is_active: bool
+
+    @classmethod
+    def from_record(cls, record: InstrumentRecord) -> Instrument:
+        return cls(
+            symbol=record.symbol,
+            kind=record.kind,
+            base_currency=record.base_currency,
+            quote_currency=record.quote_currency,
+            name=record.name,
+            sector=record.sector,
+            tick_size=clean_decimal(record.tick_size),
+            lot_size=clean_decimal(record.lot_size),
+            min_notional=clean_decimal(record.min_notional),
+            max_leverage=record.max_leverage,
+            is_active=record.is_active,
+        )
+
+
+async def get_instrument_record(symbol: str) -> InstrumentRecord | None:
+    return await InstrumentRecord.get_or_none(symbol=symbol)
+
+
+async def require_instrument(symbol: str) -> InstrumentRecord:
+    record = await get_instrument_record(symbol)
+    if record is None:
+        raise UnknownInstrument(symbol)
+    return record
+
+
+async def known_symbols(symbols: Iterable[str]) -> set[str]:
+    """Those of ``symbols`` that name an instrument."""
+    found = await InstrumentRecord.filter(symbol__in=list(symbols)).values_list("symbol", flat=True)
+    return set(found)
+
+
+async def create_instrument(data: InstrumentIn) -> InstrumentRecord:
+    if await InstrumentRecord.exists(symbol=data.symbol):
+        raise DuplicateInstrument(data.symbol)
+    try:
+        return await InstrumentRecord.create(**data.model_dump())
+    except IntegrityError as exc:  # created concurrently
+        raise DuplicateInstrument(data.symbol) from exc
+
+
+async def update_instrument(symbol: str, patch: InstrumentPatch) -> InstrumentRecord:
+    """Apply ``patch``; a spot instrument keeps ``max_leverage`` 1 whatever the patch says."""
+    record = await require_instrument(symbol)
+    changes = patch.changes()
+    kind = changes.get("kind", record.kind)
+    leverage = changes.get("max_leverage", record.max_leverage)
+    if kind == "spot" and leverage != 1:
+        field = "max_leverage" if "max_leverage" in changes else "kind"
+        raise InvalidInstrument(field, "a spot instrument has max_leverage 1")
+    if changes:
+        for name, value in changes.items():
+            setattr(record, name, value)
+        await record.save()
+    return record
+
+
+def instrument_queryset(query: InstrumentQuery) -> QuerySet[InstrumentRecord]:
+    """Instruments by symbol, filtered by ``query`` (``q`` searches the symbol and the name)."""
+    qs = filtered(InstrumentRecord.all().order_by("symbol"), query, skip=("q",))
+    if query.q:
+        qs = qs.filter(Q(symbol__icontains=query.q) | Q(name__icontains=query.q))
+    return qs
