@@ -1,4 +1,4 @@
-"""Budget routes under ``/api/v1/budget``. Thin: the ledger lives in ``service.py``."""
+"""Budget routes under ``/api/v1/budget``. Thin: the ledger lives in ``service/``."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot.auth import current_identity, requires
-from quarkbot.errors import ErrorBody, ValidationErrorBody
-from quarkbot.http_errors import ApiError
+from quarkbot.errors import ErrorBody, Invalid, ValidationErrorBody, problem
 from quarkbot.openapi import no_content
-from quarkbot.pagination import paginate
+from quarkbot.pagination import filtered, paginate
+from quarkbot.types import STRATEGY_ID_PATTERN
 from quarkbot_plugins.budget import service
 from quarkbot_plugins.budget.models import BudgetLedger
 from quarkbot_plugins.budget.schemas import (
-    CURRENCY,
-    STRATEGY_ID,
+    BUDGET_CURRENCY_PATTERN,
     AllocationIn,
     BudgetOut,
     BudgetPage,
+    RealizedOut,
     RealizedPage,
     RegistryQuery,
     StrategyQuery,
@@ -31,29 +31,16 @@ TAGS = ["budget"]
 
 
 def _check_path(strategy_id: str, currency: str | None = None) -> None:
+    """The path segments, checked like a schema would (422 with ``loc``)."""
     problems = []
-    if not re.match(STRATEGY_ID, strategy_id):
+    if not re.match(STRATEGY_ID_PATTERN, strategy_id):
         problems.append(
-            {
-                "loc": ["path", "strategy_id"],
-                "msg": "1-64 letters, digits, '_', '.', ':' or '-'",
-                "type": "value_error",
-            }
+            problem(["path", "strategy_id"], "1-64 letters, digits, '_', '.', ':' or '-'")
         )
-    if currency is not None and not re.match(CURRENCY, currency):
-        problems.append(
-            {
-                "loc": ["path", "currency"],
-                "msg": "an upper-case currency code",
-                "type": "value_error",
-            }
-        )
+    if currency is not None and not re.match(BUDGET_CURRENCY_PATTERN, currency):
+        problems.append(problem(["path", "currency"], "an upper-case currency code"))
     if problems:
-        raise ApiError(422, problems)
-
-
-def _error(exc: service.BudgetError) -> ApiError:
-    return ApiError(exc.status, exc.detail, **exc.extra)
+        raise Invalid(problems)
 
 
 @budget_bp.get("/registry")
@@ -63,12 +50,8 @@ def _error(exc: service.BudgetError) -> ApiError:
 @validate_response(BudgetPage)
 async def registry(query_args: RegistryQuery) -> dict[str, Any]:
     """Every budget (per strategy and currency), ordered by strategy and currency."""
-    qs = BudgetLedger.all().order_by("strategy_id", "currency")
-    if query_args.strategy_id is not None:
-        qs = qs.filter(strategy_id=query_args.strategy_id)
-    if query_args.currency is not None:
-        qs = qs.filter(currency=query_args.currency)
-    return await paginate(qs, query_args, service.ledger_out)
+    ledgers = BudgetLedger.all().order_by("strategy_id", "currency")
+    return await paginate(filtered(ledgers, query_args), query_args, BudgetOut.model_validate)
 
 
 @budget_bp.get("/<strategy_id>")
@@ -82,13 +65,7 @@ async def get_budget(strategy_id: str, query_args: StrategyQuery) -> dict[str, A
     ``committed`` (open positions), ``available`` = allocated - reserved - committed,
     ``realized_pnl`` and ``total_fees``. 404 when the strategy has no budget."""
     _check_path(strategy_id)
-    qs = BudgetLedger.filter(strategy_id=strategy_id).order_by("currency")
-    if query_args.currency is not None:
-        qs = qs.filter(currency=query_args.currency)
-    page = await paginate(qs, query_args, service.ledger_out)
-    if page["total"] == 0:
-        raise ApiError(404, f"No budget for strategy {strategy_id!r}")
-    return page
+    return await service.strategy_page(strategy_id, query_args, BudgetOut.model_validate)
 
 
 @budget_bp.put("/<strategy_id>/<currency>")
@@ -99,7 +76,7 @@ async def get_budget(strategy_id: str, query_args: StrategyQuery) -> dict[str, A
 @validate_response(BudgetOut, 201)
 @validate_response(ValidationErrorBody, 422)
 @validate_response(ErrorBody, 409)
-async def put_budget(strategy_id: str, currency: str, data: AllocationIn) -> tuple[Any, int]:
+async def put_budget(strategy_id: str, currency: str, data: AllocationIn) -> tuple[BudgetOut, int]:
     """Create (201) or change (200) a strategy's allocation in a currency.
 
     Admins may set any budget; a trader only those of strategies they own (the first user who
@@ -108,13 +85,10 @@ async def put_budget(strategy_id: str, currency: str, data: AllocationIn) -> tup
     """
     _check_path(strategy_id, currency)
     identity = current_identity()
-    try:
-        row, created = await service.set_allocation(
-            strategy_id, currency, data.allocated, identity.username, identity.allows("admin")
-        )
-    except service.BudgetError as exc:
-        raise _error(exc) from exc
-    return service.ledger_out(row), 201 if created else 200
+    row, created = await service.set_allocation(
+        strategy_id, currency, data.allocated, identity.username, identity.allows("admin")
+    )
+    return BudgetOut.model_validate(row), 201 if created else 200
 
 
 @budget_bp.delete("/<strategy_id>/<currency>")
@@ -128,12 +102,9 @@ async def delete_budget(strategy_id: str, currency: str) -> tuple[str, int]:
     capital, 404 when it does not exist. Same ownership rule as PUT."""
     _check_path(strategy_id, currency)
     identity = current_identity()
-    try:
-        await service.delete_allocation(
-            strategy_id, currency, identity.username, identity.allows("admin")
-        )
-    except service.BudgetError as exc:
-        raise _error(exc) from exc
+    await service.delete_allocation(
+        strategy_id, currency, identity.username, identity.allows("admin")
+    )
     return "", 204
 
 
@@ -147,15 +118,5 @@ async def realized_pnl(strategy_id: str, query_args: StrategyQuery) -> dict[str,
     """Realized PnL (average cost, from the strategy's own fills) and fees per currency;
     ``net_pnl`` = realized_pnl - total_fees. 404 when the strategy has no budget."""
     _check_path(strategy_id)
-    items = await service.realized(strategy_id)
-    if query_args.currency is not None:
-        items = [i for i in items if i["currency"] == query_args.currency]
-    if not items:
-        raise ApiError(404, f"No budget for strategy {strategy_id!r}")
-    return {
-        "strategy_id": strategy_id,
-        "items": items[query_args.offset : query_args.offset + query_args.limit],
-        "total": len(items),
-        "limit": query_args.limit,
-        "offset": query_args.offset,
-    }
+    page = await service.strategy_page(strategy_id, query_args, RealizedOut.model_validate)
+    return {"strategy_id": strategy_id, **page}

@@ -35,6 +35,11 @@ class BudgetLedger(Model):
         table = "budget_ledger"
         unique_together = (("strategy_id", "currency"),)
 
+    @property
+    def net_pnl(self) -> Decimal:
+        # realized PnL after fees
+        return Decimal(self.realized_pnl) - Decimal(self.total_fees)
+
 
 class BudgetReservation(Model):
     # what one order holds; unique per order, so no phase or retry reserves twice

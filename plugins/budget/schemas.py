@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from quarkbot.pagination import PageQuery
+from quarkbot.types import DECIMAL_PLACES, DatetimeOut, Money, StrategyId
 
+#: A budget's currency in a path: an upper-case code of 2-16 letters or digits (stricter than
+#: ``quarkbot.types.Currency``, which also takes a single character).
+BUDGET_CURRENCY_PATTERN = r"^[A-Z0-9]{2,16}$"
+MAX_ALLOCATION = Decimal("1e15")
 
-def format_decimal(value: Decimal) -> str:
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
-
-
-Money = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
-STRATEGY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-CURRENCY = r"^[A-Z0-9]{2,16}$"
+#: An allocation: 0 to 1e15, column precision. (Not ``NonNegativeDecimal``: its 30-digit cap
+#: would answer a huge value with another message than "less than or equal to 1E+15".)
+Allocation = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_ALLOCATION, allow_inf_nan=False, decimal_places=DECIMAL_PLACES),
+]
 
 
 class AllocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    allocated: Annotated[
-        Decimal,
-        Field(ge=0, le=Decimal("1e15"), allow_inf_nan=False, decimal_places=12),
-        PlainSerializer(format_decimal, return_type=str),
-    ]
+    allocated: Allocation
 
 
 class BudgetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     strategy_id: str
     currency: str
     allocated: Money
@@ -42,7 +41,7 @@ class BudgetOut(BaseModel):
     realized_pnl: Money
     total_fees: Money
     owner: str
-    updated_at: datetime
+    updated_at: DatetimeOut
 
 
 class BudgetPage(BaseModel):
@@ -52,16 +51,18 @@ class BudgetPage(BaseModel):
     offset: int
 
 
-class RegistryQuery(PageQuery):
-    strategy_id: str | None = Field(None, max_length=64)
-    currency: str | None = Field(None, max_length=16)
-
-
 class StrategyQuery(PageQuery):
     currency: str | None = Field(None, max_length=16)
 
 
+class RegistryQuery(PageQuery):
+    strategy_id: StrategyId | None = None
+    currency: str | None = Field(None, max_length=16)
+
+
 class RealizedOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     currency: str
     realized_pnl: Money
     total_fees: Money

@@ -1,8 +1,9 @@
-"""Settings of the budget plugin (environment prefix ``QUARKBOT_BUDGET_``)."""
+"""Settings of the budget plugin (environment prefix ``QUARKBOT_BUDGET_``).
+
+Read them with ``quarkbot.plugin_settings.settings_of(BudgetSettings)``.
+"""
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,8 +24,3 @@ class BudgetSettings(BaseSettings):
         description="Currencies a budget may be kept in (JSON list); the trading base currency "
         "is always allowed.",
     )
-
-
-@lru_cache(maxsize=1)
-def budget_settings() -> BudgetSettings:
-    return BudgetSettings()

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
+from quarkbot.plugin_settings import settings_of
 from quarkbot_plugins.budget.models import BudgetLedger, BudgetReservation
-from quarkbot_plugins.budget.settings import budget_settings
+from quarkbot_plugins.budget.schemas import RegistryQuery
+from quarkbot_plugins.budget.settings import BudgetSettings
 from quarkbot_plugins.market_data import api as market
-from quarkbot_plugins.risk.testing import alerts, place
+from quarkbot_plugins.risk.testing import alerts
 from quarkbot_plugins.trading.models import Fill
-from quarkbot_plugins.trading.settings import trading_settings
+from quarkbot_plugins.trading.testing import place
 
 D = Decimal
 TEN = {
@@ -29,19 +31,16 @@ TEN = {
 }
 
 
-@pytest.fixture
-def no_fees(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Taker fee 0, so an order's reservation is exactly its notional."""
+@pytest.fixture(autouse=True)
+def no_fees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Taker fee 0, so an order's reservation is exactly its notional (set before the app
+    validates its settings)."""
     monkeypatch.setenv("QUARKBOT_TRADING_TAKER_FEE_BPS", "0")
     monkeypatch.setenv("QUARKBOT_TRADING_MAKER_FEE_BPS", "0")
-    trading_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    trading_settings.cache_clear()
 
 
 @pytest.fixture
-async def ten(client: Any, admin: dict[str, str], no_fees: Any) -> str:
+async def ten(client: Any, admin: dict[str, str]) -> str:
     response = await client.post("/api/v1/instruments", json=TEN, headers=admin)
     assert response.status_code == 201
     await market.set_quote("TEN", "100.50", "101.00", "100.75")  # a limit buy at 100 rests
@@ -190,9 +189,27 @@ async def test_unbudgeted_orders_follow_the_setting(client, trader, ten, monkeyp
     assert passed["status"] == "ACCEPTED"
     _, passed = await place(client, trader, **order(2, strategy_id=None))
     assert passed["status"] == "ACCEPTED"
-    monkeypatch.setenv("QUARKBOT_BUDGET_ALLOW_WITHOUT_BUDGET", "false")
-    budget_settings.cache_clear()
+    monkeypatch.setattr(settings_of(BudgetSettings), "allow_without_budget", False)
     _, denied = await place(client, trader, **order(3, strategy_id="nobudget"))
     assert denied["deny_code"] == "NO_BUDGET" and denied["deny_plugin"] == "budget"
     _, denied = await place(client, trader, **order(4, strategy_id=None))
     assert denied["deny_code"] == "NO_BUDGET"
+
+
+async def test_an_integer_strategy_id_names_the_budget_of_its_text(client, trader, viewer, ten):
+    """A strategy instance's id is an integer in /api/v1/strategies: an order body or a filter
+    naming strategy ``12`` uses and finds the budget of strategy ``"12"``."""
+    response = await client.put("/api/v1/budget/12/USD", json={"allocated": "1000"}, headers=trader)
+    assert response.status_code == 201
+    status, placed = await place(client, trader, **order(1, strategy_id=12))
+    assert status == 201 and placed["status"] == "ACCEPTED"
+    row = await ledger("12")
+    check_invariant(row)
+    assert (row.reserved, row.available) == (D(100), D(900))
+    reservation = await BudgetReservation.get(order_id=placed["id"])
+    assert (reservation.strategy_id, reservation.amount) == ("12", D(100))
+
+    response = await client.get("/api/v1/budget/registry?strategy_id=12", headers=viewer)
+    items = (await response.get_json())["items"]
+    assert [(i["strategy_id"], i["reserved"]) for i in items] == [("12", "100")]
+    assert RegistryQuery.model_validate({"strategy_id": 12}).strategy_id == "12"
