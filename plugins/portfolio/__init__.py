@@ -36,9 +36,9 @@ def register_blueprints(app: Quart) -> Sequence[Blueprint]:
 
 async def snapshot(ctx: dict[str, Any]) -> dict[str, Any]:
     """Every minute: record a portfolio snapshot (equity, cash, positions, PnL)."""
-    from quarkbot_plugins.portfolio import service
+    from quarkbot_plugins.portfolio.snapshots import record_snapshot
 
-    recorded = await service.record_snapshot("cron")
+    recorded = await record_snapshot("cron")
     return {"id": recorded.id, "total_equity": str(recorded.total_equity)}
 
 
@@ -50,11 +50,11 @@ def register_cron_jobs() -> Sequence[CronJob]:
 @hookimpl
 async def on_order_event(event: Any) -> None:
     """A fill changes cash and positions: record a snapshot (a few reads and one insert)."""
-    from quarkbot_plugins.portfolio import service
+    from quarkbot_plugins.portfolio.snapshots import record_snapshot
     from quarkbot_plugins.trading.api import FILL_EVENTS
 
     if event.kind in FILL_EVENTS and event.fill is not None:
-        await service.record_snapshot("fill")
+        await record_snapshot("fill")
 
 
 def _require_plugins() -> None:

@@ -1,4 +1,4 @@
-"""Portfolio routes. Thin: valuation and snapshots live in ``service.py``."""
+"""Portfolio routes. Thin: the portfolio lives in ``service.py``, snapshots in ``snapshots.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from quart_schema import tag, validate_querystring, validate_response
 
 from quarkbot.auth import requires
 from quarkbot.pagination import paginate
-from quarkbot_plugins.portfolio import service
+from quarkbot_plugins.portfolio import service, snapshots
 from quarkbot_plugins.portfolio.schemas import (
     EmptyQuery,
     HistoryQuery,
@@ -17,6 +17,7 @@ from quarkbot_plugins.portfolio.schemas import (
     PortfolioQuery,
     ReloadOut,
     SectorExposureOut,
+    SnapshotOut,
     SnapshotPage,
 )
 
@@ -57,9 +58,8 @@ async def history(query_args: HistoryQuery) -> dict[str, Any]:
     ``cron``), after each fill (``fill``), and on request (``reload``: ``refresh=true`` or
     ``POST /api/v1/portfolio/reload``).
     """
-    q = query_args
-    qs = service.history_queryset(q.start, q.end, q.reason)
-    return await paginate(qs, q, service.snapshot_out)
+    history = snapshots.history_queryset(query_args)
+    return await paginate(history, query_args, SnapshotOut.model_validate)
 
 
 @portfolio_bp.get("/sector-exposure")

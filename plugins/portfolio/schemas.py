@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
-from quarkbot.pagination import PageQuery
+from quarkbot.pagination import Lookup, Page, PageQuery
+from quarkbot.types import Money, UtcDatetime
 
-
-def format_decimal(value: Decimal) -> str:
-    """Fixed-point without padding zeros; never an exponent (``Decimal("0E-12")`` -> ``"0"``)."""
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
-
-
-def as_utc(value: datetime) -> datetime:
-    """A query time without an offset is read as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
-Money = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
 Reason = Literal["cron", "fill", "reload"]
 
 
@@ -41,12 +26,18 @@ class EmptyQuery(BaseModel):
 
 
 class HistoryQuery(PageQuery):
-    start: UtcDatetime | None = Field(None, description="Inclusive, UTC ISO-8601")
-    end: UtcDatetime | None = Field(None, description="Exclusive, UTC ISO-8601")
+    start: Annotated[
+        UtcDatetime | None, Lookup("ts__gte"), Field(description="Inclusive, UTC ISO-8601")
+    ] = None
+    end: Annotated[
+        UtcDatetime | None, Lookup("ts__lt"), Field(description="Exclusive, UTC ISO-8601")
+    ] = None
     reason: Reason | None = None
 
 
 class SnapshotOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     ts: datetime
     account: str
@@ -60,14 +51,13 @@ class SnapshotOut(BaseModel):
     reason: Reason
 
 
-class SnapshotPage(BaseModel):
-    items: list[SnapshotOut]
-    total: int
-    limit: int
-    offset: int
+class SnapshotPage(Page[SnapshotOut]):
+    pass
 
 
 class HoldingOut(BaseModel):
+    """A holding of the account valuation, with its sector and share of equity."""
+
     symbol: str
     kind: str
     sector: str
