@@ -13,7 +13,6 @@ from typing import Any
 from tortoise.exceptions import ConfigurationError, IntegrityError
 from tortoise.expressions import F
 
-from quarkbot.db import MAX_INT_ID
 from quarkbot.errors import Conflict, Forbidden, NotFound
 from quarkbot.pagination import PageQuery, filtered, get_or_404, paginate
 from quarkbot.plugin_settings import settings_of
@@ -45,14 +44,12 @@ async def owner_of(strategy_id: str) -> str | None:
 
 
 async def _instance_owner(strategy_id: str) -> str | None:
-    if not strategy_id.isdigit() or int(strategy_id) > MAX_INT_ID:
-        return None
     try:
-        from quarkbot_plugins.strategies.api import StrategyInstance
+        from quarkbot_plugins.strategies import api as strategies
     except ImportError:
         return None
     try:
-        instance = await StrategyInstance.get_or_none(id=int(strategy_id))
+        instance = await strategies.find_instance(strategy_id)
     except ConfigurationError:  # the strategies plugin is installed but disabled
         return None
     return instance.owner if instance is not None else None
