@@ -12,8 +12,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel
 
+# everything the built-in plugins need at run time: the numeric stack too
+RUN_INSTALL := $(BIN)/pip install --quiet -e ".[numeric]"
+
 $(STAMP_RUN): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	$(RUN_INSTALL)
 	touch $@
 
 $(STAMP_DEV): $(BIN)/python $(DEPS)
@@ -21,6 +24,10 @@ $(STAMP_DEV): $(BIN)/python $(DEPS)
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
+	@echo "quarkbot: serving on http://127.0.0.1:8000 (API docs at /docs, health at /health)."
+	@echo "  Log in as admin: on a first start the password is printed below and kept in"
+	@echo "  var/admin-credentials.txt. Then, in another terminal: $(BIN)/quarkbot demo"
+	@echo "  (demo instruments, years of bars, a live feed, a paper-trading strategy, a sweep)."
 	$(BIN)/quarkbot serve
 
 lint: $(STAMP_DEV)

@@ -14,4 +14,13 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("backtests", "quarkbot_plugins.backtests"),
     ("metrics", "quarkbot_plugins.metrics"),
     ("hedging", "quarkbot_plugins.hedging"),
+    ("demo", "quarkbot_plugins.demo"),
 )
+
+#: What a built-in plugin needs beyond quarkbot's own requirements: (the setup.cfg extra that
+#: installs it, the top-level modules it imports). `make run` installs them; where one is
+#: missing all the same, the plugin is not loaded and start-up names the extra to install.
+REQUIRES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "strategies": ("numeric", ("numpy", "pandas", "numba", "sklearn")),
+    "backtests": ("numeric", ("numpy", "pandas", "numba", "vectorbt", "plotly")),
+}

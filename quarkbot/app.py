@@ -25,6 +25,7 @@ from quarkbot.auth import (
     route_role,
 )
 from quarkbot.contrib import Channel
+from quarkbot.env_check import check_environment
 from quarkbot.host import Host
 from quarkbot.http_errors import ApiError, register_error_handlers
 from quarkbot.manager import PluginError, PluginManager, unique_by_name
@@ -65,6 +66,9 @@ def create_app(
     # The data dir holds the SQLite database and secrets: private to this user.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     manager = PluginManager(settings.disabled_plugins).load_all(extra=plugins)
+    check_environment(manager)
+    for missing in manager.not_loaded.values():
+        log.warning("%s", missing.notice())
     secrets = load_secrets(settings)
 
     app = Quart("quarkbot", static_folder=str(STATIC_DIR), static_url_path="/static")
@@ -226,6 +230,8 @@ def _install_request_hooks(app: Quart, host: Host) -> None:
         request_id = getattr(g, "request_id", None)
         if request_id:
             response.headers["X-Request-ID"] = request_id
+        if _body_unread():
+            response.headers["Connection"] = "close"
         if request.method in audit.MUTATING_METHODS:
             try:
                 await _audit(host, response.status_code)
@@ -234,6 +240,20 @@ def _install_request_hooks(app: Quart, host: Host) -> None:
                 # failure is logged loudly and flagged on the response instead.
                 response.headers["X-Audit-Failed"] = "1"
         return response
+
+
+def _body_unread() -> bool:
+    """True when this response goes out before the request body was read in full (a 413 on
+    its Content-Length, a 401 before the upload): the rest of the body is still on the
+    connection, so it must close; a keep-alive client would write its next request into it."""
+    declared = request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "")
+    if not declared:
+        return False
+    body = getattr(request, "body", None)
+    complete = getattr(body, "_complete", None)
+    if complete is None:
+        return False
+    return not complete.is_set() or getattr(body, "_must_raise", None) is not None
 
 
 # A raw NUL byte is invalid JSON already (400); these are its escaped spellings.

@@ -84,14 +84,34 @@ def serve(host: str | None, port: int | None, no_worker: bool, reload: bool) -> 
     run_server(settings, start_worker=not no_worker, reload=reload)
 
 
+def _queues(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    from quarkbot.contrib import QUEUES
+
+    if value is None:
+        return QUEUES
+    queues = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [queue for queue in queues if queue not in QUEUES]
+    if unknown or not queues:
+        raise click.BadParameter(f"choose among {', '.join(QUEUES)} (comma-separated)")
+    return queues
+
+
 @main.command()
-@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+@click.option(
+    "--queues",
+    callback=_queues,
+    default=None,
+    metavar="QUEUE[,QUEUE]",
+    help="Job queues to serve: default, numeric, or both (the default); one process per queue.",
+)
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--supervised", is_flag=True, hidden=True)
 @_fail_cleanly
-def worker(burst: bool) -> None:
-    """Run an arq worker (the same as `arq quarkbot.worker.WorkerSettings`)."""
+def worker(queues: tuple[str, ...], burst: bool, supervised: bool) -> None:
+    """Run arq workers (`--queues default` is `arq quarkbot.worker.WorkerSettings`)."""
     from quarkbot.worker import run_worker
 
-    run_worker(_settings(), burst=burst)
+    run_worker(_settings(), queues=queues, burst=burst, supervised=supervised)
 
 
 @main.command()
@@ -225,8 +245,11 @@ def plugins_list() -> None:
     from quarkbot.manager import PluginManager
 
     settings = _settings()
-    for info in PluginManager(settings.disabled_plugins).load_all().plugins():
+    manager = PluginManager(settings.disabled_plugins).load_all()
+    for info in manager.plugins():
         click.echo(f"{info.name}\t{info.version}\t{info.source}\t{','.join(info.hooks)}")
+    for missing in manager.not_loaded.values():
+        click.echo(f"{missing.name}\t-\tnot loaded\t{missing.reason}")
 
 
 @main.group()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Role = Literal["viewer", "trader", "admin"]
 
@@ -81,3 +81,35 @@ class Notifier:
     validate: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = field(
         default=None, compare=False
     )
+
+
+#: Job queues by workload. ``default`` (trading, risk, system jobs and crons) is ready within
+#: seconds of a start; ``numeric`` (backtests, model fits, metrics on the numeric stack) may
+#: wait for a warm-up (numba) that never delays ``default``.
+DEFAULT_QUEUE = "default"
+NUMERIC_QUEUE = "numeric"
+QUEUES: tuple[str, ...] = (DEFAULT_QUEUE, NUMERIC_QUEUE)
+_QUEUE_ATTRIBUTE = "quarkbot_queue"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def runs_on(queue: str) -> Callable[[F], F]:
+    """Put a job (or a cron job's function) on ``queue``; undecorated jobs run on ``default``.
+
+    ``@runs_on("numeric")`` above ``async def fit(ctx, ...)``: only workers that serve the
+    numeric queue run it, and their warm-up does not hold up the default queue's jobs.
+    """
+    if queue not in QUEUES:
+        raise ValueError(f"unknown job queue {queue!r}; one of {', '.join(QUEUES)}")
+
+    def mark(function: F) -> F:
+        setattr(function, _QUEUE_ATTRIBUTE, queue)
+        return function
+
+    return mark
+
+
+def queue_of(function: Callable[..., Any]) -> str:
+    """The queue a job function was put on with :func:`runs_on` (``default`` otherwise)."""
+    return str(getattr(function, _QUEUE_ATTRIBUTE, DEFAULT_QUEUE))

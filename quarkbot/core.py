@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Quart
 
 from quarkbot import db
-from quarkbot.contrib import Channel
+from quarkbot.contrib import DEFAULT_QUEUE, QUEUES, Channel
 from quarkbot.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from quarkbot.queue import JobQueue
 
 
 @hookimpl
@@ -54,32 +58,67 @@ async def _realtime_health() -> dict[str, Any]:
 
     host = current_host()
     queue = host.queue
+    components = _not_loaded(host.manager)
     if queue is None:
-        return {"redis": {"status": "down", "error": "not started"}}
+        return components | {"redis": {"status": "down", "error": "not started"}}
     try:
         await queue.redis.ping()
     except Exception as exc:
-        return {
+        return components | {
             "redis": {"status": "down", "error": type(exc).__name__},
             "worker": {"status": "unknown", "error": "redis unavailable"},
         }
-    worker = await queue.worker_health()
-    starting = [] if worker else await queue.workers_starting()
     hub = host.hub
-    return {
-        "redis": {
-            "status": "ok",
-            # the embedded server is the one on a unix socket
-            "embedded": bool(queue.redis.connection_pool.connection_kwargs.get("path")),
-            "events_subscribed": bool(hub is not None and hub.connected.is_set()),
-        },
-        "worker": {"status": "ok", "detail": worker}
-        if worker
-        else {
+    components["redis"] = {
+        "status": "ok",
+        # the embedded server is the one on a unix socket
+        "embedded": bool(queue.redis.connection_pool.connection_kwargs.get("path")),
+        "events_subscribed": bool(hub is not None and hub.connected.is_set()),
+    }
+    for name in QUEUES:
+        key = "worker" if name == DEFAULT_QUEUE else f"worker:{name}"
+        components[key] = await _worker_health(queue, name)
+    return components
+
+
+async def _worker_health(queue: JobQueue, name: str) -> dict[str, Any]:
+    """A queue's workers: ``ok`` (one reported within 5 s), ``starting`` (in its start-up
+    hooks, e.g. compiling numba) or ``down``; with the restarts and last error of the children
+    that ``quarkbot serve`` supervises."""
+    worker = await queue.worker_health(name)
+    starting = [] if worker else await queue.workers_starting(name)
+    status: dict[str, Any]
+    if worker:
+        status = {"status": "ok", "detail": worker}
+    elif starting:
+        status = {
             "status": "starting",
             "error": "a worker is starting (its plugins' start-up, e.g. compiling numba)",
             "starting": starting,
         }
-        if starting
-        else {"status": "down", "error": "no worker reported in the last 5 s"},
+    else:
+        status = {"status": "down", "error": "no worker reported in the last 5 s"}
+    supervised = await _supervised(queue, name)
+    if supervised is not None:
+        status["restarts"] = supervised.get("restarts", 0)
+        status["last_error"] = supervised.get("last_error")
+    return status
+
+
+async def _supervised(queue: JobQueue, name: str) -> dict[str, Any] | None:
+    from quarkbot.supervisor import supervised_key
+
+    raw = await queue.redis.get(supervised_key(queue.prefix, f"worker:{name}"))
+    try:
+        state = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _not_loaded(manager: Any) -> dict[str, Any]:
+    """A built-in plugin left out for a missing optional dependency degrades the health."""
+    return {
+        f"plugin:{name}": {"status": "not_loaded", "error": missing.reason, "extra": missing.extra}
+        for name, missing in manager.not_loaded.items()
     }

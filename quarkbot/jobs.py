@@ -19,7 +19,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from quarkbot import events
-from quarkbot.contrib import CronJob
+from quarkbot.contrib import CronJob, queue_of
 from quarkbot.manager import PluginManager, unique_by_name
 from quarkbot.models import JobEffect, JobRun
 
@@ -36,6 +36,12 @@ class JobSpec:
     plugin: str
     function: Callable[..., Awaitable[Any]]
     cron: CronJob | None = None
+    #: the queue it runs on: ``quarkbot.contrib.runs_on`` on its function, else ``default``
+    queue: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.queue:
+            object.__setattr__(self, "queue", queue_of(self.function))
 
     @property
     def description(self) -> str:

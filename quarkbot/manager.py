@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,48 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class NotLoaded:
+    """A built-in plugin left out because an optional dependency of it is not installed."""
+
+    name: str
+    extra: str  # the setup.cfg extra that installs what it needs
+    missing: tuple[str, ...]  # the top-level modules that are not installed
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"{', '.join(self.missing)} not installed; "
+            f"install them with: pip install 'quarkbot[{self.extra}]'"
+        )
+
+    def notice(self) -> str:
+        """The one start-up line that says so."""
+        return f"quarkbot: plugin {self.name!r} is not loaded: {self.reason}"
+
+
+def missing_requirements(name: str) -> NotLoaded | None:
+    """Which optional modules the built-in plugin ``name`` needs and lacks (None: all there).
+
+    ``find_spec`` looks for a module without importing it: the web process never imports the
+    numeric stack just to check.
+    """
+    from quarkbot_plugins import REQUIRES
+
+    if name not in REQUIRES:
+        return None
+    extra, modules = REQUIRES[name]
+    missing = tuple(module for module in modules if not _importable(module))
+    return NotLoaded(name, extra, missing) if missing else None
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def builtin_plugin_modules() -> tuple[tuple[str, str], ...]:
     """The built-in domain plugins, as (name, module path)."""
     from quarkbot_plugins import BUILTINS
@@ -51,6 +94,8 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.disabled = {name.strip() for name in disabled if name.strip()}
         self._info: dict[str, PluginInfo] = {}
+        #: built-in plugins left out for a missing optional dependency, by name
+        self.not_loaded: dict[str, NotLoaded] = {}
 
     # loading ---------------------------------------------------------------------------------
     def load_all(self, extra: Iterable[tuple[str, object]] = ()) -> PluginManager:
@@ -58,8 +103,13 @@ class PluginManager:
         for name, module_path in HOST_PLUGINS:
             self._register_module(name, module_path, "host")
         for name, module_path in builtin_plugin_modules():
-            if name not in self.disabled:
-                self._register_module(name, module_path, "builtin")
+            if name in self.disabled:
+                continue
+            missing = missing_requirements(name)
+            if missing is not None:
+                self.not_loaded[name] = missing
+                continue
+            self._register_module(name, module_path, "builtin")
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
             if ep.name in self.disabled:
                 continue

@@ -11,21 +11,26 @@ from arq.constants import abort_jobs_ss
 from arq.cron import next_cron
 from arq.jobs import Job, JobStatus
 
-from quarkbot.contrib import CronJob
+from quarkbot.contrib import DEFAULT_QUEUE, QUEUES, CronJob
 from quarkbot.jobs import JobSpec, record_enqueued
 
 TRIGGER_LOCK_SECONDS = 3600
 
 
-def queue_name(prefix: str) -> str:
-    return f"{prefix}:queue"
+def queue_name(prefix: str, queue: str = DEFAULT_QUEUE) -> str:
+    """The arq queue (a Redis sorted set) of ``queue``: ``{prefix}:queue`` for ``default``."""
+    base = f"{prefix}:queue"
+    return base if queue == DEFAULT_QUEUE else f"{base}:{queue}"
 
 
 class JobQueue:
+    """Every queue of one deployment; a job goes to its spec's queue (``JobSpec.queue``)."""
+
     def __init__(self, redis: ArqRedis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.name = queue_name(prefix)
+        self.name = queue_name(prefix)  # the default queue's
+        self.names = {queue: queue_name(prefix, queue) for queue in QUEUES}
 
     async def enqueue(
         self,
@@ -41,7 +46,7 @@ class JobQueue:
         """
         job_id = job_id or uuid.uuid4().hex
         job = await self.redis.enqueue_job(
-            spec.name, *args, _job_id=job_id, _queue_name=self.name, **kwargs
+            spec.name, *args, _job_id=job_id, _queue_name=self.names[spec.queue], **kwargs
         )
         if job is None:
             return None
@@ -59,7 +64,7 @@ class JobQueue:
             existing = await self.redis.get(lock)
             if existing is not None:
                 job_id = existing.decode()
-                status = await self.status(job_id)
+                status = await self.status(job_id, spec.queue)
                 # An aborted job stays in arq's queue until a worker drops it: not "queued".
                 if status in (JobStatus.queued, JobStatus.deferred) and not await self.aborting(
                     job_id
@@ -70,8 +75,16 @@ class JobQueue:
             await self.enqueue(spec, job_id=job_id, enqueued_by=enqueued_by)
             return job_id, True
 
-    async def status(self, job_id: str) -> JobStatus:
-        return await Job(job_id, self.redis, _queue_name=self.name).status()
+    async def status(self, job_id: str, queue: str | None = None) -> JobStatus:
+        name = self.names[queue] if queue else await self._queue_of(job_id)
+        return await Job(job_id, self.redis, _queue_name=name).status()
+
+    async def _queue_of(self, job_id: str) -> str:
+        """The arq queue that holds ``job_id`` (the default one when none does)."""
+        for name in self.names.values():
+            if await self.redis.zscore(name, job_id) is not None:
+                return name
+        return self.name
 
     async def aborting(self, job_id: str) -> bool:
         """True while an abort of ``job_id`` is requested and no worker has acted on it yet."""
@@ -79,22 +92,22 @@ class JobQueue:
 
     async def abort(self, job_id: str) -> bool:
         """Ask the worker to abort a queued or running job (arq ``allow_abort_jobs``)."""
-        job = Job(job_id, self.redis, _queue_name=self.name)
+        job = Job(job_id, self.redis, _queue_name=await self._queue_of(job_id))
         try:
             return await job.abort(timeout=0.5, poll_delay=0.05)
         except TimeoutError:
             return False  # requested; the worker cancels it when it next checks
 
-    async def worker_health(self) -> str | None:
-        value = await self.redis.get(f"{self.name}:health-check")
+    async def worker_health(self, queue: str = DEFAULT_QUEUE) -> str | None:
+        value = await self.redis.get(f"{self.names[queue]}:health-check")
         return value.decode() if value else None
 
-    def starting_key(self, worker: str) -> str:
-        return f"{self.name}:starting:{worker}"
+    def starting_key(self, worker: str, queue: str = DEFAULT_QUEUE) -> str:
+        return f"{self.names[queue]}:starting:{worker}"
 
-    async def workers_starting(self) -> list[str]:
+    async def workers_starting(self, queue: str = DEFAULT_QUEUE) -> list[str]:
         """Workers running their start-up hooks (e.g. compiling numba), not taking jobs yet."""
-        prefix = self.starting_key("")
+        prefix = self.starting_key("", queue)
         return sorted(
             [key.decode()[len(prefix) :] async for key in self.redis.scan_iter(f"{prefix}*")]
         )

@@ -53,15 +53,34 @@ class ServerSecrets:
     api_key_secret: str
 
 
+#: zxcvbn's estimate of the guesses a secret takes, as a power of ten: 16 random hex digits
+#: (the shortest accepted) score about 27, a word repeated to 32 bytes about 1 to 8.
+MIN_SECRET_GUESSES_LOG10 = 24
+GENERATE = "generate one with `openssl rand -hex 32`"
+
+
 def _secret_problem(name: str, value: str) -> str | None:
     normalized = value.strip().lower()
     if normalized in WELL_KNOWN_SECRETS or len(set(value)) <= 4:
-        return f"{name} is a well-known or trivial value; generate one with `openssl rand -hex 32`"
+        return f"{name} is a well-known or trivial value; {GENERATE}"
     if len(value.encode()) < MIN_SECRET_BYTES:
         return (
             f"{name} is {len(value.encode())} bytes; it must be at least {MIN_SECRET_BYTES} bytes"
         )
+    if guesses_log10(value) < MIN_SECRET_GUESSES_LOG10:
+        return f"{name} is too easy to guess (words, keyboard patterns or repeats); {GENERATE}"
     return None
+
+
+def guesses_log10(secret: str) -> float:
+    """The zxcvbn strength estimate of ``secret`` (log10 of the guesses an attacker needs).
+
+    zxcvbn knows common words, names, dates, keyboard walks, sequences and repeats; only the
+    first 72 characters are scored (its limit), which is more than the threshold needs.
+    """
+    from zxcvbn import zxcvbn
+
+    return float(zxcvbn(secret[:72])["guesses_log10"])
 
 
 def is_loopback(host: str) -> bool:

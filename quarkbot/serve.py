@@ -1,23 +1,31 @@
-"""``quarkbot serve``: hypercorn in-process, plus the embedded Redis and a worker child process.
+"""``quarkbot serve``: hypercorn in-process, plus the embedded Redis and supervised workers.
 
-The worker never runs on the web event loop (CPU-heavy jobs such as backtests would stall every
-request); ``--no-worker`` leaves it to a separate ``quarkbot worker``. This process owns what it
-starts: on SIGINT/SIGTERM it stops the server, then the worker, then the embedded Redis.
+The workers never run on the web event loop (CPU-heavy jobs such as backtests would stall every
+request): one child process per job queue (``default`` and ``numeric``), restarted with
+backoff when it exits (:mod:`quarkbot.supervisor`); ``--no-worker`` leaves them to separate
+``quarkbot worker`` processes. This process owns what it starts: on SIGINT/SIGTERM it stops the
+server, then the workers, then the embedded Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from quarkbot.contrib import QUEUES
 from quarkbot.embedded_redis import EmbeddedRedis
 from quarkbot.redis_conn import resolve_url
 from quarkbot.settings import Settings
+from quarkbot.supervisor import ChildSpec, Supervisor, supervised_key
+
+log = logging.getLogger("quarkbot.serve")
 
 
 def run_server(settings: Settings, *, start_worker: bool = True, reload: bool = False) -> None:
@@ -43,19 +51,19 @@ def run_server(settings: Settings, *, start_worker: bool = True, reload: bool = 
 
     check_port_free(settings.host, settings.port)
     embedded: EmbeddedRedis | None = None
-    worker: subprocess.Popen[bytes] | None = None
+    workers: Supervisor | None = None
     try:
         url, embedded = resolve_url(settings)
         settings = settings.model_copy(update={"redis_url": url})
         app = create_app(settings)
         if settings.should_auto_migrate:
-            asyncio.run(_migrate(app))  # before the worker starts: one process migrates
+            asyncio.run(_migrate(app))  # before the workers start: one process migrates
         if start_worker:
-            worker = start_worker_process(url)
+            workers = start_workers(settings, url, QUEUES)
         asyncio.run(_serve(app, config))
     finally:
-        if worker is not None:
-            stop_process(worker)
+        if workers is not None:
+            workers.stop()
         if embedded is not None:
             embedded.stop()
 
@@ -79,34 +87,64 @@ def check_port_free(host: str, port: int) -> None:
             raise SystemExit(f"quarkbot: cannot serve on {host}:{port}: {exc.strerror}") from exc
 
 
-def start_worker_process(redis_url: str) -> subprocess.Popen[bytes]:
-    """``quarkbot worker`` as a child sharing this process's Redis and settings."""
+def worker_specs(redis_url: str, queues: Sequence[str]) -> list[ChildSpec]:
+    """``quarkbot worker --queues Q --supervised`` per queue, sharing this process's Redis."""
     env = dict(os.environ, QUARKBOT_REDIS_URL=redis_url)
-    return subprocess.Popen(
-        # -P: a folder named "quarkbot" in the working directory must not shadow the package
-        [sys.executable, "-P", "-m", "quarkbot", "worker"],
-        env=env,
-        preexec_fn=_die_with_parent,
+    return [
+        ChildSpec(
+            f"worker:{queue}",
+            # -P: a folder named "quarkbot" in the working directory must not shadow the package
+            [sys.executable, "-P", "-m", "quarkbot", "worker", "--queues", queue, "--supervised"],
+            env,
+        )
+        for queue in queues
+    ]
+
+
+def start_workers(settings: Settings, redis_url: str, queues: Sequence[str]) -> Supervisor:
+    """One supervised worker child per queue; their state goes to Redis for ``/health``."""
+    supervisor = Supervisor(
+        worker_specs(redis_url, queues), on_change=_record_states(settings, redis_url)
     )
+    supervisor.start()
+    return supervisor
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    os.setpgrp()  # the parent forwards Ctrl-C itself, in order
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
+def supervise_workers(settings: Settings, queues: Sequence[str]) -> None:
+    """``quarkbot worker`` with several queues: their children until SIGINT/SIGTERM."""
+    url, embedded = resolve_url(settings)
+    supervisor = Supervisor(worker_specs(url, queues), on_change=_record_states(settings, url))
+    previous = {sig: signal.signal(sig, lambda *_: supervisor.stop()) for sig in _STOP_SIGNALS}
     try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
+        supervisor.start()
+        supervisor.wait()
+    finally:
+        supervisor.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if embedded is not None:
+            embedded.stop()
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _record_states(settings: Settings, redis_url: str) -> Callable[[list[dict[str, Any]]], None]:
+    import redis
+
+    client = redis.Redis.from_url(
+        redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    )
+    host = f"{socket.gethostname()}:{os.getpid()}"
+
+    def record(states: list[dict[str, Any]]) -> None:
+        with client.pipeline() as pipe:
+            for state in states:
+                key = supervised_key(settings.redis_prefix, state["name"])
+                pipe.set(key, json.dumps(state | {"supervisor": host}), ex=7 * 24 * 3600)
+            pipe.execute()
+
+    return record
 
 
 async def _serve(app: object, config: object) -> None:

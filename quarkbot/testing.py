@@ -266,27 +266,21 @@ def auth_headers(app: Any) -> Callable[..., Awaitable[dict[str, str]]]:
 def run_worker(
     quarkbot_settings: Settings, quarkbot_plugins: list[tuple[str, object]]
 ) -> Callable[..., Awaitable[int]]:
-    """``await run_worker()`` runs a burst-mode arq worker in-process until the queue is empty.
+    """``await run_worker()`` runs burst-mode arq workers in-process until the queues are empty
+    (the default queue, then the numeric one when jobs wait there).
 
-    Returns the number of jobs it completed. It uses the same settings and plugins as ``app``.
+    Returns the number of jobs they completed. It uses the same settings and plugins as ``app``.
     """
 
     async def run(**overrides: Any) -> int:
-        from arq.worker import Worker
+        from quarkbot.worker import drain
 
-        from quarkbot.worker import build_worker_settings
-
-        kwargs = build_worker_settings(
-            quarkbot_settings, plugins=quarkbot_plugins, redis_url=quarkbot_settings.redis_url
+        return await drain(
+            quarkbot_settings,
+            plugins=quarkbot_plugins,
+            redis_url=quarkbot_settings.redis_url,
+            **{"poll_delay": 0.01, **overrides},
         )
-        kwargs.update(burst=True, handle_signals=False, poll_delay=0.01)
-        kwargs.update(overrides)
-        worker = Worker(**kwargs)
-        try:
-            await worker.main()
-        finally:
-            await worker.close()
-        return int(worker.jobs_complete)
 
     return run
 

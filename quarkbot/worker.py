@@ -1,16 +1,21 @@
-"""The arq worker: ``arq quarkbot.worker.WorkerSettings`` or ``quarkbot worker``.
+"""The arq workers: ``quarkbot worker --queues ...`` or ``arq quarkbot.worker.WorkerSettings``.
 
-``WorkerSettings`` is built at import from the plugins' ``register_jobs`` and
-``register_cron_jobs``. Every job is wrapped so that its runs are recorded and published.
+One arq worker serves one queue (``quarkbot.contrib.QUEUES``): ``WorkerSettings`` the
+``default`` queue, ``NumericWorkerSettings`` the ``numeric`` one, both built on first access
+from the plugins' ``register_jobs`` and ``register_cron_jobs``. ``quarkbot worker`` with
+several queues (all of them by default) runs one supervised child process per queue, so that
+the numeric queue's warm-up never holds up the default queue. Every job is wrapped so that its
+runs are recorded and published.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +25,9 @@ from arq.worker import func as arq_func
 from redis.exceptions import RedisError
 
 from quarkbot import db, events, hooks, plugin_settings
+from quarkbot.contrib import DEFAULT_QUEUE, NUMERIC_QUEUE, QUEUES
 from quarkbot.embedded_redis import EmbeddedRedis
+from quarkbot.env_check import check_environment
 from quarkbot.events import EventBus
 from quarkbot.jobs import JobSpec, collect, instrument
 from quarkbot.manager import PluginManager
@@ -50,15 +57,27 @@ def build_worker_settings(
     *,
     plugins: Iterable[tuple[str, object]] = (),
     redis_url: str | None = None,
+    queue: str = DEFAULT_QUEUE,
+    notices: bool = True,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``arq.worker.Worker`` (tests add ``burst=True``)."""
+    """Keyword arguments for ``arq.worker.Worker`` serving ``queue`` (tests add ``burst=True``).
+
+    ``notices``: log the start-up notices (plugins not loaded, unknown settings); a worker that
+    ``quarkbot serve`` supervises leaves them to its parent, which has given them already.
+    """
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}; one of {', '.join(QUEUES)}")
     settings = settings or Settings()
     # numba (vectorbt, signal functions) compiles once per machine: its cache lives in the data
     # dir. Set before any plugin can import numba, which reads it once, at import.
     os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.data_dir / "numba-cache"))
     manager = PluginManager(settings.disabled_plugins).load_all(extra=plugins)
+    check_environment(manager, notify=notices)
+    if notices:
+        for missing in manager.not_loaded.values():
+            log.warning("%s", missing.notice())
     plugin_settings.install(plugin_settings.validate(manager).values())
-    specs = collect(manager)
+    specs = {name: spec for name, spec in collect(manager).items() if spec.queue == queue}
     embedded: EmbeddedRedis | None = None
     if redis_url is None:
         redis_url, embedded = resolve_url(settings)
@@ -67,6 +86,9 @@ def build_worker_settings(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
+        # worker_startup hooks see which queues this worker serves: a warm-up that only the
+        # numeric queue's jobs need runs where "numeric" is served
+        ctx["queues"] = (queue,)
         # In-process (tests, embedding) the app may already run the database and the bus.
         ctx["quarkbot_owns_db"] = not db.is_initialised()
         if ctx["quarkbot_owns_db"]:
@@ -81,8 +103,8 @@ def build_worker_settings(
         ctx["plugin_manager"] = manager
         # /health reports the worker as "starting" while its plugins start up (a first start
         # compiles numba for about a minute), instead of "down"
-        queue = JobQueue(ctx["redis"], settings.redis_prefix)
-        starting = queue.starting_key(f"{socket.gethostname()}:{os.getpid()}")
+        job_queue = JobQueue(ctx["redis"], settings.redis_prefix)
+        starting = job_queue.starting_key(f"{socket.gethostname()}:{os.getpid()}", queue)
         with contextlib.suppress(RedisError):
             await ctx["redis"].set(starting, datetime.now(UTC).isoformat(), ex=STARTING_TTL)
         try:
@@ -110,13 +132,13 @@ def build_worker_settings(
         arq_func(instrument(spec), name=spec.name, max_tries=job_settings.max_tries)  # type: ignore[arg-type]
         for spec in specs.values()
         if spec.cron is None
-    ] or [arq_func(_noop, name="quarkbot._noop")]
+    ] or [arq_func(_noop, name=f"quarkbot._noop.{queue}")]
     cron_jobs = [_cron(spec) for spec in specs.values() if spec.cron is not None]
     return {
         "functions": functions,
         "cron_jobs": cron_jobs,
         "redis_settings": _redis_settings(redis_url, settings),
-        "queue_name": queue_name(settings.redis_prefix),
+        "queue_name": queue_name(settings.redis_prefix, queue),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "poll_delay": job_settings.poll_delay_seconds,
@@ -143,25 +165,46 @@ def _cron(spec: JobSpec) -> Any:
     )
 
 
-def _settings_class() -> type:
-    return type("WorkerSettings", (), build_worker_settings())
-
-
+_SETTINGS_CLASSES = {"WorkerSettings": DEFAULT_QUEUE, "NumericWorkerSettings": NUMERIC_QUEUE}
 _built: dict[str, type] = {}
 
 
 def __getattr__(name: str) -> Any:
     # Built on first access so that importing this module for its helpers has no effect;
     # `arq quarkbot.worker.WorkerSettings` accesses it right away, as an import would.
-    if name == "WorkerSettings":
+    if name in _SETTINGS_CLASSES:
         if name not in _built:
-            _built[name] = _settings_class()
+            kwargs = build_worker_settings(queue=_SETTINGS_CLASSES[name])
+            _built[name] = type(name, (), kwargs)
         return _built[name]
     raise AttributeError(name)
 
 
-def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None:
-    """``quarkbot worker``: run an arq worker in this process until SIGINT/SIGTERM.
+def run_worker(
+    settings: Settings | None = None,
+    *,
+    queues: Sequence[str] = QUEUES,
+    burst: bool = False,
+    supervised: bool = False,
+) -> None:
+    """``quarkbot worker``: serve ``queues`` until SIGINT/SIGTERM (or, ``burst``, until empty).
+
+    One queue runs in this process. Several run as one supervised child process each
+    (restarted when they exit), or, with ``burst``, one after the other in this process.
+    """
+    settings = settings or Settings()
+    if burst:
+        asyncio.run(drain(settings, queues=queues, notices=not supervised))
+    elif len(queues) == 1:
+        run_one(settings, queues[0], notices=not supervised)
+    else:
+        from quarkbot.serve import supervise_workers
+
+        supervise_workers(settings, queues)
+
+
+def run_one(settings: Settings, queue: str, *, notices: bool = True) -> None:
+    """One arq worker for ``queue`` in this process, until SIGINT/SIGTERM.
 
     arq's ``close()`` talks to Redis before it runs ``on_shutdown``: when Redis is already gone
     it raises, and the database connection (aiosqlite keeps a non-daemon thread) would keep the
@@ -169,8 +212,8 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
     """
     from arq.worker import Worker
 
-    kwargs = build_worker_settings(settings)
-    worker = Worker(**kwargs, burst=burst)
+    kwargs = build_worker_settings(settings, queue=queue, notices=notices)
+    worker = Worker(**kwargs)
     try:
         worker.run()
     except Exception:
@@ -184,3 +227,51 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> None
             if db.is_initialised():
                 with contextlib.suppress(Exception):
                     worker.loop.run_until_complete(db.close_db())
+
+
+async def drain(
+    settings: Settings,
+    *,
+    plugins: Iterable[tuple[str, object]] = (),
+    redis_url: str | None = None,
+    queues: Sequence[str] = QUEUES,
+    notices: bool = True,
+    **overrides: Any,
+) -> int:
+    """Burst-mode workers in this process, one queue after the other, until each is empty.
+
+    The default queue always runs (its start-up crons with it); a later queue only when jobs
+    wait in it (a default job may queue numeric work: training after a signal run). Returns
+    the number of jobs completed. ``overrides`` go to every ``arq.worker.Worker``.
+    """
+    from arq.worker import Worker
+
+    url, embedded = (redis_url, None) if redis_url else resolve_url(settings)
+    done = 0
+    try:
+        for index, queue in enumerate(queues):
+            if index and not await _has_jobs(url, settings, queue):
+                continue
+            kwargs = build_worker_settings(
+                settings, plugins=plugins, redis_url=url, queue=queue, notices=notices
+            )
+            kwargs.update(burst=True, handle_signals=False)
+            kwargs.update(overrides)
+            worker = Worker(**kwargs)
+            try:
+                await worker.main()
+            finally:
+                await worker.close()
+            done += int(worker.jobs_complete)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return done
+
+
+async def _has_jobs(url: str, settings: Settings, queue: str) -> bool:
+    redis = connect(url, settings)
+    try:
+        return bool(await redis.zcard(queue_name(settings.redis_prefix, queue)))
+    finally:
+        await redis.aclose()

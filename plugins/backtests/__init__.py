@@ -13,7 +13,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl
-from quarkbot.contrib import Channel, CronJob
+from quarkbot.contrib import Channel, CronJob, runs_on
 
 __version__ = "0.1.0"
 
@@ -62,6 +62,7 @@ def register_settings() -> type:
     return BacktestsSettings
 
 
+@runs_on("numeric")
 async def run_chunk(ctx: dict[str, Any], backtest_id: int, index: int) -> dict[str, Any]:
     """Run one chunk of a backtest's parameter combinations (merges after the last one)."""
     from quarkbot_plugins.backtests import tasks
@@ -93,4 +94,5 @@ async def worker_startup(ctx: dict[str, Any]) -> None:
     """numba's cache in the data dir, and a warm-up backtest before the worker takes jobs."""
     from quarkbot_plugins.backtests import tasks
 
-    await tasks.worker_startup(ctx)
+    if "numeric" in ctx.get("queues", ("numeric",)):  # only where chunk jobs run
+        await tasks.worker_startup(ctx)

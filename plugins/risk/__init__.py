@@ -16,7 +16,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl
-from quarkbot.contrib import Channel, CronJob
+from quarkbot.contrib import Channel, CronJob, runs_on
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ def register_settings() -> type:
     return RiskSettings
 
 
+@runs_on("numeric")
 async def refresh_metrics(ctx: dict[str, Any]) -> dict[str, Any]:
     """Recompute the risk metrics (vectorbt) from the equity history and cache them."""
     from quarkbot_plugins.risk import tasks

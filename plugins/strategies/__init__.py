@@ -16,7 +16,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl
-from quarkbot.contrib import Channel, CronJob
+from quarkbot.contrib import Channel, CronJob, runs_on
 
 __version__ = "0.1.0"
 
@@ -95,6 +95,7 @@ async def evaluate_signals(ctx: dict[str, Any]) -> dict[str, Any]:
     return await live.evaluate_signals(ctx)
 
 
+@runs_on("numeric")
 async def train_model(ctx: dict[str, Any], strategy_id: int, symbol: str) -> dict[str, Any]:
     """Train an ml_classifier instance's model for one symbol and store it."""
     from quarkbot_plugins.strategies import training
