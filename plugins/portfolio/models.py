@@ -8,9 +8,11 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from quarkbot.types import DECIMAL_PLACES, MAX_DIGITS
+
 
 def money(**kwargs: Any) -> Any:
-    return fields.DecimalField(max_digits=30, decimal_places=12, **kwargs)
+    return fields.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, **kwargs)
 
 
 class PortfolioSnapshot(Model):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-ZERO = Decimal(0)
+from quarkbot.types import ZERO
 
 
 def signed(side: str, quantity: Decimal) -> Decimal:

@@ -143,28 +143,7 @@ async def execution_quality(
         end,
     )
     fills = await fills_qs.order_by("ts", "id").values("order_id", "quantity", "price", "ts")
-
-    slippages: list[Decimal] = []
-    weighted = ZERO
-    weights = ZERO
-    first_fill: dict[int, datetime] = {}
-    for fill in fills:
-        order = orders.get(fill["order_id"])
-        if order is None:  # changed status between the two reads
-            continue
-        first_fill.setdefault(fill["order_id"], fill["ts"])
-        mid = order["arrival_mid"]
-        if mid is None or mid == 0:
-            continue
-        bps = slippage_bps(order["side"], fill["price"], mid)
-        notional = fill["quantity"] * fill["price"]
-        slippages.append(bps)
-        weighted += bps * notional
-        weights += notional
-
-    latencies = sorted(
-        seconds(ts - orders[order_id]["created_at"]) * 1000 for order_id, ts in first_fill.items()
-    )
+    fills = [f for f in fills if f["order_id"] in orders]  # else changed status between reads
     ordered = sum((o["quantity"] for o in orders.values()), ZERO)
     filled = sum((o["filled_quantity"] for o in orders.values()), ZERO)
     return {
@@ -176,19 +155,48 @@ async def execution_quality(
         "ordered_quantity": ordered,
         "filled_quantity": filled,
         "fill_ratio": filled / ordered if ordered else None,
-        "slippage_bps": {
-            "fills": len(slippages),
-            "mean": _mean(slippages),
-            "weighted_mean": weighted / weights if weights else None,
-            "min": min(slippages) if slippages else None,
-            "max": max(slippages) if slippages else None,
-        },
-        "fill_latency_ms": {
-            "orders": len(latencies),
-            "mean": _mean(latencies),
-            "p50": nearest_rank(latencies, Decimal("0.5")) if latencies else None,
-            "p95": nearest_rank(latencies, Decimal("0.95")) if latencies else None,
-        },
+        "slippage_bps": _slippage_stats(fills, orders),
+        "fill_latency_ms": _latency_stats(fills, orders),
+    }
+
+
+def _slippage_stats(fills: list[dict[str, Any]], orders: dict[int, Any]) -> dict[str, Any]:
+    """Slippage of each fill against its order's arrival mid (fills without one are left out)."""
+    slippages: list[Decimal] = []
+    weighted = ZERO
+    weights = ZERO
+    for fill in fills:
+        order = orders[fill["order_id"]]
+        mid = order["arrival_mid"]
+        if mid is None or mid == 0:
+            continue
+        bps = slippage_bps(order["side"], fill["price"], mid)
+        notional = fill["quantity"] * fill["price"]
+        slippages.append(bps)
+        weighted += bps * notional
+        weights += notional
+    return {
+        "fills": len(slippages),
+        "mean": _mean(slippages),
+        "weighted_mean": weighted / weights if weights else None,
+        "min": min(slippages) if slippages else None,
+        "max": max(slippages) if slippages else None,
+    }
+
+
+def _latency_stats(fills: list[dict[str, Any]], orders: dict[int, Any]) -> dict[str, Any]:
+    """Each order's first fill time after its creation, in milliseconds (fills oldest first)."""
+    first_fill: dict[int, datetime] = {}
+    for fill in fills:
+        first_fill.setdefault(fill["order_id"], fill["ts"])
+    latencies = sorted(
+        seconds(ts - orders[order_id]["created_at"]) * 1000 for order_id, ts in first_fill.items()
+    )
+    return {
+        "orders": len(latencies),
+        "mean": _mean(latencies),
+        "p50": nearest_rank(latencies, Decimal("0.5")) if latencies else None,
+        "p95": nearest_rank(latencies, Decimal("0.95")) if latencies else None,
     }
 
 
@@ -280,33 +288,38 @@ async def positions_metrics() -> dict[str, Any]:
     found = await marks(p.symbol for p in rows)
     groups: dict[str, dict[str, Any]] = {}
     for position in rows:
-        group = groups.setdefault(
-            position.base_currency,
-            {
-                "base_currency": position.base_currency,
-                "spot_quantity": ZERO,
-                "spot_value": ZERO,
-                "futures_quantity": ZERO,
-                "futures_value": ZERO,
-                "symbols": [],
-                "unpriced_symbols": [],
-            },
-        )
-        prefix = "spot" if position.kind == "spot" else "futures"
-        quantity = Decimal(position.quantity)
-        group[f"{prefix}_quantity"] += quantity
-        group["symbols"].append(position.symbol)
-        mark = found[position.symbol]
-        if mark is None:
-            group["unpriced_symbols"].append(position.symbol)
-        else:
-            group[f"{prefix}_value"] += quantity * mark
-    items = []
-    for base in sorted(groups):
-        group = groups[base]
-        spot_value = group["spot_value"]
-        group["net_quantity"] = group["spot_quantity"] + group["futures_quantity"]
-        group["net_exposure"] = spot_value + group["futures_value"]
-        group["hedge_ratio"] = -group["futures_value"] / spot_value if spot_value != 0 else None
-        items.append(group)
-    return {"items": items}
+        base = position.base_currency
+        group = groups.setdefault(base, _base_asset_group(base))
+        _add_position(group, position, found[position.symbol])
+    return {"items": [_with_net_exposure(groups[base]) for base in sorted(groups)]}
+
+
+def _base_asset_group(base: str) -> dict[str, Any]:
+    return {
+        "base_currency": base,
+        "spot_quantity": ZERO,
+        "spot_value": ZERO,
+        "futures_quantity": ZERO,
+        "futures_value": ZERO,
+        "symbols": [],
+        "unpriced_symbols": [],
+    }
+
+
+def _add_position(group: dict[str, Any], position: Position, mark: Decimal | None) -> None:
+    prefix = "spot" if position.kind == "spot" else "futures"
+    quantity = Decimal(position.quantity)
+    group[f"{prefix}_quantity"] += quantity
+    group["symbols"].append(position.symbol)
+    if mark is None:
+        group["unpriced_symbols"].append(position.symbol)
+    else:
+        group[f"{prefix}_value"] += quantity * mark
+
+
+def _with_net_exposure(group: dict[str, Any]) -> dict[str, Any]:
+    spot_value = group["spot_value"]
+    group["net_quantity"] = group["spot_quantity"] + group["futures_quantity"]
+    group["net_exposure"] = spot_value + group["futures_value"]
+    group["hedge_ratio"] = -group["futures_value"] / spot_value if spot_value != 0 else None
+    return group
