@@ -57,17 +57,17 @@ def _environment(monkeypatch: pytest.MonkeyPatch, hedging_env: dict[str, str]) -
 
 @pytest.fixture
 async def admin(auth_headers: Any) -> dict[str, str]:
-    return await auth_headers("admin")  # type: ignore[no-any-return]
+    return await auth_headers("admin")
 
 
 @pytest.fixture
 async def trader(auth_headers: Any) -> dict[str, str]:
-    return await auth_headers("trader")  # type: ignore[no-any-return]
+    return await auth_headers("trader")
 
 
 @pytest.fixture
 async def viewer(auth_headers: Any) -> dict[str, str]:
-    return await auth_headers("viewer")  # type: ignore[no-any-return]
+    return await auth_headers("viewer")
 
 
 @pytest.fixture

@@ -6,46 +6,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-ANALYSIS = "/api/v1/hedging/analysis"
-EXECUTE = "/api/v1/hedging/execute"
-CLOSE = "/api/v1/hedging/close"
-
-
-async def buy_spot(
-    client: Any, headers: dict[str, str], engine: Any, quantity: str, symbol: str = "BTC-USD"
-) -> None:
-    body = {
-        "client_order_id": f"spot-{symbol}-{quantity}",
-        "symbol": symbol,
-        "side": "buy",
-        "type": "market",
-        "quantity": quantity,
-    }
-    response = await client.post("/api/v1/orders", json=body, headers=headers)
-    assert response.status_code == 201, await response.get_data(as_text=True)
-    assert len(await engine.step()) == 1
-
-
-async def get(client: Any, path: str, headers: dict[str, str], **params: Any) -> Any:
-    response = await client.get(path, headers=headers, query_string=params)
-    assert response.status_code == 200, await response.get_data(as_text=True)
-    return await response.get_json()
-
-
-async def post(client: Any, path: str, headers: dict[str, str], body: dict[str, Any]) -> Any:
-    response = await client.post(path, json=body, headers=headers)
-    assert response.status_code == 200, await response.get_data(as_text=True)
-    return await response.get_json()
-
-
-async def hedging_orders(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
-    found = await get(client, "/api/v1/orders", headers, strategy_id="hedging")
-    return found["items"]  # type: ignore[no-any-return]
-
-
-async def btc_metrics(client: Any, headers: dict[str, str]) -> dict[str, Any]:
-    found = await get(client, "/api/v1/positions/metrics", headers)
-    return next(i for i in found["items"] if i["base_currency"] == "BTC")
+from .helpers import (
+    ANALYSIS,
+    CLOSE,
+    EXECUTE,
+    buy_spot,
+    get,
+    hedging_orders,
+    metrics_of,
+    post,
+)
 
 
 async def test_hedge_a_spot_long_then_close_it(
@@ -88,7 +58,7 @@ async def test_hedge_a_spot_long_then_close_it(
     [order] = await hedging_orders(client, viewer)
     assert order["status"] == "FILLED" and order["strategy_id"] == "hedging"
     assert order["client_order_id"] == trade["client_order_id"]
-    metrics = await btc_metrics(client, viewer)
+    metrics = await metrics_of(client, viewer)
     assert (metrics["net_exposure"], metrics["hedge_ratio"]) == ("0", "1")
 
     again = await post(client, EXECUTE, trader, {"idempotency_key": "hedge-1"})
@@ -115,7 +85,7 @@ async def test_hedge_a_spot_long_then_close_it(
     assert len(await engine.step()) == 1
     futures = await get(client, "/api/v1/positions/futures", viewer)
     assert futures["items"] == []
-    metrics = await btc_metrics(client, viewer)
+    metrics = await metrics_of(client, viewer)
     assert metrics["futures_quantity"] == "0" and metrics["hedge_ratio"] == "0"
 
     replay = await post(client, CLOSE, trader, {"idempotency_key": "close-1"})
