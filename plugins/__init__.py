@@ -13,6 +13,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("strategies", "quarkbot_plugins.strategies"),
     ("backtests", "quarkbot_plugins.backtests"),
     ("metrics", "quarkbot_plugins.metrics"),
+    ("alerts", "quarkbot_plugins.alerts"),
     ("hedging", "quarkbot_plugins.hedging"),
     ("demo", "quarkbot_plugins.demo"),
 )

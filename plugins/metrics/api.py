@@ -76,3 +76,34 @@ async def current_values(name: str) -> dict[str, float]:
             value = total / count
         out[labels_key(metric.labels, labels)] = float(value)
     return out
+
+
+async def series_points(
+    name: str, seconds: float, labels: dict[str, str] | None = None
+) -> dict[str, list[tuple[Any, float]]]:
+    """The stored points of the last ``seconds`` per series (labels as canonical JSON):
+    ``[(ts, value)]`` ascending, a point's value being its mean (for alert windows)."""
+    from datetime import timedelta
+
+    from quarkbot.plugin_settings import settings_of
+    from quarkbot.types import utc_now
+    from quarkbot_plugins.metrics.history import points
+    from quarkbot_plugins.metrics.settings import MetricsSettings
+
+    catalogue.get(name)
+    end = utc_now()
+    rows = await points(
+        name,
+        end - timedelta(seconds=seconds),
+        end + timedelta(seconds=1),
+        labels or {},
+        settings_of(MetricsSettings).raw_retention_days,
+    )
+    out: dict[str, list[tuple[Any, float]]] = {}
+    for row in rows:
+        if row.count:
+            out.setdefault(row.labels, []).append((row.ts, row.sum / row.count))
+    return out
+
+
+__all__ += ["series_points"]
