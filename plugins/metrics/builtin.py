@@ -9,7 +9,7 @@ names), never from user data.
 
 from __future__ import annotations
 
-import time
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,11 +19,12 @@ from tortoise import connections
 from quarkbot.contrib import Metric
 from quarkbot.redis_conn import current_redis, key
 from quarkbot.types import utc_now
+from quarkbot_plugins.metrics.sampling import ROUND
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SLIPPAGE_BUCKETS = (-50, -20, -10, -5, -2, -1, 0, 1, 2, 5, 10, 20, 50, 100)
 
-_valuation: tuple[float, Any] = (0.0, None)
+_valuation: tuple[object | None, Any] = (None, None)
 
 
 async def _valuate() -> Any:
@@ -31,11 +32,12 @@ async def _valuate() -> Any:
     global _valuation
     from quarkbot_plugins.trading import api as trading
 
-    at, value = _valuation
-    if value is None or time.monotonic() - at > 1.0:
-        value = await trading.valuate()
-        _valuation = (time.monotonic(), value)
-    return value
+    round_, value = _valuation
+    current = ROUND.get(None)
+    if value is None or current is None or round_ is not current:
+        value = asyncio.ensure_future(trading.valuate())
+        _valuation = (current, value)
+    return await asyncio.shield(value)
 
 
 async def _rows(sql: str, *params: Any) -> list[dict[str, Any]]:

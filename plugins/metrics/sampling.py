@@ -8,6 +8,7 @@ pairs plus its buckets for Prometheus (see :func:`recorded`).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import time
@@ -20,6 +21,9 @@ from quarkbot.contrib import Metric
 log = logging.getLogger("quarkbot.metrics")
 
 Values = dict[tuple[str, ...], float]
+
+#: one object per sampling round: samplers of one round may share work (one valuation)
+ROUND: contextvars.ContextVar[object] = contextvars.ContextVar("metrics_round")
 
 
 def normalise(metric: Metric, raw: Any) -> Values:
@@ -49,6 +53,7 @@ async def sample(metric: Metric, timeout: float) -> Values:
 async def sample_all(metrics: Iterable[Metric], timeout: float) -> dict[str, Values]:
     """Every sampled metric, concurrently; a sampler that fails or times out is left out."""
     sampled = [m for m in metrics if m.sample is not None]
+    ROUND.set(object())  # the gathered samplers' tasks inherit it
     results = await asyncio.gather(
         *(sample(m, timeout) for m in sampled), return_exceptions=True
     )
