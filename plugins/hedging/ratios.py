@@ -64,7 +64,10 @@ def regress(spot_returns: list[float], hedge_returns: list[float], minimum: int)
     n = len(spot_returns)
     if n < max(minimum, 3):
         return Estimate(None, None, n)
-    import numpy as np
+    try:
+        import numpy as np
+    except ImportError:  # numpy comes with the numeric extra; without it, no estimate
+        return Estimate(None, None, n)
 
     x = np.asarray(hedge_returns, dtype=float)
     y = np.asarray(spot_returns, dtype=float)
