@@ -77,10 +77,11 @@ def register_jobs() -> Sequence[Any]:
 
 async def reap(ctx: dict[str, Any]) -> dict[str, Any]:
     """Every minute: fail the backtests whose chunk jobs failed, timed out or were lost."""
+    from quarkbot.plugin_settings import settings_of
     from quarkbot_plugins.backtests import tasks
-    from quarkbot_plugins.backtests.settings import backtests_settings
+    from quarkbot_plugins.backtests.settings import BacktestsSettings
 
-    reaped = await tasks.reap(tasks.job_timeout(ctx), backtests_settings())
+    reaped = await tasks.reap(tasks.job_timeout(ctx), settings_of(BacktestsSettings))
     return {"failed": reaped}
 
 

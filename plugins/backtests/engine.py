@@ -1,7 +1,7 @@
 """The backtest engine (worker side only: imports numpy, pandas and vectorbt).
 
 - :func:`configure_numba` sets ``NUMBA_CACHE_DIR`` (before numba is imported);
-- :func:`load_bars` reads one symbol's bars from the database in one query, as floats;
+- :func:`load_bars` reads one symbol's bars (``market_data.api.bar_rows``: one query), as floats;
 - :func:`sweep` runs a type's signal function on many parameter sets (columns) and ONE
   ``vbt.Portfolio.from_signals`` over them, and returns every metric as an array per column;
 - :func:`detail` recomputes one parameter set on every symbol: headline and per-symbol metrics,
@@ -41,14 +41,9 @@ async def load_bars(
     import numpy as np
     import pandas as pd
 
-    from quarkbot_plugins.market_data.models import BarRecord
+    from quarkbot_plugins.market_data import api as market
 
-    rows = (
-        await BarRecord.filter(symbol=symbol, timeframe=timeframe, ts__gte=start, ts__lt=end)
-        .order_by("ts")
-        .limit(max_bars)
-        .values_list("ts", "open", "high", "low", "close", "volume")
-    )
+    rows = await market.bar_rows(symbol, timeframe, start, end, max_bars)
     if not rows:
         return pd.DataFrame(
             columns=["open", "high", "low", "close", "volume"],
@@ -141,29 +136,39 @@ def rows(
     params: Sequence[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
     """Plain row dicts (combination, symbol, params, metrics with null for non-finite values)."""
-    import numpy as np
-
     out: list[dict[str, Any]] = []
     for symbol, columns in metrics.items():
-        lists = {}
-        for name, values in columns.items():
-            if name == "total_trades":
-                continue
-            array = np.asarray(values, dtype=float)
-            lists[name] = np.where(np.isfinite(array), array, np.nan).tolist()
-        trades = np.nan_to_num(np.asarray(columns["total_trades"], dtype=float)).astype(int)
-        names = list(lists)
-        for j, index in enumerate(indices):
-            row: dict[str, Any] = {
-                "combination": index,
-                "symbol": symbol,
-                "params": dict(params[j]),
-                "total_trades": int(trades[j]),
-            }
-            for name in names:
-                value = lists[name][j]
-                row[name] = None if value != value else value  # NaN -> None
-            out.append(row)
+        out += _symbol_rows(symbol, columns, indices, params)
+    return out
+
+
+def _symbol_rows(
+    symbol: str,
+    columns: Mapping[str, Any],
+    indices: Sequence[int],
+    params: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    import numpy as np
+
+    lists = {}
+    for name, values in columns.items():
+        if name == "total_trades":
+            continue
+        array = np.asarray(values, dtype=float)
+        lists[name] = np.where(np.isfinite(array), array, np.nan).tolist()
+    trades = np.nan_to_num(np.asarray(columns["total_trades"], dtype=float)).astype(int)
+    out = []
+    for j, index in enumerate(indices):
+        row: dict[str, Any] = {
+            "combination": index,
+            "symbol": symbol,
+            "params": dict(params[j]),
+            "total_trades": int(trades[j]),
+        }
+        for name, values in lists.items():
+            value = values[j]
+            row[name] = None if value != value else value  # NaN -> None
+        out.append(row)
     return out
 
 
@@ -195,9 +200,6 @@ def detail(
     timeframe: str,
 ) -> dict[str, Any]:
     """One parameter set on every symbol: ``{metrics, equity, trades}`` (JSON-able)."""
-    import numpy as np
-    import pandas as pd
-
     freq = freq_of(timeframe)
     cash = capital / len(bars_by_symbol)
     per_symbol: dict[str, dict[str, Any]] = {}
@@ -206,37 +208,57 @@ def detail(
     for symbol, bars in bars_by_symbol.items():
         signals, entries, exits, confidence = _signals(function, bars, [params])
         pf = _portfolio(bars["close"], entries, exits, cash, fees, slippage, freq)
-        columns = portfolio_metrics(pf, bars["close"])
-        metrics: dict[str, Any] = {k: finite(v[0]) for k, v in columns.items()}
-        metrics["total_trades"] = int(np.nan_to_num(columns["total_trades"][0]))
-        per_symbol[symbol] = metrics
+        per_symbol[symbol] = _one_column_metrics(pf, bars["close"])
         value = pf.value()
         values.append(value.iloc[:, 0] if value.ndim == 2 else value)
         trades += _trades(pf, bars, symbol, signals, confidence, params)
     first = next(iter(bars_by_symbol))
     if len(bars_by_symbol) == 1:
-        headline = dict(per_symbol[first])
-        total = values[0]
+        headline, total = dict(per_symbol[first]), values[0]
     else:
-        frame = pd.concat(values, axis=1).sort_index().ffill().fillna(cash)
-        total = frame.sum(axis=1)
-        headline = {k: finite(v) for k, v in _headline(total, capital, freq).items()}
-        headline["total_trades"] = sum(m["total_trades"] for m in per_symbol.values())
-        for name in ("win_rate", "profit_factor", "exposure_pct", "alpha_pct"):
-            found = [m[name] for m in per_symbol.values() if m[name] is not None]
-            headline[name] = finite(np.mean(found)) if found else None
+        headline, total = _combined(values, per_symbol, capital, cash, freq)
     headline["per_symbol"] = per_symbol
     benchmark = bars_by_symbol[first]["close"].reindex(total.index).ffill()
-    equity = [
-        {
-            "ts": ts.isoformat().replace("+00:00", "Z"),
-            "value": finite(v),
-            "benchmark_price": finite(b),
-        }
+    trades.sort(key=lambda t: (t["entry_time"], t["symbol"]))
+    return {"metrics": headline, "equity": _equity(total, benchmark), "trades": trades}
+
+
+def _one_column_metrics(pf: Any, close: Any) -> dict[str, Any]:
+    import numpy as np
+
+    columns = portfolio_metrics(pf, close)
+    metrics: dict[str, Any] = {k: finite(v[0]) for k, v in columns.items()}
+    metrics["total_trades"] = int(np.nan_to_num(columns["total_trades"][0]))
+    return metrics
+
+
+def _combined(
+    values: list[Any],
+    per_symbol: Mapping[str, Mapping[str, Any]],
+    capital: float,
+    cash: float,
+    freq: str,
+) -> tuple[dict[str, Any], Any]:
+    """The headline metrics of several symbols (their summed equity curve; trade-based
+    metrics averaged over the symbols that have them) and that curve."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.concat(values, axis=1).sort_index().ffill().fillna(cash)
+    total = frame.sum(axis=1)
+    headline = {k: finite(v) for k, v in _headline(total, capital, freq).items()}
+    headline["total_trades"] = sum(m["total_trades"] for m in per_symbol.values())
+    for name in ("win_rate", "profit_factor", "exposure_pct", "alpha_pct"):
+        found = [m[name] for m in per_symbol.values() if m[name] is not None]
+        headline[name] = finite(np.mean(found)) if found else None
+    return headline, total
+
+
+def _equity(total: Any, benchmark: Any) -> list[dict[str, Any]]:
+    return [
+        {"ts": _iso(ts), "value": finite(v), "benchmark_price": finite(b)}
         for ts, v, b in zip(total.index, total.to_numpy(), benchmark.to_numpy(), strict=True)
     ]
-    trades.sort(key=lambda t: (t["entry_time"], t["symbol"]))
-    return {"metrics": headline, "equity": equity, "trades": trades}
 
 
 def _iso(ts: Any) -> str:
@@ -251,30 +273,28 @@ def _trades(
     confidence: Any,
     params: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    records = pf.trades.values
-    index = bars.index
-    entry_reason = signals.reason("entry", params)
-    exit_reason = signals.reason("exit", params)
-    out = []
-    for record in records:
-        entry_idx, exit_idx = int(record["entry_idx"]), int(record["exit_idx"])
-        closed = int(record["status"]) == 1
-        conf = finite(confidence[entry_idx, 0])
-        out.append(
-            {
-                "symbol": symbol,
-                "entry_time": _iso(index[entry_idx]),
-                "entry_price": finite(record["entry_price"]),
-                "exit_time": _iso(index[exit_idx]) if closed else None,
-                "exit_price": finite(record["exit_price"]) if closed else None,
-                "size": finite(record["size"]),
-                "pnl": finite(record["pnl"]),
-                "return_pct": finite(record["return"] * 100),
-                "duration_seconds": (index[exit_idx] - index[entry_idx]).total_seconds(),
-                "status": "closed" if closed else "open",
-                "reasoning": f"{entry_reason}; exit: {exit_reason}" if closed else entry_reason,
-                "confidence": conf,
-                "fees": finite(record["entry_fees"] + record["exit_fees"]),
-            }
-        )
-    return out
+    reasons = (signals.reason("entry", params), signals.reason("exit", params))
+    return [_trade(record, bars.index, symbol, confidence, reasons) for record in pf.trades.values]
+
+
+def _trade(
+    record: Any, index: Any, symbol: str, confidence: Any, reasons: tuple[str, str]
+) -> dict[str, Any]:
+    entry_reason, exit_reason = reasons
+    entry_idx, exit_idx = int(record["entry_idx"]), int(record["exit_idx"])
+    closed = int(record["status"]) == 1
+    return {
+        "symbol": symbol,
+        "entry_time": _iso(index[entry_idx]),
+        "entry_price": finite(record["entry_price"]),
+        "exit_time": _iso(index[exit_idx]) if closed else None,
+        "exit_price": finite(record["exit_price"]) if closed else None,
+        "size": finite(record["size"]),
+        "pnl": finite(record["pnl"]),
+        "return_pct": finite(record["return"] * 100),
+        "duration_seconds": (index[exit_idx] - index[entry_idx]).total_seconds(),
+        "status": "closed" if closed else "open",
+        "reasoning": f"{entry_reason}; exit: {exit_reason}" if closed else entry_reason,
+        "confidence": finite(confidence[entry_idx, 0]),
+        "fees": finite(record["entry_fees"] + record["exit_fees"]),
+    }

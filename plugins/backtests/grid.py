@@ -15,11 +15,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from quarkbot.errors import problem
+
 MAX_VALUES_PER_PARAMETER = 100_000
 
 
 class GridError(ValueError):
-    """A 422 problem: ``loc`` (below ``body``), ``msg`` and ``type``."""
+    """A problem of a grid: ``loc`` (below ``body``), ``msg`` and ``type``. A ValueError
+    inside this module; the request's checks (``validation.py``) turn it into a 422 problem."""
 
     def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
         super().__init__(msg)
@@ -28,7 +31,7 @@ class GridError(ValueError):
         self.type = type_
 
     def item(self) -> dict[str, Any]:
-        return {"loc": ["body", *self.loc], "msg": self.msg, "type": self.type}
+        return problem(["body", *self.loc], self.msg, self.type)
 
 
 def _number(value: Any) -> bool:
@@ -77,37 +80,18 @@ def _distinct(values: list[Any]) -> list[Any]:
 def expand(
     grid: Mapping[str, Any], model: type[BaseModel], max_combinations: int | None = None
 ) -> dict[str, list[Any]]:
-    """``{name: [validated values]}``; a bad name, range or value raises :class:`GridError`.
+    """``{name: [validated values]}``; a bad name, range or value raises :class:`GridError`
+    (or :class:`GridErrors` listing several).
 
     Every parameter's count is known (and the product checked against ``max_combinations``)
     before any value is validated: an oversized grid is refused without the work."""
-    problems: list[GridError] = []
-    raw: dict[str, tuple[Any, list[Any] | None, int]] = {}  # name: (spec, list or None, count)
-    fields = model.model_fields
     if not grid:
         raise GridError(["param_grid"], "the grid is empty")
+    problems: list[GridError] = []
+    raw: dict[str, tuple[Any, list[Any] | None, int]] = {}  # name: (spec, list or None, count)
     for name, spec in grid.items():
-        loc = ["param_grid", name]
-        if name not in fields:
-            problems.append(GridError(loc, f"unknown parameter {name!r}", "extra_forbidden"))
-            continue
         try:
-            if isinstance(spec, Mapping):
-                raw[name] = (spec, None, _range_count(name, spec))
-            elif isinstance(spec, list | tuple):
-                values = list(spec)
-                if not values:
-                    raise GridError(loc, "a list of values must not be empty")
-                if len(values) > MAX_VALUES_PER_PARAMETER:
-                    raise GridError(
-                        loc, f"more than {MAX_VALUES_PER_PARAMETER} values", "limit_exceeded"
-                    )
-                for position, value in enumerate(values):
-                    if isinstance(value, float) and not math.isfinite(value):
-                        raise GridError([*loc, position], f"{value!r}: not a finite number")
-                raw[name] = (spec, values, len(_distinct(values)))
-            else:
-                raise GridError(loc, "a list of values or {start, stop, step}")
+            raw[name] = _counted(name, spec, model.model_fields)
         except GridError as exc:
             problems.append(exc)
     total = math.prod(c for _, _, c in raw.values())
@@ -118,24 +102,52 @@ def expand(
         raise GridErrors([limit, *problems])
     expanded: dict[str, list[Any]] = {}
     for name, (spec, listed, count_) in raw.items():
-        loc = ["param_grid", name]
         values = listed if listed is not None else _range(spec, count_)
-        field = fields[name]
-        adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
-        checked = []
-        for position, value in enumerate(values):
-            try:
-                checked.append(adapter.validate_python(value))
-            except ValidationError as exc:
-                err = exc.errors(include_url=False, include_input=False)[0]
-                where: list[str | int] = [*loc] if listed is None else [*loc, position]
-                problems.append(GridError(where, f"{value!r}: {err['msg']}", err["type"]))
-                break
-        # repeated values would only repeat columns
-        expanded[name] = list(dict.fromkeys(checked))
+        expanded[name] = _validated(
+            name, values, listed is not None, model.model_fields[name], problems
+        )
     if problems:
         raise GridErrors(problems)
     return expanded
+
+
+def _counted(name: str, spec: Any, fields: Mapping[str, Any]) -> tuple[Any, list[Any] | None, int]:
+    """``(spec, its values when listed, how many distinct values)``, checked."""
+    loc = ["param_grid", name]
+    if name not in fields:
+        raise GridError(loc, f"unknown parameter {name!r}", "extra_forbidden")
+    if isinstance(spec, Mapping):
+        return spec, None, _range_count(name, spec)
+    if not isinstance(spec, list | tuple):
+        raise GridError(loc, "a list of values or {start, stop, step}")
+    values = list(spec)
+    if not values:
+        raise GridError(loc, "a list of values must not be empty")
+    if len(values) > MAX_VALUES_PER_PARAMETER:
+        raise GridError(loc, f"more than {MAX_VALUES_PER_PARAMETER} values", "limit_exceeded")
+    for position, value in enumerate(values):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GridError([*loc, position], f"{value!r}: not a finite number")
+    return spec, values, len(_distinct(values))
+
+
+def _validated(
+    name: str, values: list[Any], listed: bool, field: Any, problems: list[GridError]
+) -> list[Any]:
+    """The values the field accepts, without repeats (repeated values would only repeat
+    columns); the first refused value is a problem (at its position in a list)."""
+    loc: list[str | int] = ["param_grid", name]
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, field])
+    checked = []
+    for position, value in enumerate(values):
+        try:
+            checked.append(adapter.validate_python(value))
+        except ValidationError as exc:
+            err = exc.errors(include_url=False, include_input=False)[0]
+            where = [*loc, position] if listed else loc
+            problems.append(GridError(where, f"{value!r}: {err['msg']}", err["type"]))
+            break
+    return list(dict.fromkeys(checked))
 
 
 class GridErrors(ValueError):

@@ -39,67 +39,10 @@ def _pnl(value: Any) -> str:
 
 
 def render(backtest: Backtest) -> str:
-    import plotly.graph_objects as go
+    """The page: a title, the period, parameters and capital, the metrics table, the chart."""
     from plotly.offline import get_plotlyjs
-    from plotly.subplots import make_subplots
 
-    equity = backtest.equity or []
-    ts = [p["ts"] for p in equity]
-    values = [p["value"] for p in equity]
-    bench = [p["benchmark_price"] for p in equity]
-    capital = float(backtest.initial_capital)
-    first_price = next((b for b in bench if b), None)
-    buy_hold = [capital * b / first_price if b and first_price else None for b in bench]
-    peak = 0.0
-    drawdown = []
-    for v in values:
-        peak = max(peak, v or 0.0)
-        drawdown.append(((v or 0.0) / peak - 1) * 100 if peak else 0.0)
-
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        row_heights=[0.7, 0.3],
-        vertical_spacing=0.05,
-        subplot_titles=("Equity vs buy-and-hold", "Drawdown %"),
-    )
-    fig.add_trace(go.Scatter(x=ts, y=values, name="Strategy", mode="lines"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=ts, y=buy_hold, name="Buy and hold", mode="lines"), row=1, col=1)
-    value_at = dict(zip(ts, values, strict=True))
-    trades = backtest.trades or []
-    entries = [t for t in trades if t["entry_time"] in value_at]
-    exits = [t for t in trades if t.get("exit_time") in value_at]
-    fig.add_trace(
-        go.Scatter(
-            x=[t["entry_time"] for t in entries],
-            y=[value_at[t["entry_time"]] for t in entries],
-            mode="markers",
-            name="Entry",
-            marker={"symbol": "triangle-up", "size": 9, "color": "green"},
-            text=[f"{t['symbol']} @ {t['entry_price']}" for t in entries],
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[t["exit_time"] for t in exits],
-            y=[value_at[t["exit_time"]] for t in exits],
-            mode="markers",
-            name="Exit",
-            marker={"symbol": "triangle-down", "size": 9, "color": "red"},
-            text=[f"{t['symbol']} @ {t['exit_price']} (PnL {_pnl(t.get('pnl'))})" for t in exits],
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(x=ts, y=drawdown, name="Drawdown", fill="tozeroy", mode="lines"), row=2, col=1
-    )
-    fig.update_layout(height=700, margin={"l": 40, "r": 20, "t": 40, "b": 30})
-    chart = fig.to_html(full_html=False, include_plotlyjs=False)
-
+    chart = _figure(backtest).to_html(full_html=False, include_plotlyjs=False)
     metrics = backtest.metrics or {}
     rows = "".join(
         f"<tr><th>{label}</th><td>{_fmt(metrics.get(key))}</td></tr>"
@@ -111,6 +54,7 @@ def render(backtest: Backtest) -> str:
     )
     params = html.escape(str(backtest.best_params or backtest.params))
     period = html.escape(f"{backtest.start.isoformat()} to {backtest.end.isoformat()}")
+    trades = backtest.trades or []
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{title}</title>"
@@ -121,3 +65,75 @@ def render(backtest: Backtest) -> str:
         f"{html.escape(str(backtest.initial_capital))}; {len(trades)} trades</p>"
         f"<table>{rows}</table>{chart}</body></html>"
     )
+
+
+def _figure(backtest: Backtest) -> Any:
+    """Equity vs buy-and-hold with the trades' entries and exits, over the drawdown."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    equity = backtest.equity or []
+    ts = [p["ts"] for p in equity]
+    values = [p["value"] for p in equity]
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.7, 0.3],
+        vertical_spacing=0.05,
+        subplot_titles=("Equity vs buy-and-hold", "Drawdown %"),
+    )
+    buy_hold = _buy_and_hold(
+        float(backtest.initial_capital), [p["benchmark_price"] for p in equity]
+    )
+    fig.add_trace(go.Scatter(x=ts, y=values, name="Strategy", mode="lines"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=ts, y=buy_hold, name="Buy and hold", mode="lines"), row=1, col=1)
+    for marker in _trade_markers(dict(zip(ts, values, strict=True)), backtest.trades or []):
+        fig.add_trace(marker, row=1, col=1)
+    fig.add_trace(
+        go.Scatter(x=ts, y=_drawdown(values), name="Drawdown", fill="tozeroy", mode="lines"),
+        row=2,
+        col=1,
+    )
+    fig.update_layout(height=700, margin={"l": 40, "r": 20, "t": 40, "b": 30})
+    return fig
+
+
+def _buy_and_hold(capital: float, bench: list[Any]) -> list[float | None]:
+    first_price = next((b for b in bench if b), None)
+    return [capital * b / first_price if b and first_price else None for b in bench]
+
+
+def _drawdown(values: list[Any]) -> list[float]:
+    peak = 0.0
+    drawdown = []
+    for v in values:
+        peak = max(peak, v or 0.0)
+        drawdown.append(((v or 0.0) / peak - 1) * 100 if peak else 0.0)
+    return drawdown
+
+
+def _trade_markers(value_at: dict[str, Any], trades: list[dict[str, Any]]) -> list[Any]:
+    """The entries (green triangles up) and exits (red triangles down) on the equity curve."""
+    import plotly.graph_objects as go
+
+    entries = [t for t in trades if t["entry_time"] in value_at]
+    exits = [t for t in trades if t.get("exit_time") in value_at]
+    return [
+        go.Scatter(
+            x=[t["entry_time"] for t in entries],
+            y=[value_at[t["entry_time"]] for t in entries],
+            mode="markers",
+            name="Entry",
+            marker={"symbol": "triangle-up", "size": 9, "color": "green"},
+            text=[f"{t['symbol']} @ {t['entry_price']}" for t in entries],
+        ),
+        go.Scatter(
+            x=[t["exit_time"] for t in exits],
+            y=[value_at[t["exit_time"]] for t in exits],
+            mode="markers",
+            name="Exit",
+            marker={"symbol": "triangle-down", "size": 9, "color": "red"},
+            text=[f"{t['symbol']} @ {t['exit_price']} (PnL {_pnl(t.get('pnl'))})" for t in exits],
+        ),
+    ]

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quarkbot.pagination import PageQuery
+from quarkbot.types import Money, Timeframe, UtcDatetime
 
 from .metrics import MetricName
 
 SortKey = Literal[MetricName, "total_trades", "combination"]
-Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
 Status = Literal["queued", "running", "complete", "failed", "canceled"]
-
-
-def as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
-
-
-def format_decimal(value: Decimal) -> str:
-    """Fixed-point, without the padding zeros of a 12-place column; never an exponent."""
-    return "0" if value == 0 else format(value.normalize(), "f")
-
-
-Money = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
+# the symbol rule of these routes (its 422 messages are part of their API)
 Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9._:-]*$")]
 
 
@@ -74,8 +60,22 @@ class Queued(BaseModel):
     chunks: int
     channel: str
 
+    @classmethod
+    def of(cls, backtest: Any) -> Queued:
+        return cls(
+            id=backtest.id,
+            job_id=backtest.job_ids[0],
+            job_ids=backtest.job_ids,
+            status=backtest.status,
+            combinations=backtest.combinations,
+            chunks=backtest.chunks,
+            channel=f"backtests:{backtest.id}",
+        )
+
 
 class BacktestSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     strategy_type: str
     strategy_id: int | None
@@ -145,6 +145,8 @@ class DetailQuery(BaseModel):
 
 
 class CombinationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     combination: int
     symbol: str
     params: dict[str, Any]
@@ -173,3 +175,21 @@ class CombinationQuery(PageQuery):
     sort: SortKey = "combination"
     order: Literal["asc", "desc"] = "asc"
     symbol: Symbol | None = None
+
+
+class RankingItem(BaseModel):
+    strategy_id: int
+    name: str
+    type: str
+    score: float
+    rank: int
+    components: dict[str, float | int | None]
+    backtest_id: int | None
+
+
+class RankingPage(BaseModel):
+    items: list[RankingItem]
+    total: int
+    limit: int
+    offset: int
+    weights: dict[str, float]

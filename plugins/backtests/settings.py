@@ -75,16 +75,3 @@ class BacktestsSettings(BaseSettings):
         from quarkbot_plugins.backtests.rankings import check_weights
 
         return check_weights(value)
-
-
-def backtests_settings() -> BacktestsSettings:
-    """The running app's or worker's settings (a fresh instance outside of them)."""
-    from quart import has_app_context
-
-    if has_app_context():
-        from quarkbot.host import current_host
-
-        found = current_host().plugin_settings.get("backtests")
-        if isinstance(found, BacktestsSettings):
-            return found
-    return BacktestsSettings()

@@ -150,20 +150,11 @@ def train(
     ``features(bars)`` already computed. Raises :class:`NotEnoughData` with fewer than
     ``MIN_SAMPLES`` samples or a single class.
     """
-    p = {**DEFAULTS, **params}
-    horizon, threshold_pct, train_fraction = training_key(p)
+    horizon, threshold_pct, train_fraction = training_key(params)
     cut = train_cut(len(bars), train_fraction)
     head = bars.iloc[:cut]
     frame = (features if features is not None else _features(bars)).iloc[:cut]
-    target = labels(head, horizon, threshold_pct)
-    usable = frame.notna().all(axis=1).to_numpy() & target.notna().to_numpy()
-    samples = int(usable.sum())
-    if samples < MIN_SAMPLES:
-        raise NotEnoughData(f"{samples} labelled bars to train on, {MIN_SAMPLES} needed")
-    x = frame.to_numpy(dtype=np.float64)[usable]
-    y = target.to_numpy()[usable].astype(np.int64)
-    if len(np.unique(y)) < 2:
-        raise NotEnoughData("a single class in the training labels")
+    usable, x, y = _samples(frame, labels(head, horizon, threshold_pct))
     # One OpenMP thread: the model is small, and on a busy machine (workers share the cores)
     # spinning OpenMP threads make it many times slower.
     with threadpool_limits(limits=1):
@@ -181,10 +172,23 @@ def train(
         reference={name: _reference(x[:, i]) for i, name in enumerate(FEATURES)},
         trained_from=times[usable][0].to_pydatetime(),
         trained_until=times[-1].to_pydatetime(),
-        samples=samples,
+        samples=len(y),
         train_accuracy=accuracy,
         classes=[int(c) for c in classifier.classes_],
     )
+
+
+def _samples(frame: pd.DataFrame, target: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(usable rows mask, features, labels) of the rows with every feature and a label."""
+    usable = frame.notna().all(axis=1).to_numpy() & target.notna().to_numpy()
+    samples = int(usable.sum())
+    if samples < MIN_SAMPLES:
+        raise NotEnoughData(f"{samples} labelled bars to train on, {MIN_SAMPLES} needed")
+    x = frame.to_numpy(dtype=np.float64)[usable]
+    y = target.to_numpy()[usable].astype(np.int64)
+    if len(np.unique(y)) < 2:
+        raise NotEnoughData("a single class in the training labels")
+    return usable, x, y
 
 
 def predict_proba(

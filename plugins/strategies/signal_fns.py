@@ -13,7 +13,7 @@ once per machine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,14 @@ def _distinct(values: np.ndarray) -> tuple[list[int], np.ndarray]:
     """The sorted distinct windows and, for each column, the index of its window."""
     unique, inverse = np.unique(values.astype(np.int64), return_inverse=True)
     return [int(w) for w in unique], inverse.reshape(-1)
+
+
+def _per_column(
+    indicator: Callable[[pd.Series, list[int]], np.ndarray], close: pd.Series, windows: np.ndarray
+) -> np.ndarray:
+    """``indicator`` run once per DISTINCT window, gathered into one column per parameter set."""
+    distinct, where = _distinct(windows)
+    return np.take(indicator(close, distinct), where, axis=1)
 
 
 def _sma(close: pd.Series, windows: list[int]) -> np.ndarray:
@@ -169,8 +177,7 @@ def rsi_mean_reversion(
     period, lower, upper = _columns(
         params, builtin.RsiMeanReversionParams, "period", "lower", "upper"
     )
-    windows, where = _distinct(period)
-    rsi = np.take(_rsi(close, windows), where, axis=1)
+    rsi = _per_column(_rsi, close, period)
     lower_2d = _full(lower.astype(np.float64), rsi.shape)
     upper_2d = _full(upper.astype(np.float64), rsi.shape)
     distance = np.maximum(np.maximum(lower_2d - rsi, rsi - upper_2d), 0.0)
@@ -191,6 +198,7 @@ MOMENTUM_EXIT = (
     "RSI({rsi_period}) below {rsi_exit} or close below SMA({sma_window}) "
     "(held at least {min_hold_days} days)"
 )
+MOMENTUM_PARAMS = ("rsi_period", "sma_window", "rsi_entry", "rsi_exit", "min_hold_days")
 
 
 @njit(cache=True)
@@ -232,18 +240,10 @@ def momentum(bars: pd.DataFrame, params: Sequence[Mapping[str, Any]], **context:
         return _empty(len(bars), MOMENTUM_ENTRY, MOMENTUM_EXIT)
     close = _close(bars)
     rsi_period, sma_window, rsi_entry, rsi_exit, hold_days = _columns(
-        params,
-        builtin.MomentumParams,
-        "rsi_period",
-        "sma_window",
-        "rsi_entry",
-        "rsi_exit",
-        "min_hold_days",
+        params, builtin.MomentumParams, *MOMENTUM_PARAMS
     )
-    rsi_windows, rsi_where = _distinct(rsi_period)
-    sma_windows, sma_where = _distinct(sma_window)
-    rsi = np.take(_rsi(close, rsi_windows), rsi_where, axis=1)
-    sma = np.take(_sma(close, sma_windows), sma_where, axis=1)
+    rsi = _per_column(_rsi, close, rsi_period)
+    sma = _per_column(_sma, close, sma_window)
     close_2d = close.to_numpy(dtype=np.float64)[:, None]
     with np.errstate(invalid="ignore"):
         raw_entries = (close_2d > sma) & _crossed_above(
@@ -282,9 +282,8 @@ def bollinger_breakout(
         return _empty(len(bars), BOLLINGER_ENTRY, BOLLINGER_EXIT)
     close = _close(bars)
     window, std = _columns(params, builtin.BollingerBreakoutParams, "window", "std")
-    windows, where = _distinct(window)
-    middle = np.take(_sma(close, windows), where, axis=1)
-    deviation = np.take(_mstd(close, windows), where, axis=1) * std.astype(np.float64)[None, :]
+    middle = _per_column(_sma, close, window)
+    deviation = _per_column(_mstd, close, window) * std.astype(np.float64)[None, :]
     upper = middle + deviation
     close_2d = _full(close.to_numpy(dtype=np.float64)[:, None], middle.shape)
     distance = np.maximum(np.maximum(close_2d - upper, middle - close_2d), 0.0)
@@ -333,36 +332,14 @@ def ml_classifier(
     entries = np.zeros((rows, len(filled)), dtype=bool)
     exits = np.zeros((rows, len(filled)), dtype=bool)
     confidence = np.zeros((rows, len(filled)), dtype=np.float64)
-
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for column, p in enumerate(filled):
-        key = () if model is not None else ml.training_key(p)
-        groups.setdefault(key, []).append(column)
-
     feature_frame = ml.features(bars)
-    for columns in groups.values():
-        if model is not None:
-            probabilities = ml.predict_proba(model, bars, features=feature_frame)
-        else:
-            p = filled[columns[0]]
-            try:
-                trained = ml.train(bars, p, features=feature_frame)
-            except ml.NotEnoughData:
-                continue
-            probabilities = ml.predict_proba(trained, bars, features=feature_frame)
-            probabilities[: ml.train_cut(rows, float(p["train_fraction"]))] = np.nan
-        p_down = probabilities[:, 0][:, None]
-        p_up = probabilities[:, 2][:, None]
+    for columns in _ml_groups(filled, model).values():
+        probabilities = _ml_probabilities(bars, filled[columns[0]], model, feature_frame)
+        if probabilities is None:  # too little data to train: no signals
+            continue
         level = np.asarray([filled[c]["min_confidence"] for c in columns], dtype=np.float64)
-        level = level[None, :] / 100.0
-        with np.errstate(invalid="ignore"):
-            column_entries = (p_up >= level) & (p_up > p_down)
-            column_exits = (p_down >= level) & (p_down > p_up)
-        column_confidence = np.where(column_exits, p_down, p_up) * 100.0
-        column_confidence[~np.isfinite(column_confidence)] = 0.0
-        entries[:, columns] = column_entries
-        exits[:, columns] = column_exits
-        confidence[:, columns] = column_confidence
+        found = _ml_signals(probabilities, level[None, :] / 100.0)
+        entries[:, columns], exits[:, columns], confidence[:, columns] = found
     return Signals(
         entries=entries,
         exits=exits,
@@ -370,3 +347,47 @@ def ml_classifier(
         entry_reason=ML_ENTRY,
         exit_reason=ML_EXIT,
     )
+
+
+def _ml_groups(filled: list[dict[str, Any]], model: Any) -> dict[tuple[Any, ...], list[int]]:
+    """The columns sharing one model: all of them with a given model, else one group per
+    distinct training key (each trains once)."""
+    from quarkbot_plugins.strategies import ml
+
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for column, p in enumerate(filled):
+        key = () if model is not None else ml.training_key(p)
+        groups.setdefault(key, []).append(column)
+    return groups
+
+
+def _ml_probabilities(
+    bars: pd.DataFrame, p: Mapping[str, Any], model: Any, features: pd.DataFrame
+) -> np.ndarray | None:
+    """``(bars x 3)`` probabilities of the given model, or of one trained on the leading
+    ``train_fraction`` of the bars (NaN up to the cut); None when it cannot be trained."""
+    from quarkbot_plugins.strategies import ml
+
+    if model is not None:
+        return ml.predict_proba(model, bars, features=features)
+    try:
+        trained = ml.train(bars, p, features=features)
+    except ml.NotEnoughData:
+        return None
+    probabilities = ml.predict_proba(trained, bars, features=features)
+    probabilities[: ml.train_cut(len(bars), float(p["train_fraction"]))] = np.nan
+    return probabilities
+
+
+def _ml_signals(
+    probabilities: np.ndarray, level: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries, exits and confidences of the columns whose thresholds are ``level``."""
+    p_down = probabilities[:, 0][:, None]
+    p_up = probabilities[:, 2][:, None]
+    with np.errstate(invalid="ignore"):
+        entries = (p_up >= level) & (p_up > p_down)
+        exits = (p_down >= level) & (p_down > p_up)
+    confidence = np.where(exits, p_down, p_up) * 100.0
+    confidence[~np.isfinite(confidence)] = 0.0
+    return entries, exits, confidence

@@ -159,11 +159,14 @@ def assert_metrics_equal(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
 def backtest_env(app: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """``backtest_env(chunk_delay_seconds=1)``: set QUARKBOT_BACKTESTS_* for the worker (it reads
     the environment) and the running app (its settings are replaced by ones read again)."""
+    from quarkbot import plugin_settings
     from quarkbot_plugins.backtests.settings import BacktestsSettings
 
     def set_env(**values: Any) -> None:
         for name, value in values.items():
             monkeypatch.setenv(f"QUARKBOT_BACKTESTS_{name.upper()}", str(value))
-        app.extensions["quarkbot"].plugin_settings["backtests"] = BacktestsSettings()
+        host = app.extensions["quarkbot"]
+        host.plugin_settings["backtests"] = BacktestsSettings()
+        plugin_settings.install(host.plugin_settings.values())
 
     return set_env

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from quarkbot import hooks
+from quarkbot import hooks, plugin_settings
 from quarkbot.manager import PluginManager
 from quarkbot_plugins.backtests import tasks
 
@@ -20,6 +20,7 @@ async def test_warm_up_is_skipped_when_off(
     monkeypatch: pytest.MonkeyPatch, quarkbot_settings: Any
 ) -> None:
     monkeypatch.setattr(tasks, "_warmed", False)
+    plugin_settings.install([])  # settings_of reads the environment (set below) afresh
     # the plugin manager, for the strategy types the warm-up runs (uninstalled afterwards)
     monkeypatch.setattr(hooks, "_manager", PluginManager(()).load_all())
     monkeypatch.setenv("QUARKBOT_BACKTESTS_WARM_UP", "false")
