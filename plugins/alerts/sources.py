@@ -90,15 +90,18 @@ async def _channels() -> list[str]:
     return [*FIXED_CHANNELS, *sorted(found)]
 
 
-async def _read(channel: str) -> int:
-    """Handle ``channel``'s events after the cursor; the first run starts at the present."""
+async def _read(channel: str, first_run: bool) -> int:
+    """Handle ``channel``'s events after its cursor. The first run ever starts at the present;
+    a channel that appears later (a new model's drift) is read from its start."""
     bus, redis = events.current_bus(), current_redis()
     cursor_key = key("alerts", "cursor", channel)
     raw = await redis.get(cursor_key)
     last = await bus.last_seq(channel)
-    if raw is None or int(raw) == last:
-        if raw is None:
-            await redis.set(cursor_key, last)
+    if raw is None and first_run:
+        await redis.set(cursor_key, last)
+        return 0
+    raw = raw if raw is not None else b"0"
+    if int(raw) == last:
         return 0
     envelopes = await bus.replay(channel, int(raw))
     if envelopes is None:  # history trimmed, or Redis restarted: go on from the present
@@ -116,12 +119,15 @@ async def _read(channel: str) -> int:
 
 async def watch_events() -> int:
     """Handle the events published since the last run; returns how many were handled."""
+    marker = key("alerts", "watching")
+    first_run = not await current_redis().exists(marker)
     handled = 0
     for channel in await _channels():
         try:
-            handled += await _read(channel)
+            handled += await _read(channel, first_run)
         except Exception:
             log.exception("alerts: could not read the events of %s", channel)
+    await current_redis().set(marker, "1")
     return handled
 
 
