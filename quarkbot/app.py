@@ -14,7 +14,7 @@ from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 from werkzeug.routing.converters import IntegerConverter
 
-from quarkbot import __version__, audit, db, events, hooks, jobs, plugin_settings
+from quarkbot import __version__, audit, db, events, hooks, jobs, logs, plugin_settings
 from quarkbot.auth import (
     PUBLIC,
     ApiKeyService,
@@ -212,7 +212,9 @@ def _install_request_hooks(app: Quart, host: Host) -> None:
     async def _before_request() -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        logs.bind_request(g.request_id)
         await authenticate(request.headers)
+        logs.bind_user(g.identity.username if getattr(g, "identity", None) else None)
         await _refuse_nul_characters()
         _refuse_ids_out_of_range()
 

@@ -62,6 +62,9 @@ def _with_db(settings: Any, body: Callable[[], Awaitable[T]]) -> T:
 @click.version_option(__version__, prog_name="quarkbot")
 def main() -> None:
     """quarkbot: an automated trading backend built from plugins."""
+    from quarkbot.logs import configure
+
+    configure()  # JSON lines, or a readable console in a terminal (docs/observability.md)
 
 
 @main.command()

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from quarkbot import events
+from quarkbot import events, logs
 from quarkbot.contrib import CronJob, queue_of
 from quarkbot.manager import PluginManager, unique_by_name
 from quarkbot.models import JobEffect, JobRun
@@ -128,6 +128,7 @@ def instrument(spec: JobSpec) -> Callable[..., Awaitable[Any]]:
 
     async def run_job(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         job_id = str(ctx.get("job_id") or uuid.uuid4().hex)
+        logs.bind_job(job_id, spec.name)
         now = datetime.now(UTC)
         run, _ = await JobRun.get_or_create(
             job_id=job_id,
