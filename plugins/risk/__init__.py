@@ -73,25 +73,25 @@ def register_cron_jobs() -> Sequence[CronJob]:
 @hookimpl(tryfirst=True)
 async def check_order(order: Any, ctx: Any) -> Any:
     """The risk gate: kill switch, circuit breakers, limits, PDT (see docs/risk.md)."""
-    from quarkbot_plugins.risk import service
+    from quarkbot_plugins.risk.gate import gate
 
-    return await service.gate(order, ctx)
+    return await gate(order, ctx)
 
 
 @hookimpl
 async def on_order_event(event: Any) -> None:
     """Fills feed the loss breakers; broker rejections feed the rejection-rate breaker."""
-    from quarkbot_plugins.risk import service
+    from quarkbot_plugins.risk.breakers import BROKER_REJECTIONS, evaluate_breakers
 
     if event.kind in ("filled", "partially_filled") and event.fill is not None:
-        await service.evaluate_breakers(("daily_loss", "max_drawdown", "consecutive_losses"))
-    elif event.kind == "rejected" and event.order.deny_code in service.BROKER_REJECTIONS:
+        await evaluate_breakers(("daily_loss", "max_drawdown", "consecutive_losses"))
+    elif event.kind == "rejected" and event.order.deny_code in BROKER_REJECTIONS:
         # a gate's denial is not a broker outcome; only the broker's refusals count
-        await service.evaluate_breakers(("rejection_rate",), order_model=type(event.order))
+        await evaluate_breakers(("rejection_rate",))
 
 
 @hookimpl
 async def startup(app: Quart) -> None:
-    from quarkbot_plugins.risk import service
+    from quarkbot_plugins.risk.breakers import ensure_breakers
 
-    await service.ensure_breakers()
+    await ensure_breakers()

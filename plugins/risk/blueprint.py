@@ -1,26 +1,22 @@
-"""Risk routes under ``/api/v1/risk``. Thin: the logic lives in ``service.py``."""
+"""Risk routes under ``/api/v1/risk``. Thin: each validates, calls a service, returns; the
+services raise the host's domain errors, which the host answers."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import RootModel
 from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
-from quarkbot import hooks
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
-from quarkbot.host import current_host
-from quarkbot.http_errors import ApiError
-from quarkbot_plugins.risk import service, tasks
+from quarkbot_plugins.risk import breakers, equity, limits, pdt_guard, sizing, tasks
 from quarkbot_plugins.risk.schemas import (
-    BREAKER_NAMES,
     BreakerConfigIn,
     BreakerOut,
     BreakerPage,
     BreakerQuery,
+    ExposureOut,
     ExposureQuery,
     KillSwitchIn,
     KillSwitchOut,
@@ -32,20 +28,11 @@ from quarkbot_plugins.risk.schemas import (
     PdtStatusOut,
     PositionSizeOut,
     PositionSizeQuery,
-    format_decimal,
 )
-from quarkbot_plugins.risk.settings import risk_settings
+from quarkbot_plugins.risk.trading_state import change_state, state_row
 
 risk_bp = Blueprint("risk", __name__, url_prefix="/api/v1/risk")
 TAGS = ["risk"]
-
-
-class ExposureOut(RootModel[dict[str, str | None]]):
-    """Each open position's signed notional / equity, and ``total`` (gross / equity)."""
-
-
-def _error(exc: service.RiskError) -> ApiError:
-    return ApiError(exc.status, exc.detail, **exc.extra)
 
 
 # kill switch ------------------------------------------------------------------------------------
@@ -53,11 +40,10 @@ def _error(exc: service.RiskError) -> ApiError:
 @requires("viewer")
 @tag(TAGS)
 @validate_response(KillSwitchOut)
-async def get_kill_switch() -> dict[str, Any]:
+async def get_kill_switch() -> KillSwitchOut:
     """The trading state: ``ACTIVE``, ``REDUCING`` (only exposure-reducing orders pass) or
     ``HALTED`` (the kill switch); ``active`` is true unless the state is ``ACTIVE``."""
-    row = await service.state_row()
-    return service.state_out(row)
+    return KillSwitchOut.model_validate(await state_row())
 
 
 @risk_bp.post("/kill-switch")
@@ -67,7 +53,7 @@ async def get_kill_switch() -> dict[str, Any]:
 @validate_response(KillSwitchOut)
 @validate_response(ValidationErrorBody, 422)
 @validate_response(ErrorBody, 409)
-async def post_kill_switch(data: KillSwitchIn) -> dict[str, Any]:
+async def post_kill_switch(data: KillSwitchIn) -> KillSwitchOut:
     """Activate (``confirmation`` "KILL"), reduce ("REDUCE") or deactivate ("RESUME").
 
     Activation halts trading at once on every process: open orders are canceled through their
@@ -75,39 +61,20 @@ async def post_kill_switch(data: KillSwitchIn) -> dict[str, Any]:
     Deactivating before ``cooldown_until`` is 409 with ``seconds_remaining``. Any other
     confirmation is 422 and changes nothing. Published on ``risk:alerts`` and audited.
     """
-    try:
-        row, canceled = await service.change_state(
-            data.action, data.reason, current_identity().username
-        )
-    except service.RiskError as exc:
-        raise _error(exc) from exc
-    return service.state_out(row, canceled)
+    row, canceled = await change_state(data.action, data.reason, current_identity().username)
+    return KillSwitchOut.model_validate(row).model_copy(update={"canceled_orders": canceled})
 
 
 # circuit breakers -------------------------------------------------------------------------------
-def _known(name: str) -> None:
-    if name not in BREAKER_NAMES:
-        raise ApiError(404, f"Unknown circuit breaker {name!r}; known: {', '.join(BREAKER_NAMES)}")
-
-
 @risk_bp.get("/circuit-breakers")
 @requires("viewer")
 @tag(TAGS)
 @validate_querystring(BreakerQuery)
 @validate_response(BreakerPage)
-async def list_breakers(query_args: BreakerQuery) -> dict[str, Any]:
+async def list_breakers(query_args: BreakerQuery) -> BreakerPage:
     """Every named circuit breaker with its settings and state (``closed``, ``open``,
     ``half_open``), in a fixed order; ``state`` filters."""
-    rows = await service.ensure_breakers()
-    if query_args.state is not None:
-        rows = [b for b in rows if b.state == query_args.state]
-    page = rows[query_args.offset : query_args.offset + query_args.limit]
-    return {
-        "items": [service.breaker_out(b) for b in page],
-        "total": len(rows),
-        "limit": query_args.limit,
-        "offset": query_args.offset,
-    }
+    return await breakers.list_breakers(query_args)
 
 
 @risk_bp.put("/circuit-breakers/<name>")
@@ -115,42 +82,33 @@ async def list_breakers(query_args: BreakerQuery) -> dict[str, Any]:
 @tag(TAGS)
 @validate_request(BreakerConfigIn)
 @validate_response(BreakerOut)
-async def configure_breaker(name: str, data: BreakerConfigIn) -> dict[str, Any]:
+@validate_response(ErrorBody, 404)
+async def configure_breaker(name: str, data: BreakerConfigIn) -> BreakerOut:
     """Change a breaker's settings (the fields given): ``enabled``, ``threshold``,
     ``window_seconds``, ``min_samples``, ``cooldown_seconds``, ``half_open``."""
-    _known(name)
-    row = await service.configure_breaker(name, data.model_dump(exclude_none=True))
-    return service.breaker_out(row)
+    row = await breakers.configure_breaker(name, data.model_dump(exclude_none=True))
+    return BreakerOut.model_validate(row)
 
 
 @risk_bp.post("/circuit-breakers/<name>/reset")
 @requires("admin")
 @tag(TAGS)
 @validate_response(BreakerOut)
-async def reset_breaker(name: str) -> dict[str, Any]:
+@validate_response(ErrorBody, 404)
+async def reset_breaker(name: str) -> BreakerOut:
     """Close a breaker and restart its running figures (peak, day start, loss streak) now."""
-    _known(name)
-    row = await service.reset_breaker(name, current_identity().username)
-    return service.breaker_out(row)
+    row = await breakers.reset_breaker(name, current_identity().username)
+    return BreakerOut.model_validate(row)
 
 
 # limits -----------------------------------------------------------------------------------------
-def _limits_out(limits: Limits, row: Any) -> dict[str, Any]:
-    return {
-        **limits.model_dump(),
-        "updated_by": row.limits_updated_by if row is not None else None,
-        "updated_at": row.limits_updated_at if row is not None else None,
-    }
-
-
 @risk_bp.get("/limits")
 @requires("viewer")
 @tag(TAGS)
 @validate_response(LimitsOut)
-async def get_limits() -> dict[str, Any]:
+async def get_limits() -> LimitsOut:
     """Position, portfolio, margin and drawdown limits; null means no limit."""
-    limits, row = await service.current_limits()
-    return _limits_out(limits, row)
+    return LimitsOut.of(*await limits.current_limits())
 
 
 @risk_bp.put("/limits")
@@ -159,15 +117,14 @@ async def get_limits() -> dict[str, Any]:
 @validate_request(Limits)
 @validate_response(LimitsOut)
 @validate_response(ValidationErrorBody, 422)
-async def put_limits(data: Limits) -> dict[str, Any]:
+async def put_limits(data: Limits) -> LimitsOut:
     """Replace the limits document (sections left out reset to no limit).
 
     Money limits are positive decimals in the base currency, ``max_leverage`` a ratio,
     ``max_margin_utilization`` a fraction (0, 1], ``max_drawdown_pct`` a percentage (0, 100];
     anything out of range is 422 and changes nothing.
     """
-    limits, row = await service.set_limits(data, current_identity().username)
-    return _limits_out(limits, row)
+    return LimitsOut.of(*await limits.set_limits(data, current_identity().username))
 
 
 # pdt, metrics, exposure, sizing -----------------------------------------------------------------
@@ -176,10 +133,10 @@ async def put_limits(data: Limits) -> dict[str, Any]:
 @tag(TAGS)
 @validate_querystring(PdtQuery)
 @validate_response(PdtStatusOut)
-async def pdt_status(query_args: PdtQuery) -> dict[str, Any]:
+async def pdt_status(query_args: PdtQuery) -> PdtStatusOut:
     """The pattern-day-trader guard for an instrument class (default ``us_equity``): whether
     it is enabled, day trades used in the rolling 5 business days, and the equity threshold."""
-    return await service.pdt_status(query_args.instrument_class)
+    return await pdt_guard.pdt_status(query_args.instrument_class)
 
 
 @risk_bp.get("/metrics")
@@ -195,37 +152,7 @@ async def metrics(query_args: MetricsQuery) -> dict[str, Any]:
     Computed by the ``risk.refresh_metrics`` job (vectorbt) and cached; a missing or stale
     cache queues a refresh and answers ``stale: true`` with the last values (or nulls).
     """
-    cached = await tasks.cached_metrics()
-    settings = risk_settings()
-    computed_at = datetime.fromisoformat(cached["computed_at"]) if cached else None
-    stale = computed_at is None or (
-        (service.now_utc() - computed_at).total_seconds() > settings.metrics_max_age_seconds
-    )
-    job_id = None
-    if stale:
-        job_id, _queued = await current_host().trigger(
-            "risk.refresh_metrics", current_identity().username
-        )
-    base: dict[str, Any] = cached or {
-        "as_of": None,
-        "window": settings.metrics_window_days,
-        "observations": 0,
-        "periods_per_year": settings.metrics_periods_per_year,
-        "implementation": "vectorbt.returns",
-    }
-    return {
-        "volatility": None,
-        "var_95": None,
-        "cvar_95": None,
-        "max_drawdown": None,
-        "sharpe_ratio": None,
-        "sortino_ratio": None,
-        "calmar_ratio": None,
-        **base,
-        "computed_at": computed_at,
-        "stale": stale,
-        "refresh_job_id": job_id,
-    }
+    return await tasks.current_metrics(current_identity().username)
 
 
 @risk_bp.get("/exposure")
@@ -236,10 +163,7 @@ async def metrics(query_args: MetricsQuery) -> dict[str, Any]:
 async def exposure(query_args: ExposureQuery) -> dict[str, Any]:
     """``{symbol: signed notional / equity, ..., "total": gross notional / equity}`` at the
     quote mids (decimal strings; null when equity is 0)."""
-    return {
-        k: (format_decimal(v) if v is not None else None)
-        for k, v in (await service.exposure()).items()
-    }
+    return await equity.exposure()
 
 
 @risk_bp.get("/position-size/<asset>")
@@ -248,44 +172,14 @@ async def exposure(query_args: ExposureQuery) -> dict[str, Any]:
 @validate_querystring(PositionSizeQuery)
 @validate_response(PositionSizeOut)
 @validate_response(ErrorBody, 404)
-async def position_size(asset: str, query_args: PositionSizeQuery) -> dict[str, Any]:
+@validate_response(ErrorBody, 409)
+async def position_size(asset: str, query_args: PositionSizeQuery) -> PositionSizeOut:
     """A size from recent bars: risk ``risk_per_trade_pct`` of equity with a stop
     ``atr_multiple`` x ATR(``atr_period``) away and a target ``reward_risk`` x the stop.
 
     ``max_size`` applies the position and portfolio limits, the cash for a spot buy, and with
     ``strategy_id`` that strategy's available budget; ``recommended_size`` is the risk-based
-    size capped by ``max_size``, rounded down to the lot size.
+    size capped by ``max_size``, rounded down to the lot size. 409 ``NO_MARKET_DATA`` without
+    enough bars.
     """
-    q = query_args
-    budget_available = None
-    if q.strategy_id is not None:
-        budget_available = await _budget_available(asset, q.strategy_id)
-    try:
-        return await service.position_size(
-            asset,
-            risk_per_trade_pct=q.risk_per_trade_pct,
-            atr_multiple=q.atr_multiple,
-            reward_risk=q.reward_risk,
-            atr_period=q.atr_period,
-            timeframe=q.timeframe,
-            side=q.side,
-            strategy_id=q.strategy_id,
-            budget_available=budget_available,
-        )
-    except service.RiskError as exc:
-        raise _error(exc) from exc
-
-
-async def _budget_available(symbol: str, strategy_id: str) -> Any:
-    """The strategy's available budget in the instrument's quote currency, when the budget
-    plugin is loaded (through its public ``api`` module)."""
-    loaded = {info.name for info in hooks.current_manager().plugins()}
-    if "budget" not in loaded:
-        return None
-    from quarkbot_plugins.budget import api as budget
-    from quarkbot_plugins.market_data import api as market
-
-    instrument = await market.get_instrument(symbol)
-    if instrument is None:
-        return None
-    return await budget.available(strategy_id, instrument.quote_currency)
+    return await sizing.position_size(asset, query_args)

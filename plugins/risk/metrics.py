@@ -26,6 +26,15 @@ from decimal import Decimal
 from typing import Any
 
 IMPLEMENTATION = "vectorbt.returns"
+NAMES = (
+    "volatility",
+    "var_95",
+    "cvar_95",
+    "max_drawdown",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+)
 
 
 def _number(value: Any) -> float | None:
@@ -67,17 +76,7 @@ def compute(
     samples: Sequence[tuple[datetime, Decimal]], periods_per_year: int, window: int
 ) -> dict[str, Any]:
     returns = daily_returns(samples, window)
-    empty: dict[str, float | None] = dict.fromkeys(
-        (
-            "volatility",
-            "var_95",
-            "cvar_95",
-            "max_drawdown",
-            "sharpe_ratio",
-            "sortino_ratio",
-            "calmar_ratio",
-        )
-    )
+    empty: dict[str, float | None] = dict.fromkeys(NAMES)
     values = returns_metrics(returns, periods_per_year) if len(returns) >= 2 else empty
     return {
         **values,

@@ -36,6 +36,11 @@ class TradingState(Model):
     class Meta:
         table = "risk_trading_state"
 
+    @property
+    def active(self) -> bool:
+        # the kill switch is "active" in any state but ACTIVE (HALTED or REDUCING)
+        return self.state != "ACTIVE"
+
 
 class CircuitBreaker(Model):
     # one row per named breaker: its settings and its state

@@ -6,25 +6,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
-from quarkbot.pagination import PageQuery
+from quarkbot.pagination import Page, PageQuery
+from quarkbot.types import Money, Timeframe
 
-
-def format_decimal(value: Decimal) -> str:
-    """Fixed-point without padding zeros; never an exponent."""
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
-
-
-Money = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
-PositiveMoney = Annotated[
-    Decimal,
-    Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False),
-    PlainSerializer(format_decimal, return_type=str),
-]
-TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
+#: A money limit: positive, at most 1e15, a string in JSON.
+PositiveMoney = Annotated[Money, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
 BREAKER_NAMES = (
     "daily_loss",
     "max_drawdown",
@@ -33,6 +21,15 @@ BREAKER_NAMES = (
     "stale_market_data",
 )
 TradingStateName = Literal["ACTIVE", "REDUCING", "HALTED"]
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+def fields_of(model: type[BaseModel], obj: Any, **values: Any) -> dict[str, Any]:
+    """The model's fields read from ``obj`` as they are (``values`` win): an event's payload,
+    which carries the raw values, not the response's formatting."""
+    return {
+        name: values[name] if name in values else getattr(obj, name) for name in model.model_fields
+    }
 
 
 class Strict(BaseModel):
@@ -57,6 +54,8 @@ class KillSwitchIn(Strict):
 
 
 class KillSwitchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     state: TradingStateName
     active: bool
     reason: str | None
@@ -68,9 +67,11 @@ class KillSwitchOut(BaseModel):
 
 # circuit breakers -------------------------------------------------------------------------------
 class BreakerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     enabled: bool
-    state: Literal["closed", "open", "half_open"]
+    state: BreakerState
     threshold: Money
     window_seconds: int
     min_samples: int
@@ -84,15 +85,12 @@ class BreakerOut(BaseModel):
     updated_at: datetime
 
 
-class BreakerPage(BaseModel):
-    items: list[BreakerOut]
-    total: int
-    limit: int
-    offset: int
+class BreakerPage(Page[BreakerOut]):
+    pass
 
 
 class BreakerQuery(PageQuery):
-    state: Literal["closed", "open", "half_open"] | None = None
+    state: BreakerState | None = None
 
 
 class BreakerConfigIn(Strict):
@@ -124,26 +122,23 @@ class PortfolioLimits(Strict):
     max_net_exposure: PositiveMoney | None = Field(
         None, description="|sum of quantity x mark| over positions, in the base currency"
     )
-    max_leverage: (
-        Annotated[Decimal, Field(gt=0, le=1000), PlainSerializer(format_decimal, return_type=str)]
-        | None
-    ) = Field(None, description="Gross exposure / equity")
+    max_leverage: Annotated[Money, Field(gt=0, le=1000)] | None = Field(
+        None, description="Gross exposure / equity"
+    )
     max_open_orders: int | None = Field(None, ge=1, le=1_000_000)
     max_order_notional: PositiveMoney | None = None
 
 
 class MarginLimits(Strict):
-    max_margin_utilization: (
-        Annotated[Decimal, Field(gt=0, le=1), PlainSerializer(format_decimal, return_type=str)]
-        | None
-    ) = Field(None, description="Margin of perpetual positions / equity, 0..1")
+    max_margin_utilization: Annotated[Money, Field(gt=0, le=1)] | None = Field(
+        None, description="Margin of perpetual positions / equity, 0..1"
+    )
 
 
 class DrawdownLimits(Strict):
-    max_drawdown_pct: (
-        Annotated[Decimal, Field(gt=0, le=100), PlainSerializer(format_decimal, return_type=str)]
-        | None
-    ) = Field(None, description="Deny exposure-increasing orders past this drawdown (%)")
+    max_drawdown_pct: Annotated[Money, Field(gt=0, le=100)] | None = Field(
+        None, description="Deny exposure-increasing orders past this drawdown (%)"
+    )
 
 
 class Limits(Strict):
@@ -158,6 +153,17 @@ class LimitsOut(Limits):
 
     updated_by: str | None = None
     updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, limits: Limits, row: Any) -> LimitsOut:
+        """The limits with who changed them last and when (``row``: the trading state)."""
+        return cls.model_validate(
+            {
+                **limits.model_dump(),
+                "updated_by": row.limits_updated_by if row is not None else None,
+                "updated_at": row.limits_updated_at if row is not None else None,
+            }
+        )
 
 
 # pdt, metrics, exposure, sizing -----------------------------------------------------------------
@@ -204,12 +210,16 @@ class ExposureQuery(PageQuery):
     pass
 
 
+class ExposureOut(RootModel[dict[str, Money | None]]):
+    """Each open position's signed notional / equity, and ``total`` (gross / equity)."""
+
+
 class PositionSizeQuery(PageQuery):
     risk_per_trade_pct: Decimal = Field(Decimal(1), gt=0, le=100, allow_inf_nan=False)
     atr_multiple: Decimal = Field(Decimal(2), gt=0, le=100, allow_inf_nan=False)
     reward_risk: Decimal = Field(Decimal(2), gt=0, le=100, allow_inf_nan=False)
     atr_period: int = Field(14, ge=1, le=500)
-    timeframe: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"] = "1d"
+    timeframe: Timeframe = "1d"
     side: Literal["buy", "sell"] = "buy"
     strategy_id: str | None = Field(None, min_length=1, max_length=64)
 
@@ -230,7 +240,3 @@ class PositionSizeOut(BaseModel):
     max_size: Money
     limited_by: list[str]
     explanation: str
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")

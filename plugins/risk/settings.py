@@ -1,9 +1,9 @@
-"""Settings of the risk plugin (environment prefix ``QUARKBOT_RISK_``)."""
+"""Settings of the risk plugin (environment prefix ``QUARKBOT_RISK_``); read them with
+``quarkbot.plugin_settings.settings_of(RiskSettings)``."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,8 +37,3 @@ class RiskSettings(BaseSettings):
         300, ge=1, description="Cached risk metrics older than this are refreshed on read."
     )
     alert_denials: bool = Field(True, description="Publish every risk denial on risk:alerts.")
-
-
-@lru_cache(maxsize=1)
-def risk_settings() -> RiskSettings:
-    return RiskSettings()

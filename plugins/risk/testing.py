@@ -1,51 +1,28 @@
-"""pytest fixtures for tests that trade through the risk and budget gates: those of
-:mod:`quarkbot_plugins.trading.testing`, fresh risk and budget settings per test, and ``alerts``.
+"""pytest helpers for tests that trade through the risk gate: ``alerts`` (what was published on
+``risk:alerts``) and an autouse fixture that keeps the kill-switch cooldown at its default.
 
-Import them into a test folder's ``conftest.py`` (``from quarkbot_plugins.risk.testing import *``).
+Import them into a test folder's ``conftest.py`` (``from quarkbot_plugins.risk.testing import
+*``), beside the trading test kit (``quarkbot_plugins.trading.testing``) for the users,
+instruments and matching engine.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from quarkbot_plugins.budget.settings import budget_settings
-from quarkbot_plugins.risk.settings import risk_settings
-from quarkbot_plugins.trading.testing import (
-    INSTRUMENTS,
-    admin,
-    engine,
-    instruments,
-    place,
-    trader,
-    viewer,
-)
-
-__all__ = [
-    "INSTRUMENTS",
-    "_fresh_settings",
-    "admin",
-    "alerts",
-    "engine",
-    "instruments",
-    "place",
-    "trader",
-    "viewer",
-]
+__all__ = ["_default_risk_settings", "alerts"]
 
 
 @pytest.fixture(autouse=True)
-def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Settings are read once per process; tests that change them clear the caches."""
-    for name in ("QUARKBOT_RISK_KILL_SWITCH_COOLDOWN_SECONDS",):
-        monkeypatch.delenv(name, raising=False)
-    risk_settings.cache_clear()
-    budget_settings.cache_clear()
+def _default_risk_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The cooldown of the environment the tests run in does not leak into them (the app
+    validates the settings when it is created, after autouse fixtures)."""
+    monkeypatch.delenv("QUARKBOT_RISK_KILL_SWITCH_COOLDOWN_SECONDS", raising=False)
     yield
-    risk_settings.cache_clear()
-    budget_settings.cache_clear()
 
 
 async def alerts(after: int = 0) -> list[dict[str, Any]]:

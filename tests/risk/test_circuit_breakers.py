@@ -10,7 +10,8 @@ from quarkbot.models import AuditLog
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.risk import tasks
 from quarkbot_plugins.risk.models import CircuitBreaker
-from quarkbot_plugins.risk.testing import alerts, place
+from quarkbot_plugins.risk.testing import alerts
+from quarkbot_plugins.trading.testing import place
 
 URL = "/api/v1/risk/circuit-breakers"
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from quarkbot import hookimpl
+from quarkbot import hookimpl, plugin_settings
 from quarkbot.models import AuditLog
 from quarkbot_plugins.risk import service as risk
-from quarkbot_plugins.risk.settings import risk_settings
-from quarkbot_plugins.risk.testing import alerts, place
+from quarkbot_plugins.risk.testing import alerts
 from quarkbot_plugins.trading.models import Order, PaperOrder
+from quarkbot_plugins.trading.testing import place
 
 URL = "/api/v1/risk/kill-switch"
 
@@ -125,7 +125,7 @@ async def test_resume_in_the_cooldown_is_409_then_works_after_it(
     assert (await state(client, admin))["state"] == "HALTED"
 
     monkeypatch.setenv("QUARKBOT_RISK_KILL_SWITCH_COOLDOWN_SECONDS", "0")
-    risk_settings.cache_clear()
+    plugin_settings.install([])  # settings read afresh from the environment
     await post(client, admin, action="activate", confirmation="KILL", reason="again")
     response = await post(client, admin, action="deactivate", confirmation="RESUME", reason="ok")
     assert response.status_code == 200

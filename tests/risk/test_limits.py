@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from quarkbot_plugins.risk.testing import alerts, place
+from quarkbot_plugins.risk.testing import alerts
+from quarkbot_plugins.trading.testing import place
 
 URL = "/api/v1/risk/limits"
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.risk.models import EquitySample
-from quarkbot_plugins.risk.testing import place
+from quarkbot_plugins.trading.testing import place
 
 D = Decimal
 # 31 daily closes (30 returns), a known series with gains, losses and a drawdown

@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from quarkbot_plugins.risk import pdt
-from quarkbot_plugins.risk.testing import place
 from quarkbot_plugins.trading.models import CashBalance, PaperOrder
+from quarkbot_plugins.trading.testing import place
 
 
 async def day_trade(client: Any, trader: dict[str, str], engine: Any, n: int) -> dict[str, Any]:
