@@ -58,8 +58,9 @@ async def post_kill_switch(data: KillSwitchIn) -> KillSwitchOut:
 
     Activation halts trading at once on every process: open orders are canceled through their
     brokers and new ones denied ``KILL_SWITCH_ACTIVE`` (checked again right before submit).
-    Deactivating before ``cooldown_until`` is 409 with ``seconds_remaining``. Any other
-    confirmation is 422 and changes nothing. Published on ``risk:alerts`` and audited.
+    ``reason`` is required to activate or reduce, optional to deactivate. Deactivating before
+    ``cooldown_until`` is 409 with ``seconds_remaining``. Any other confirmation is 422 and
+    changes nothing. Published on ``risk:alerts`` and audited.
     """
     row, canceled = await change_state(data.action, data.reason, current_identity().username)
     return KillSwitchOut.model_validate(row).model_copy(update={"canceled_orders": canceled})

@@ -6,7 +6,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from quarkbot.pagination import Page, PageQuery
 from quarkbot.types import Money, Timeframe
@@ -43,7 +52,21 @@ CONFIRMATIONS = {"activate": "KILL", "reduce": "REDUCE", "deactivate": "RESUME"}
 class KillSwitchIn(Strict):
     action: Literal["activate", "reduce", "deactivate"]
     confirmation: str = Field(max_length=32, description='"KILL", "REDUCE" or "RESUME"')
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        validate_default=True,
+        description="Required to activate or reduce; optional to deactivate.",
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _required_unless_deactivating(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # answered exactly like a missing required field, as before deactivation made it optional
+        if value is None and info.data.get("action") != "deactivate":
+            raise PydanticCustomError("missing", "Field required")
+        return value
 
     @model_validator(mode="after")
     def _confirmed(self) -> KillSwitchIn:

@@ -137,6 +137,38 @@ async def test_resume_in_the_cooldown_is_409_then_works_after_it(
     assert "kill_switch.deactivated" in [e["type"] for e in await alerts()]
 
 
+async def test_deactivating_needs_no_reason(client, admin, monkeypatch):
+    """The alpha-oracle seed resumes with only the action and the confirmation."""
+    monkeypatch.setenv("QUARKBOT_RISK_KILL_SWITCH_COOLDOWN_SECONDS", "0")
+    plugin_settings.install([])  # settings read afresh from the environment
+    await post(client, admin, action="activate", confirmation="KILL", reason="drill")
+    response = await client.post(
+        URL, json={"action": "deactivate", "confirmation": "RESUME"}, headers=admin
+    )
+    assert response.status_code == 200, await response.get_json()
+    body = await response.get_json()
+    assert body["state"] == "ACTIVE" and body["active"] is False and body["reason"] is None
+    row = await risk.state_row()
+    assert row.state == "ACTIVE" and row.reason is None
+    assert row.activated_by is None and row.cooldown_until is None
+    assert (await state(client, admin))["reason"] is None
+    resumed = [e for e in await alerts() if e["type"] == "kill_switch.deactivated"]
+    assert len(resumed) == 1 and resumed[0]["data"]["reason"] is None
+
+
+@pytest.mark.parametrize("action", ["activate", "reduce"])
+async def test_activating_or_reducing_needs_a_reason(client, admin, action):
+    confirmation = {"activate": "KILL", "reduce": "REDUCE"}[action]
+    response = await client.post(
+        URL, json={"action": action, "confirmation": confirmation}, headers=admin
+    )
+    assert response.status_code == 422
+    assert (await response.get_json())["detail"] == [
+        {"loc": ["body", "reason"], "msg": "Field required", "type": "missing"}
+    ]
+    assert (await state(client, admin))["state"] == "ACTIVE"
+
+
 async def test_reducing_lets_a_closing_order_through_and_denies_an_opening_one(
     client, admin, trader, instruments, engine
 ):
