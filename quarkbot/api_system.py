@@ -59,7 +59,8 @@ async def status() -> dict[str, Any]:
 @tag(["system"])
 @validate_response(PluginList)
 async def plugins() -> dict[str, Any]:
-    """The plugins that loaded, with their versions and the hooks they implement."""
+    """The plugins that loaded, with their versions and the hooks they implement, and the
+    built-in plugins left out for a missing optional dependency (`not_loaded`)."""
     items = [
         {
             "name": p.name,
@@ -70,7 +71,11 @@ async def plugins() -> dict[str, Any]:
         }
         for p in current_host().manager.plugins()
     ]
-    return {"items": items, "total": len(items)}
+    not_loaded = [
+        {"name": missing.name, "reason": missing.reason, "extra": missing.extra}
+        for missing in current_host().manager.not_loaded.values()
+    ]
+    return {"items": items, "total": len(items), "not_loaded": not_loaded}
 
 
 @audit_bp.get("")

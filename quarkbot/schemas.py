@@ -181,9 +181,19 @@ class PluginOut(BaseModel):
     hooks: list[str]
 
 
+class PluginNotLoaded(BaseModel):
+    name: str
+    reason: str
+    extra: str = Field(description="The setup.cfg extra that installs what it needs")
+
+
 class PluginList(BaseModel):
     items: list[PluginOut]
     total: int
+    not_loaded: list[PluginNotLoaded] = Field(
+        default_factory=list,
+        description="Built-in plugins left out because an optional dependency is missing",
+    )
 
 
 class StatusOut(BaseModel):

@@ -87,24 +87,41 @@ def check_port_free(host: str, port: int) -> None:
             raise SystemExit(f"quarkbot: cannot serve on {host}:{port}: {exc.strerror}") from exc
 
 
-def worker_specs(redis_url: str, queues: Sequence[str]) -> list[ChildSpec]:
-    """``quarkbot worker --queues Q --supervised`` per queue, sharing this process's Redis."""
+def worker_specs(settings: Settings, redis_url: str, queues: Sequence[str]) -> list[ChildSpec]:
+    """``quarkbot worker --queues Q --supervised`` per queue, sharing this process's Redis.
+
+    The default queue's worker starts first; the others once it reports (a numeric warm-up
+    would otherwise take the CPU the default queue needs to be ready within seconds).
+    """
     env = dict(os.environ, QUARKBOT_REDIS_URL=redis_url)
+    first = _reported(settings, redis_url, queues[0]) if len(queues) > 1 else None
     return [
         ChildSpec(
             f"worker:{queue}",
             # -P: a folder named "quarkbot" in the working directory must not shadow the package
             [sys.executable, "-P", "-m", "quarkbot", "worker", "--queues", queue, "--supervised"],
             env,
+            start_when=first if index else None,
         )
-        for queue in queues
+        for index, queue in enumerate(queues)
     ]
+
+
+def _reported(settings: Settings, redis_url: str, queue: str) -> Callable[[], bool]:
+    """True once a worker of ``queue`` has reported its health (it takes jobs)."""
+    import redis
+
+    from quarkbot.queue import queue_name
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    key = f"{queue_name(settings.redis_prefix, queue)}:health-check"
+    return lambda: bool(client.exists(key))
 
 
 def start_workers(settings: Settings, redis_url: str, queues: Sequence[str]) -> Supervisor:
     """One supervised worker child per queue; their state goes to Redis for ``/health``."""
     supervisor = Supervisor(
-        worker_specs(redis_url, queues), on_change=_record_states(settings, redis_url)
+        worker_specs(settings, redis_url, queues), on_change=_record_states(settings, redis_url)
     )
     supervisor.start()
     return supervisor
@@ -113,7 +130,9 @@ def start_workers(settings: Settings, redis_url: str, queues: Sequence[str]) -> 
 def supervise_workers(settings: Settings, queues: Sequence[str]) -> None:
     """``quarkbot worker`` with several queues: their children until SIGINT/SIGTERM."""
     url, embedded = resolve_url(settings)
-    supervisor = Supervisor(worker_specs(url, queues), on_change=_record_states(settings, url))
+    supervisor = Supervisor(
+        worker_specs(settings, url, queues), on_change=_record_states(settings, url)
+    )
     previous = {sig: signal.signal(sig, lambda *_: supervisor.stop()) for sig in _STOP_SIGNALS}
     try:
         supervisor.start()

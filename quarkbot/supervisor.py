@@ -31,16 +31,23 @@ log = logging.getLogger("quarkbot.supervisor")
 FIRST_DELAY = 1.0
 MAX_DELAY = 30.0
 STABLE_SECONDS = 60.0  # a child that ran this long before exiting starts again after FIRST_DELAY
+START_WAIT_LIMIT = 30.0  # the longest a first start waits for its ChildSpec.start_when
 TAIL_LINES = 40
 
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """A child process: a name (``worker:default``), its command line and environment."""
+    """A child process: a name (``worker:default``), its command line and environment.
+
+    ``start_when``: the first start waits until it returns true (or ``START_WAIT_LIMIT``
+    passed), so that a child that only competes for the CPU (a numeric warm-up) lets the
+    ones that must be ready first (the default queue) start undisturbed.
+    """
 
     name: str
     argv: Sequence[str]
-    env: dict[str, str] | None = None
+    env: dict[str, str] | None = field(default=None, compare=False)
+    start_when: Callable[[], bool] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -140,17 +147,30 @@ class Supervisor:
 
     # the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
+        began = time.monotonic()
         try:
-            for child in self.children:
-                self._spawn(child)
-            self._changed()
-            self._started.set()
-            while not self._stopping.wait(self.poll_seconds):
+            while not self._stopping.is_set():
                 for child in self.children:
-                    self._check(child)
+                    if child.process is None:
+                        self._first_start(child, time.monotonic() - began)
+                    else:
+                        self._check(child)
+                self._started.set()
+                self._stopping.wait(self.poll_seconds)
         finally:
             self._started.set()
             self._stop_children()
+
+    def _first_start(self, child: Child, waited: float) -> None:
+        when = child.spec.start_when
+        if when is not None and waited < START_WAIT_LIMIT:
+            try:
+                if not when():
+                    return
+            except Exception:  # cannot tell (Redis not up yet): keep waiting, up to the limit
+                return
+        self._spawn(child)
+        self._changed()
 
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(  # noqa: S603 - our own command lines
