@@ -17,7 +17,7 @@ from quarkbot import events
 from quarkbot.auth import Identity
 from quarkbot.errors import Conflict, LimitExceeded, NotFound
 from quarkbot.jobs import JobSpec, record_aborted_before_start
-from quarkbot.pagination import filtered
+from quarkbot.pagination import filtered, get_or_404
 from quarkbot.plugin_settings import settings_of
 from quarkbot.queue import JobQueue
 from quarkbot.redis_conn import current_redis, key
@@ -169,13 +169,10 @@ def summaries(identity: Identity, query: BacktestQuery) -> QuerySet[Backtest]:
 async def get_visible(backtest_id: int, identity: Identity, light: bool = False) -> Backtest:
     """The backtest if the caller may see it (404 otherwise); ``light``: without the equity
     curve and the trades (the row cannot be saved then)."""
-    qs = visible(identity).filter(id=backtest_id)
+    qs = visible(identity)
     if light:
         qs = qs.only(*LIGHT_FIELDS)
-    found = await qs.first()
-    if found is None:
-        raise NotFound("Backtest not found")
-    return found
+    return await get_or_404(qs, "Backtest not found", id=backtest_id)
 
 
 def require_complete(row: Backtest) -> Backtest:
