@@ -35,7 +35,7 @@ alerts_bp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts")
 async def list_alerts(query_args: AlertQuery) -> AlertPage:
     """Alerts, newest first; filters: status, severity, source, rule_id, since, until."""
     qs = filtered(Alert.all().order_by("-started_at", "-id"), query_args)
-    return await paginate(qs, query_args, AlertOut.model_validate)  # type: ignore[return-value]
+    return await paginate(qs, query_args, AlertOut.model_validate)
 
 
 @alerts_bp.get("/<int:alert_id>")
@@ -74,7 +74,7 @@ async def resolve(alert_id: int) -> AlertOut:
 @validate_response(RulePage)
 async def list_rules(query_args: PageQuery) -> RulePage:
     qs = AlertRule.all().order_by("id")
-    return await paginate(qs, query_args, RuleOut.model_validate)  # type: ignore[return-value]
+    return await paginate(qs, query_args, RuleOut.model_validate)
 
 
 @alerts_bp.post("/rules")
@@ -111,7 +111,9 @@ async def delete_rule(rule_id: int) -> tuple[str, int]:
 @validate_response(NotifierList)
 async def list_notifiers() -> NotifierList:
     """The notifiers that targets may use (``register_notifiers``)."""
-    items = [{"name": n.name, "description": n.description} for n in notifiers.registered().values()]
+    items = [
+        {"name": n.name, "description": n.description} for n in notifiers.registered().values()
+    ]
     return NotifierList.model_validate({"items": items})
 
 
@@ -122,7 +124,7 @@ async def list_notifiers() -> NotifierList:
 @validate_response(TargetPage)
 async def list_targets(query_args: PageQuery) -> TargetPage:
     qs = NotifierTarget.all().order_by("id")
-    return await paginate(qs, query_args, service.target_out)  # type: ignore[return-value]
+    return await paginate(qs, query_args, service.target_out)
 
 
 @alerts_bp.post("/targets")

@@ -92,7 +92,11 @@ async def deliver_due(now: datetime | None = None, limit: int = 100) -> dict[str
     """Send the deliveries that are due; returns how many ended in each outcome."""
     now = now or utc_now()
     outcomes: dict[str, int] = {}
-    due = await Delivery.filter(status="pending", next_attempt_at__lte=now).order_by("id").limit(limit)
+    due = (
+        await Delivery.filter(status="pending", next_attempt_at__lte=now)
+        .order_by("id")
+        .limit(limit)
+    )
     for delivery in due:
         outcome = await _attempt(delivery, now)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1

@@ -60,7 +60,9 @@ async def _recently_resolved(fingerprint: str, cooldown: int, now: datetime) -> 
     if cooldown <= 0:
         return False
     return await Alert.filter(
-        fingerprint=fingerprint, status="resolved", resolved_at__gt=now - timedelta(seconds=cooldown)
+        fingerprint=fingerprint,
+        status="resolved",
+        resolved_at__gt=now - timedelta(seconds=cooldown),
     ).exists()
 
 

@@ -104,7 +104,9 @@ async def step(
 
 async def _tracked(rule: AlertRule) -> list[str]:
     prefix = f"rule:{rule.id}:"
-    rows = await AlertSeries.filter(fingerprint__startswith=prefix).values_list("fingerprint", flat=True)
+    rows = await AlertSeries.filter(fingerprint__startswith=prefix).values_list(
+        "fingerprint", flat=True
+    )
     return [fp[len(prefix) :] for fp in rows]
 
 

@@ -57,7 +57,7 @@ async def _feed(channel: str, kind: str, data: dict[str, Any]) -> None:
     if channel.endswith("disconnected"):
         await lifecycle.raise_alert(
             "builtin:feed_disconnected", "feed", "warning",
-            f"Market-data feed disconnected: {data.get('reason') or data.get('error') or ''}".strip(),
+            f"Market-data feed disconnected: {data.get('reason') or ''}".strip(),
         )  # fmt: skip
     else:
         await lifecycle.resolve_fingerprint("builtin:feed_disconnected", "system")

@@ -66,9 +66,7 @@ async def roll_up(ctx: dict[str, Any]) -> dict[str, Any]:
 
     config = settings_of(MetricsSettings)
     written = await history.roll_up()
-    deleted = await history.apply_retention(
-        config.raw_retention_days, config.rollup_retention_days
-    )
+    deleted = await history.apply_retention(config.raw_retention_days, config.rollup_retention_days)
     return {"rolled_up": written, "deleted": deleted}
 
 

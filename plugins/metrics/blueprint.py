@@ -91,7 +91,5 @@ async def prometheus() -> Any:
     """Prometheus text format of every metric of every process (see docs/observability.md)."""
     await _check_scraper()
     runtime = current()
-    body = await exposition.render(
-        runtime.directory, catalogue.metrics(), await runtime.samples()
-    )
+    body = await exposition.render(runtime.directory, catalogue.metrics(), await runtime.samples())
     return Response(body, content_type=exposition.CONTENT_TYPE)

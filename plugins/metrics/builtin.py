@@ -10,7 +10,7 @@ names), never from user data.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -101,7 +101,9 @@ async def daily_pnl() -> float:
 
 # host: jobs and queues (move to quarkbot.core) --------------------------------------------------
 async def job_runs() -> dict[tuple[str, str], int]:
-    rows = await _rows("SELECT name, status, COUNT(*) AS n FROM quarkbot_job_run GROUP BY name, status")
+    rows = await _rows(
+        "SELECT name, status, COUNT(*) AS n FROM quarkbot_job_run GROUP BY name, status"
+    )
     return {(row["name"], row["status"]): int(row["n"]) for row in rows}
 
 
@@ -112,8 +114,9 @@ async def job_duration() -> dict[str, float]:
     since = utc_now() - timedelta(hours=1)
     totals: dict[str, list[float]] = {}
     async for run in JobRun.filter(finished_at__gte=since, started_at__not_isnull=True):
-        seconds = (run.finished_at - run.started_at).total_seconds()
-        totals.setdefault(run.name, []).append(seconds)
+        if run.finished_at is not None and run.started_at is not None:
+            seconds = (run.finished_at - run.started_at).total_seconds()
+            totals.setdefault(run.name, []).append(seconds)
     return {name: sum(values) / len(values) for name, values in totals.items()}
 
 
@@ -152,32 +155,41 @@ async def budget_utilisation() -> dict[str, float]:
         "FROM budget_ledger GROUP BY currency"
     )
     return {
-        row["currency"]: float((Decimal(row["r"] or 0) + Decimal(row["c"] or 0)) / Decimal(row["a"]))
+        row["currency"]: float(
+            (Decimal(row["r"] or 0) + Decimal(row["c"] or 0)) / Decimal(row["a"])
+        )
         for row in rows
         if row["a"] and Decimal(row["a"]) > 0
     }
 
 
 # backtests (move to plugins/backtests) ----------------------------------------------------------
-async def backtest_speed() -> float | None:
-    """Combinations per second of the most recently finished backtest."""
-    from quarkbot_plugins.backtests import api as backtests
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
 
-    last = (
-        await backtests.Backtest.filter(status="complete", started_at__not_isnull=True)
-        .order_by("-finished_at")
-        .first()
+
+async def backtest_speed() -> float | None:
+    """Combinations per second of the most recently finished backtest (read from its table:
+    importing the backtests plugin would load the numeric stack into the web process)."""
+    rows = await _rows(
+        "SELECT combinations, started_at, finished_at FROM backtests_backtest "
+        "WHERE status = 'complete' AND started_at IS NOT NULL AND finished_at IS NOT NULL "
+        "ORDER BY finished_at DESC LIMIT 1"
     )
-    if last is None or last.finished_at is None or last.started_at is None:
+    if not rows:
         return None
-    seconds = (last.finished_at - last.started_at).total_seconds()
-    return last.combinations / seconds if seconds > 0 else None
+    started, finished = _as_datetime(rows[0]["started_at"]), _as_datetime(rows[0]["finished_at"])
+    seconds = (finished - started).total_seconds() if started and finished else 0.0
+    return rows[0]["combinations"] / seconds if seconds > 0 else None
 
 
 def declarations() -> list[Metric]:
     ccy = "base currency"
     return [
-        Metric("equity", "gauge", "Account equity at market (cash + positions)", ccy, sample=equity),
+        Metric("equity", "gauge", "Account equity at market (cash + positions)", ccy,
+               sample=equity),
         Metric("cash", "gauge", "Cash in the base currency", ccy, sample=cash),
         Metric("daily_pnl", "gauge", "Equity change since the first sample of the UTC day", ccy,
                sample=daily_pnl),
@@ -205,7 +217,8 @@ def declarations() -> list[Metric]:
                "seconds", ("job_name",), sample=job_duration, max_series=100),
         Metric("queue_depth", "gauge", "Jobs waiting per queue", "jobs", ("queue",),
                sample=queue_depth),
-        Metric("circuit_breaker_state", "gauge", "Circuit breakers: 0 closed, 0.5 half-open, 1 open",
+        Metric("circuit_breaker_state", "gauge",
+               "Circuit breakers: 0 closed, 0.5 half-open, 1 open",
                "state", ("breaker",), sample=breaker_states),
         Metric("trading_state", "gauge", "Trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED", "state",
                sample=trading_state),

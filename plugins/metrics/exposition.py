@@ -48,7 +48,7 @@ def _render(directory: Path, extra: list[Any]) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(read_families(directory) + extra))  # type: ignore[arg-type]
+    registry.register(_Families(read_families(directory) + extra))
     return generate_latest(registry)
 
 

@@ -24,6 +24,7 @@ Values = dict[tuple[str, ...], float]
 
 #: one object per sampling round: samplers of one round may share work (one valuation)
 ROUND: contextvars.ContextVar[object] = contextvars.ContextVar("metrics_round")
+_failed: set[str] = set()
 
 
 def normalise(metric: Metric, raw: Any) -> Values:
@@ -45,22 +46,24 @@ def normalise(metric: Metric, raw: Any) -> Values:
     return out
 
 
-async def sample(metric: Metric, timeout: float) -> Values:
+async def sample(metric: Metric, seconds: float) -> Values:
     assert metric.sample is not None
-    return normalise(metric, await asyncio.wait_for(metric.sample(), timeout))
+    return normalise(metric, await asyncio.wait_for(metric.sample(), seconds))
 
 
-async def sample_all(metrics: Iterable[Metric], timeout: float) -> dict[str, Values]:
+async def sample_all(metrics: Iterable[Metric], seconds: float) -> dict[str, Values]:
     """Every sampled metric, concurrently; a sampler that fails or times out is left out."""
     sampled = [m for m in metrics if m.sample is not None]
     ROUND.set(object())  # the gathered samplers' tasks inherit it
-    results = await asyncio.gather(
-        *(sample(m, timeout) for m in sampled), return_exceptions=True
-    )
+    results = await asyncio.gather(*(sample(m, seconds) for m in sampled), return_exceptions=True)
     out: dict[str, Values] = {}
     for metric, result in zip(sampled, results, strict=True):
         if isinstance(result, BaseException):
-            log.warning("metric %s: sampling failed: %r", metric.name, result)
+            # once per metric and process at warning level: a missing table (a disabled
+            # plugin) would repeat on every scrape
+            level = logging.DEBUG if metric.name in _failed else logging.WARNING
+            _failed.add(metric.name)
+            log.log(level, "metric %s: sampling failed: %r", metric.name, result)
             continue
         out[metric.name] = result
     return out
@@ -74,10 +77,10 @@ class SampleCache:
         self._values: dict[str, Values] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, metrics: Iterable[Metric], timeout: float, ttl: float) -> dict[str, Values]:
+    async def get(self, metrics: Iterable[Metric], seconds: float, ttl: float) -> dict[str, Values]:
         async with self._lock:
             if time.monotonic() - self._at > ttl:
-                self._values = await sample_all(metrics, timeout)
+                self._values = await sample_all(metrics, seconds)
                 self._at = time.monotonic()
             return self._values
 

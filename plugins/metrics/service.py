@@ -42,7 +42,11 @@ def check_labels(name: str, labels: Mapping[str, str]) -> dict[str, str]:
     if unknown:
         raise Invalid(
             [
-                {"loc": ["query", key], "msg": f"{name} has no label {key!r}", "type": "value_error"}
+                {
+                    "loc": ["query", key],
+                    "msg": f"{name} has no label {key!r}",
+                    "type": "value_error",
+                }
                 for key in unknown
             ]
         )
@@ -80,8 +84,7 @@ async def query(
     )
     buckets = history.bucketed(rows, TIMEFRAME_SECONDS[interval])
     return [
-        {"timestamp": ts, "value": stat.value(aggregation)}
-        for ts, stat in sorted(buckets.items())
+        {"timestamp": ts, "value": stat.value(aggregation)} for ts, stat in sorted(buckets.items())
     ]
 
 

@@ -51,7 +51,9 @@ async def test_drawdown_fires_once_notifies_and_is_acknowledged(
     open_socket: Any,
     receive_until: Any,
 ) -> None:
-    status, order = await place(client, trader, symbol="BTC-USD", quantity="1", client_order_id="dd-1")
+    status, order = await place(
+        client, trader, symbol="BTC-USD", quantity="1", client_order_id="dd-1"
+    )
     assert status == 201, order
     await engine.step()
     target = await client.post(

@@ -24,13 +24,19 @@ async def test_rules_crud_and_roles(
         f"/api/v1/alerts/rules/{rule['id']}", json={**RULE, "threshold": 7}, headers=admin
     )
     assert (await changed.get_json())["threshold"] == 7
-    assert (await client.delete(f"/api/v1/alerts/rules/{rule['id']}", headers=admin)).status_code == 204
-    assert (await client.delete(f"/api/v1/alerts/rules/{rule['id']}", headers=admin)).status_code == 404
+    assert (
+        await client.delete(f"/api/v1/alerts/rules/{rule['id']}", headers=admin)
+    ).status_code == 204
+    assert (
+        await client.delete(f"/api/v1/alerts/rules/{rule['id']}", headers=admin)
+    ).status_code == 404
 
 
 async def test_bad_rules_are_422_with_loc(client: Any, admin: dict[str, str]) -> None:
     async def loc(**changes: Any) -> list[Any]:
-        response = await client.post("/api/v1/alerts/rules", json={**RULE, **changes}, headers=admin)
+        response = await client.post(
+            "/api/v1/alerts/rules", json={**RULE, **changes}, headers=admin
+        )
         body = await response.get_json()
         assert response.status_code == 422, body
         return [item["loc"] for item in body["detail"]]
@@ -63,7 +69,9 @@ async def test_alert_list_filters_and_viewer_cannot_acknowledge(
     path = f"/api/v1/alerts/{first.id}"
     assert (await client.post(f"{path}/acknowledge", headers=viewer)).status_code == 403
     assert (await client.post(f"{path}/resolve", headers=viewer)).status_code == 403
-    assert (await client.post("/api/v1/alerts/999999/acknowledge", headers=trader)).status_code == 404
+    assert (
+        await client.post("/api/v1/alerts/999999/acknowledge", headers=trader)
+    ).status_code == 404
     resolved = await (await client.post(f"{path}/resolve", headers=trader)).get_json()
     assert resolved["status"] == "resolved" and resolved["resolved_by"].startswith("trader")
     late = await client.post(f"{path}/acknowledge", headers=trader)

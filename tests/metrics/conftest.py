@@ -1,13 +1,13 @@
 """Fixtures of the metrics tests: users, instruments with quotes and the paper engine (shared
 through ``quarkbot_plugins.trading.testing``)."""
 
+import os
+import shutil
+import subprocess
+
+import pytest
+
 from quarkbot_plugins.trading.testing import *  # noqa: F403
-
-import os  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

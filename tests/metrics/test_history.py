@@ -118,7 +118,11 @@ async def test_counters_store_increases_and_histograms_observations(client: Any)
     assert [json.loads(r.labels) for r in hits] == [{"kind": "x"}] * 5
     waits = await MetricPoint.filter(metric="probe_wait_seconds").order_by("ts")
     assert [(r.count, round(r.sum, 9)) for r in waits] == [
-        (1.0, 0.1), (1.0, 0.2), (1.0, 0.3), (1.0, 0.4), (1.0, 0.0)
+        (1.0, 0.1),
+        (1.0, 0.2),
+        (1.0, 0.3),
+        (1.0, 0.4),
+        (1.0, 0.0),
     ]  # a wait of 0.0 is an observation too
     level = await MetricPoint.filter(metric="probe_level", labels='{"room":"b"}').order_by("ts")
     assert [r.sum for r in level] == [100.0, 99.0, 98.0, 97.0, 96.0, 95.0]
@@ -128,9 +132,13 @@ async def test_a_rerun_of_the_same_minute_stores_the_same_points(client: Any) ->
     await fill_history(3)
     metrics.inc("probe_hits", 5, kind="x")
     await record_minute(T0 + timedelta(minutes=3))
-    first = {(r.metric, r.labels): r.sum for r in await MetricPoint.filter(ts=T0 + timedelta(minutes=3))}
+    first = {
+        (r.metric, r.labels): r.sum for r in await MetricPoint.filter(ts=T0 + timedelta(minutes=3))
+    }
     await record_minute(T0 + timedelta(minutes=3, seconds=30))
-    again = {(r.metric, r.labels): r.sum for r in await MetricPoint.filter(ts=T0 + timedelta(minutes=3))}
+    again = {
+        (r.metric, r.labels): r.sum for r in await MetricPoint.filter(ts=T0 + timedelta(minutes=3))
+    }
     assert first == again
     assert first[("probe_hits", '{"kind":"x"}')] == 5.0
 
@@ -141,10 +149,16 @@ async def test_roll_up_and_retention(client: Any, viewer: dict[str, str]) -> Non
     assert await history.roll_up(T0 + timedelta(hours=2, minutes=5)) > 0  # hours 09 and 10
     again = await history.roll_up(T0 + timedelta(hours=2, minutes=5))
     assert again == await MetricPoint.filter(resolution="1h").count()  # rewritten, not added
-    hourly = await MetricPoint.filter(resolution="1h", metric="probe_level").order_by("ts", "labels")
+    hourly = await MetricPoint.filter(resolution="1h", metric="probe_level").order_by(
+        "ts", "labels"
+    )
     assert {r.ts for r in hourly} == {T0, T0 + timedelta(hours=1)}
     for row in hourly:
-        inside = [r for r in raw if r.labels == row.labels and row.ts <= r.ts < row.ts + timedelta(hours=1)]
+        inside = [
+            r
+            for r in raw
+            if r.labels == row.labels and row.ts <= r.ts < row.ts + timedelta(hours=1)
+        ]
         assert row.count == len(inside) == 60
         assert row.sum == pytest.approx(sum(r.sum for r in inside))
         assert (row.min, row.max) == (min(r.min for r in inside), max(r.max for r in inside))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,12 +77,11 @@ async def test_request_logs_carry_the_request_id_and_user(
     assert other.headers["X-Request-ID"] != "bad id!"  # refused, a fresh one instead
 
 
-async def test_job_logs_carry_the_job_id(
-    app: Any, run_worker: Any, captured: io.StringIO
-) -> None:
+async def test_job_logs_carry_the_job_id(app: Any, run_worker: Any, captured: io.StringIO) -> None:
     host = app.extensions["quarkbot"]
-    job_id = await host.enqueue("logecho.logging_job", job_id="log-job-1")
-    assert job_id == "log-job-1"
+    wanted = f"log-job-{uuid.uuid4().hex}"  # arq's job keys are global in a shared Redis
+    job_id = await host.enqueue("logecho.logging_job", job_id=wanted)
+    assert job_id == wanted
     assert await run_worker() >= 1
     mine = [r for r in records(captured) if r.get("event") == "job body"]
-    assert mine and mine[0]["job_id"] == "log-job-1" and mine[0]["job"] == "logecho.logging_job"
+    assert mine and mine[0]["job_id"] == wanted and mine[0]["job"] == "logecho.logging_job"

@@ -77,14 +77,18 @@ def test_prometheus_scrapes_serve_and_worker(
         trader = server.create_user(admin, "tina", "trader")
         base = server.base_url
         btc = next(i for i in INSTRUMENTS if i["symbol"] == "BTC-USD")
-        created = httpx.post(f"{base}/api/v1/instruments", json=btc, headers=bearer(admin), timeout=30)
+        created = httpx.post(
+            f"{base}/api/v1/instruments", json=btc, headers=bearer(admin), timeout=30
+        )
         assert created.status_code == 201, created.text
         asyncio.run(publish_quote(d, "BTC-USD", 50_000))
         ids = []
         for n in range(3):
             body = {"symbol": "BTC-USD", "side": "buy", "type": "market", "quantity": "0.01",
                     "client_order_id": f"prom-{n}"}  # fmt: skip
-            placed = httpx.post(f"{base}/api/v1/orders", json=body, headers=bearer(trader), timeout=30)
+            placed = httpx.post(
+                f"{base}/api/v1/orders", json=body, headers=bearer(trader), timeout=30
+            )
             assert placed.status_code == 201, placed.text
             ids.append(placed.json()["id"])
 
@@ -92,7 +96,8 @@ def test_prometheus_scrapes_serve_and_worker(
             return all(
                 httpx.get(f"{base}/api/v1/orders/{i}", headers=bearer(trader), timeout=10).json()[
                     "status"
-                ] == "FILLED"
+                ]
+                == "FILLED"
                 for i in ids
             )
 
