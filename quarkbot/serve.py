@@ -48,18 +48,22 @@ def run_server(settings: Settings, *, start_worker: bool = True, reload: bool = 
         return
 
     from quarkbot.app import create_app
+    from quarkbot.env_check import check_environment
+    from quarkbot.manager import PluginManager
 
     check_port_free(settings.host, settings.port)
+    manager = PluginManager(settings.disabled_plugins).load_all()
+    check_environment(manager, notify=False)  # a misspelt secret stops us before any child
     embedded: EmbeddedRedis | None = None
     workers: Supervisor | None = None
     try:
         url, embedded = resolve_url(settings)
         settings = settings.model_copy(update={"redis_url": url})
-        app = create_app(settings)
         if settings.should_auto_migrate:
-            asyncio.run(_migrate(app))  # before the workers start: one process migrates
-        if start_worker:
+            asyncio.run(_migrate(settings, manager))  # before the workers: one process migrates
+        if start_worker:  # first: they start while the app is built
             workers = start_workers(settings, url, QUEUES)
+        app = create_app(settings)
         asyncio.run(_serve(app, config))
     finally:
         if workers is not None:
@@ -68,11 +72,12 @@ def run_server(settings: Settings, *, start_worker: bool = True, reload: bool = 
             embedded.stop()
 
 
-async def _migrate(app: Any) -> None:
+async def _migrate(settings: Settings, manager: Any) -> None:
     from quarkbot import db
 
-    host = app.extensions["quarkbot"]
-    await db.apply_migrations(host.tortoise_config, host.settings.data_dir)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config = db.tortoise_config(settings, db.collect_models(manager))
+    await db.apply_migrations(config, settings.data_dir)
     await db.close_db()
 
 
