@@ -15,7 +15,7 @@ from decimal import Decimal
 from quarkbot.errors import NotFound
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import ZERO
-from quarkbot_plugins.hedging.models import HedgeLeg
+from quarkbot_plugins.hedging.models import HedgeLeg, HedgeSlot
 from quarkbot_plugins.hedging.settings import HedgingSettings
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.trading import api as trading
@@ -80,6 +80,7 @@ class HedgeBook:
     own: Decimal
     price: Decimal | None
     last_placed: datetime | None
+    version: int = 0  # of the instrument's HedgeSlot when the book was read
 
     @property
     def current(self) -> Decimal:
@@ -148,6 +149,11 @@ async def last_placed(symbol: str) -> datetime | None:
     return leg.placed_at if leg is not None else None
 
 
+async def slot_version(symbol: str) -> int:
+    slot = await HedgeSlot.get_or_none(symbol=symbol)
+    return slot.version if slot is not None else 0
+
+
 async def hedge_symbol_of(
     asset: str, cache: dict[str, market.Instrument | None]
 ) -> tuple[str | None, bool]:
@@ -185,6 +191,7 @@ async def _hedge_book(
         own=own.get(symbol, ZERO),
         price=price,
         last_placed=await last_placed(symbol),
+        version=await slot_version(symbol),
     )
 
 

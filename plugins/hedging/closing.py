@@ -9,6 +9,7 @@ it), which also makes a repeated close place nothing new.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 
 from quarkbot.types import ZERO
@@ -16,6 +17,7 @@ from quarkbot_plugins.hedging.books import (
     UnknownAsset,
     hedge_symbol_of,
     own_positions,
+    slot_version,
     working_legs,
 )
 from quarkbot_plugins.hedging.orders import LegSpec
@@ -53,6 +55,10 @@ def _leg(symbol: str, asset: str, own: Decimal, held: Decimal, lot: Decimal) -> 
     return LegSpec(asset, symbol, "buy" if own < 0 else "sell", quantity, reduce_only=True)
 
 
+async def _claimed(leg: LegSpec) -> LegSpec:
+    return replace(leg, version=await slot_version(leg.symbol))
+
+
 async def close_specs(asset_filter: list[str] | None) -> tuple[list[LegSpec], list[SkippedOut]]:
     """The reduce-only legs that unwind this plugin's hedges, and what is left alone and why."""
     covered = await _covered(asset_filter)
@@ -74,7 +80,7 @@ async def close_specs(asset_filter: list[str] | None) -> tuple[list[LegSpec], li
         lot = instrument.lot_size if instrument is not None else Decimal(0)
         leg = _leg(symbol, asset, own.get(symbol, ZERO), held, lot)
         if leg is not None:
-            specs.append(leg)
+            specs.append(await _claimed(leg))
         elif own.get(symbol, ZERO) != 0:
             skipped.append(SkippedOut(symbol=symbol, assets=[asset], reason="no_position"))
     return specs, skipped

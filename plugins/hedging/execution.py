@@ -21,7 +21,7 @@ from quarkbot import events
 from quarkbot.errors import Conflict
 from quarkbot.types import utc_now
 from quarkbot_plugins.hedging.books import PLANNED
-from quarkbot_plugins.hedging.models import HedgeExecution, HedgeLeg
+from quarkbot_plugins.hedging.models import HedgeExecution, HedgeLeg, HedgeSlot
 from quarkbot_plugins.hedging.orders import (
     LegSpec,
     client_order_id,
@@ -75,6 +75,18 @@ def _outcome(kind: str, legs: list[HedgeLeg]) -> tuple[str, str]:
     return status, f"{denied} of {len(legs)} order(s) denied or refused: {', '.join(codes)}"
 
 
+async def _claim(symbol: str, version: int) -> bool:
+    """Move the instrument's slot from ``version`` to the next; False when another execution
+    moved it first (planned on the same books at the same time)."""
+    if version == 0 and not await HedgeSlot.exists(symbol=symbol):
+        try:
+            await HedgeSlot.create(symbol=symbol, version=1)
+        except IntegrityError:
+            return False
+        return True
+    return bool(await HedgeSlot.filter(symbol=symbol, version=version).update(version=version + 1))
+
+
 async def _record(
     kind: str,
     specs: list[LegSpec],
@@ -85,6 +97,13 @@ async def _record(
 ) -> HedgeExecution:
     uid = uuid.uuid4().hex
     async with in_transaction():
+        for symbol, version in sorted({(s.symbol, s.version) for s in specs}):
+            if not await _claim(symbol, version):
+                raise Conflict(
+                    f"Another hedge execution placed orders on {symbol} meanwhile; retry",
+                    code="HEDGE_IN_PROGRESS",
+                    symbol=symbol,
+                )
         execution = await HedgeExecution.create(
             uid=uid,
             kind=kind,

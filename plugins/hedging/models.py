@@ -61,3 +61,14 @@ class HedgeLeg(Model):
     class Meta:
         table = "hedging_leg"
         unique_together = (("execution", "seq"),)
+
+
+class HedgeSlot(Model):
+    # One row per hedge instrument: ``version`` grows with every execution that places orders
+    # on it. An execution planned on version v records its legs only if it moves v to v + 1
+    # (one conditional UPDATE), so two executions planned at once cannot both hedge one gap.
+    symbol = fields.CharField(max_length=32, primary_key=True)
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "hedging_slot"

@@ -30,6 +30,7 @@ class LegSpec:
     side: str
     quantity: Decimal
     reduce_only: bool = False
+    version: int = 0  # the instrument's HedgeSlot version it was planned on
 
 
 def client_order_id(execution_uid: str, seq: int) -> str:

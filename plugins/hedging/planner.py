@@ -67,6 +67,7 @@ class HedgePlan:
     skip_reason: str | None
     cooldown_until: datetime | None
     funding: Funding | None
+    version: int = 0  # the instrument's HedgeSlot version the plan was made on
 
     @property
     def current(self) -> Decimal:
@@ -179,6 +180,7 @@ def plan_hedge(
         "position": book.position,
         "pending": book.pending,
         "own": book.own,
+        "version": book.version,
         "spot_value": spot_value,
         "target_value": target_value,
     }

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from quarkbot import audit
+from quarkbot.errors import Conflict
 from quarkbot.pagination import get_or_404
 from quarkbot.plugin_settings import settings_of
 from quarkbot_plugins.hedging.analysis import Analysis, analyze
@@ -25,7 +26,8 @@ SYSTEM_ACTOR = "hedging"
 
 def legs_of(analysis: Analysis) -> list[LegSpec]:
     return [
-        LegSpec(adjustment_out(p).asset, p.symbol, p.side, p.quantity) for p in analysis.adjustments
+        LegSpec(adjustment_out(p).asset, p.symbol, p.side, p.quantity, version=p.version)
+        for p in analysis.adjustments
     ]
 
 
@@ -133,7 +135,10 @@ async def auto_hedge(job_id: str) -> dict[str, Any]:
         return {"enabled": True, "orders": 0, "execution_id": None}
     key = f"auto:{job_id}"
     plan = _plan(analysis, skipped_of(analysis))
-    out, completed = await run("auto", specs, plan, SYSTEM_ACTOR, key, fingerprint("auto", {}))
+    try:
+        out, completed = await run("auto", specs, plan, SYSTEM_ACTOR, key, fingerprint("auto", {}))
+    except Conflict as exc:  # another execution hedged meanwhile: the next run sees its orders
+        return {"enabled": True, "orders": 0, "execution_id": None, "status": exc.code}
     if completed:
         await _audit(out)
     return {

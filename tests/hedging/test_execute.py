@@ -3,8 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
+
+import pytest
+
+from quarkbot.errors import Conflict
+from quarkbot_plugins.hedging.analysis import analyze
+from quarkbot_plugins.hedging.execution import run
+from quarkbot_plugins.hedging.service import legs_of
 
 from .helpers import (
     ANALYSIS,
@@ -110,3 +118,31 @@ async def test_dry_run_previews_every_gate_and_places_nothing(
     # the key of a dry run is not consumed: the real execution may use it
     real = await post(client, EXECUTE, trader, {"idempotency_key": "d-1"})
     assert real["status"] == "completed" and len(real["executed_trades"]) == 1
+
+
+async def test_concurrent_executions_hedge_one_gap_once(
+    client: Any, trader: dict[str, str], viewer: dict[str, str], instruments: Any, engine: Any
+) -> None:
+    await buy_spot(client, trader, engine, "0.5")
+    responses = await asyncio.gather(
+        *(client.post(EXECUTE, json={}, headers=trader) for _ in range(3))
+    )
+    outcomes = []
+    for response in responses:
+        body = await response.get_json()
+        outcomes.append(body["status"] if response.status_code == 200 else body["code"])
+    assert outcomes.count("completed") == 1, outcomes
+    assert set(outcomes) <= {"completed", "nothing_to_do", "HEDGE_IN_PROGRESS"}, outcomes
+    assert len(await hedging_orders(client, viewer)) == 1
+
+
+async def test_a_plan_made_before_another_execution_is_refused(
+    client: Any, trader: dict[str, str], viewer: dict[str, str], instruments: Any, engine: Any
+) -> None:
+    await buy_spot(client, trader, engine, "0.5")
+    stale = await analyze()
+    assert (await post(client, EXECUTE, trader, {}))["status"] == "completed"
+    with pytest.raises(Conflict) as refused:
+        await run("execute", legs_of(stale), {}, "trader", None, "x")
+    assert refused.value.code == "HEDGE_IN_PROGRESS"
+    assert len(await hedging_orders(client, viewer)) == 1
