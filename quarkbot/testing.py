@@ -1,6 +1,8 @@
-"""pytest plugin for quarkbot and its plugin authors (entry point ``pytest11``).
+"""Test support for quarkbot and its plugin authors: a pytest plugin (entry point ``pytest11``)
+and the helpers it re-exports. It imports no plugin: a plugin's own tests get the host alone plus
+whatever they register.
 
-Fixtures:
+In-process fixtures:
 
 - ``database_url``: a fresh SQLite file, and a fresh PostgreSQL database when
   ``QUARKBOT_TEST_POSTGRES_URL`` is set (tests using it run once per backend).
@@ -8,6 +10,9 @@ Fixtures:
 - ``quarkbot_plugins``: extra ``(name, plugin)`` pairs to register; override it in a test module.
 - ``app`` / ``client``: the app, started (database migrated) and stopped around the test.
 - ``auth_headers``: ``await auth_headers("trader")`` creates a user and returns its headers.
+- ``admin``, ``trader``, ``other_trader``, ``viewer``: the headers of one user of that role
+  (password ``TEST_PASSWORD``), named ``<role><n>`` unless ``quarkbot_usernames`` (a fixture to
+  override: ``{"trader": "tina"}``) names them.
 - ``registered``: ``registered("myplugin")`` asserts a plugin loaded and returns its info.
 - ``redis_url``: ``QUARKBOT_TEST_REDIS_URL`` or a session-wide embedded Redis; each test gets its
   own ``redis_prefix``.
@@ -15,131 +20,133 @@ Fixtures:
 - ``open_socket`` / ``receive_until``: on a ``client.websocket("/ws")``, ``await open_socket(ws,
   headers, channels)`` authenticates and subscribes; ``await receive_until(ws, predicate)`` is
   the first JSON message matching ``predicate`` (30 s at most).
+
+Real processes (mark such tests ``@pytest.mark.e2e``):
+
+- ``deployment``: ``with deployment(**env) as d:`` -> a :class:`Deployment` on a fresh data dir
+  (the fresh PostgreSQL database when configured, else the embedded SQLite; Redis from
+  ``QUARKBOT_TEST_REDIS_URL`` with a unique prefix, else the embedded one; ``redis=URL`` or
+  ``redis=None`` to choose). ``d.serve()`` starts ``quarkbot serve --no-worker`` on a free
+  loopback port and waits for ``/health`` (``worker=True`` keeps its worker child);
+  ``d.worker()`` starts ``quarkbot worker``; ``d.cli("migrate")`` runs a command to completion.
+  Leaving the block stops every process, newest first: SIGTERM, then SIGKILL on timeout, by the
+  test's own handle; their logs are printed, so a failing test shows them.
+- ``quarkbot_process_env``: extra environment of every process ``deployment`` starts; override it
+  (e.g. to switch a slow start-up step off for the whole suite).
+- Without pytest: :func:`clean_environ` (the environment without inherited ``QUARKBOT_*``),
+  :func:`free_port`, :func:`start_process` / :func:`stop_process` / :func:`kill_process`,
+  :func:`wait_http`, :func:`wait_until` / :func:`await_until`, :func:`pid_alive`,
+  :func:`embedded_redis_pid`, :func:`redis_server_pids`;
+  :class:`Server` (``base_url``, ``ws_url``, ``login``, ``create_user``); WebSocket clients of a
+  real server: :func:`ws_connect`, :func:`recv_json`, :func:`recv_until`, :func:`subscribe`,
+  :func:`drain` and :class:`RawWebSocket` (reads only when asked).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from pydantic import SecretStr
 
 from quarkbot.manager import PluginInfo
 from quarkbot.settings import JWTSettings, Settings
+from quarkbot.testing_database import (
+    POSTGRES_ENV,
+    REDIS_ENV,
+    DatabaseTemplates,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_base,
+)
+from quarkbot.testing_processes import (
+    Proc,
+    await_until,
+    clean_environ,
+    free_port,
+    kill_process,
+    pid_alive,
+    start_process,
+    stop_process,
+    wait_http,
+    wait_until,
+)
+from quarkbot.testing_servers import (
+    TEST_PASSWORD,
+    Deployment,
+    Server,
+    admin_credentials,
+    bearer,
+    embedded_redis_pid,
+    redis_server_pids,
+)
+from quarkbot.testing_websockets import (
+    RawWebSocket,
+    drain,
+    recv_json,
+    recv_until,
+    subscribe,
+    ws_connect,
+)
 
-POSTGRES_ENV = "QUARKBOT_TEST_POSTGRES_URL"
-REDIS_ENV = "QUARKBOT_TEST_REDIS_URL"
-TEST_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
+__all__ = [
+    "POSTGRES_ENV",
+    "REDIS_ENV",
+    "TEST_PASSWORD",
+    "Deployment",
+    "Proc",
+    "RawWebSocket",
+    "Server",
+    "admin_credentials",
+    "await_until",
+    "bearer",
+    "clean_environ",
+    "create_postgres_database",
+    "create_user",
+    "drain",
+    "drop_postgres_database",
+    "embedded_redis_pid",
+    "free_port",
+    "kill_process",
+    "pid_alive",
+    "postgres_base",
+    "recv_json",
+    "recv_until",
+    "redis_server_pids",
+    "start_process",
+    "stop_process",
+    "subscribe",
+    "wait_http",
+    "wait_until",
+    "ws_connect",
+]
 
 
 def _backends() -> list[Any]:
     params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if os.environ.get(POSTGRES_ENV):
+    if postgres_base():
         params.append(pytest.param("postgres", id="postgres"))
     return params
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-async def _admin_connection(url: str) -> Any:
-    import asyncpg
-
-    dsn = url.replace("postgres://", "postgresql://", 1)
-    return await asyncpg.connect(dsn, timeout=5)
-
-
-async def create_postgres_database(base_url: str, template: str | None = None) -> str:
-    """Create a uniquely named database next to ``base_url`` (a copy of ``template``)."""
-    name = f"quarkbot_test_{uuid.uuid4().hex[:12]}"
-    conn = await _admin_connection(base_url)
-    try:
-        if template is None:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        else:
-            source = urlsplit(template).path.lstrip("/")
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-    finally:
-        await conn.close()
-    return _with_database(base_url, name)
-
-
-async def drop_postgres_database(base_url: str, url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    conn = await _admin_connection(base_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def _migrate_in_subprocess(database_url: str, data_dir: Path) -> None:
-    env = dict(os.environ, QUARKBOT_DATABASE_URL=database_url, QUARKBOT_DATA_DIR=str(data_dir))
-    result = subprocess.run(
-        [sys.executable, "-m", "quarkbot", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"migrating the test template failed:\n{result.stderr}")
-
-
-class _Templates:
-    """One migrated database per backend and session; each test gets a fresh copy of it.
-
-    Copying a migrated SQLite file, or ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL, is much
-    faster than migrating every test's database. The app still runs its migrations at start-up,
-    which then finds nothing left to do (or applies what a test's extra plugins add).
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.sqlite: Path | None = None
-        self.postgres: str | None = None
-
-    def sqlite_copy(self, target: Path) -> str:
-        if self.sqlite is None:
-            template = self.root / "template.sqlite3"
-            _migrate_in_subprocess(f"sqlite://{template}", self.root)
-            self.sqlite = template
-        shutil.copyfile(self.sqlite, target)
-        return f"sqlite://{target}"
-
-    async def postgres_copy(self, base: str) -> str:
-        if self.postgres is None:
-            url = await create_postgres_database(base)
-            await asyncio.to_thread(_migrate_in_subprocess, url, self.root)
-            self.postgres = url
-        return await create_postgres_database(base, template=self.postgres)
-
-
 @pytest.fixture(scope="session")
-def _database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
-    templates = _Templates(tmp_path_factory.mktemp("db-templates"))
+def _database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseTemplates]:
+    templates = DatabaseTemplates(tmp_path_factory.mktemp("db-templates"))
     yield templates
-    if templates.postgres is not None:
-        asyncio.run(drop_postgres_database(os.environ[POSTGRES_ENV], templates.postgres))
+    templates.drop_postgres()
 
 
 @pytest.fixture(params=_backends())
 async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, _database_templates: _Templates
+    request: pytest.FixtureRequest, tmp_path: Path, _database_templates: DatabaseTemplates
 ) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield _database_templates.sqlite_copy(tmp_path / "test.sqlite3")
@@ -235,6 +242,7 @@ def registered(app: Any) -> Callable[[str], PluginInfo]:
     return check
 
 
+# users ------------------------------------------------------------------------------------------
 _password_hashes: dict[str, str] = {}
 
 
@@ -262,6 +270,42 @@ def auth_headers(app: Any) -> Callable[..., Awaitable[dict[str, str]]]:
     return make
 
 
+Headers = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def quarkbot_usernames() -> dict[str, str]:
+    """Usernames of the role fixtures, by fixture name (``{"trader": "tina"}``); a fixture not
+    named here gets ``auth_headers``' default, its role and a number (``trader0``). Override it
+    in a ``conftest.py`` or test module."""
+    return {}
+
+
+@pytest.fixture
+async def admin(auth_headers: Headers, quarkbot_usernames: dict[str, str]) -> dict[str, str]:
+    """Headers of an admin."""
+    return await auth_headers("admin", username=quarkbot_usernames.get("admin"))
+
+
+@pytest.fixture
+async def trader(auth_headers: Headers, quarkbot_usernames: dict[str, str]) -> dict[str, str]:
+    """Headers of a trader."""
+    return await auth_headers("trader", username=quarkbot_usernames.get("trader"))
+
+
+@pytest.fixture
+async def other_trader(auth_headers: Headers, quarkbot_usernames: dict[str, str]) -> dict[str, str]:
+    """Headers of a second trader."""
+    return await auth_headers("trader", username=quarkbot_usernames.get("other_trader"))
+
+
+@pytest.fixture
+async def viewer(auth_headers: Headers, quarkbot_usernames: dict[str, str]) -> dict[str, str]:
+    """Headers of a viewer."""
+    return await auth_headers("viewer", username=quarkbot_usernames.get("viewer"))
+
+
+# jobs -------------------------------------------------------------------------------------------
 @pytest.fixture
 def run_worker(
     quarkbot_settings: Settings, quarkbot_plugins: list[tuple[str, object]]
@@ -285,6 +329,7 @@ def run_worker(
     return run
 
 
+# the in-process WebSocket -----------------------------------------------------------------------
 async def _receive_until(
     ws: Any, predicate: Callable[[dict[str, Any]], bool], seconds: float = 30.0
 ) -> dict[str, Any]:
@@ -318,6 +363,57 @@ def open_socket() -> Callable[..., Awaitable[None]]:
     """``await open_socket(ws, headers, channels)``: authenticate with the bearer token of
     ``headers`` (from ``auth_headers``), subscribe, and wait for each acknowledgement."""
     return _open_socket
+
+
+# real processes ---------------------------------------------------------------------------------
+@pytest.fixture
+def quarkbot_process_env() -> dict[str, str]:
+    """Extra environment of every process the ``deployment`` fixture starts; override it."""
+    return {}
+
+
+@pytest.fixture
+async def deployment_database() -> AsyncIterator[str | None]:
+    """A fresh PostgreSQL database when ``QUARKBOT_TEST_POSTGRES_URL`` is set, else None (the
+    embedded SQLite file of the data dir)."""
+    base = postgres_base()
+    if base is None:
+        yield None
+        return
+    url = await create_postgres_database(base)
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(base, url)
+
+
+@pytest.fixture
+def deployment(
+    tmp_path: Path, deployment_database: str | None, quarkbot_process_env: dict[str, str]
+) -> Callable[..., contextlib.AbstractContextManager[Deployment]]:
+    """``with deployment(redis="default", **env) as d:`` -> a :class:`Deployment`; leaving the
+    block stops its processes (see the module docstring)."""
+
+    @contextlib.contextmanager
+    def make(redis: str | None = "default", **env: str) -> Iterator[Deployment]:
+        root = tmp_path / f"deploy-{uuid.uuid4().hex[:6]}"
+        root.mkdir()
+        base = clean_environ(
+            QUARKBOT_DATA_DIR=str(root / "var"),
+            QUARKBOT_REDIS_PREFIX=f"qbrt-{uuid.uuid4().hex[:10]}",
+            QUARKBOT_JWT__SECRET=secrets.token_urlsafe(48),
+            QUARKBOT_API_KEY_SECRET=secrets.token_urlsafe(48),
+            QUARKBOT_JOBS__POLL_DELAY_SECONDS="0.05",
+        )
+        base.update(quarkbot_process_env)
+        if deployment_database is not None:
+            base.update(QUARKBOT_DATABASE_URL=deployment_database, QUARKBOT_AUTO_MIGRATE="true")
+        base.update(env)
+        external = os.environ.get(REDIS_ENV) if redis == "default" else redis
+        with Deployment(root=root, env=base, external_redis=external or None) as d:
+            yield d
+
+    return make
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,4 +1,5 @@
-"""Fixtures of the backtests tests: roles, instruments with real bars, direct vectorbt runs.
+"""Fixtures of the backtests tests: instruments with real bars, direct vectorbt runs (the role
+fixtures ``admin``, ``trader`` and ``viewer`` are ``quarkbot.testing``'s).
 
 numba compiles once per machine: its cache lives in ``<repo>/var/numba-cache`` (set here, at
 import, before anything imports numba).
@@ -20,21 +21,6 @@ INSTRUMENT = {
     "lot_size": "0.0001",
     "min_notional": "0",
 }
-
-
-@pytest.fixture
-async def admin(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("admin")
-
-
-@pytest.fixture
-async def trader(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("trader")
-
-
-@pytest.fixture
-async def viewer(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("viewer")
 
 
 def csv_path(name: str) -> Path:

@@ -14,7 +14,7 @@ the workers; ``QUARKBOT_BACKTESTS_CHUNK_DELAY_SECONDS`` keeps each chunk in prog
 computation, before it stores its rows) long enough to kill a worker or abort inside it.
 Workers compile nothing they can cache: ``NUMBA_CACHE_DIR`` is the persistent
 ``<repo>/var/numba-cache``. The app runs in-process (GOOG bars imported through the API);
-process handling is ``tests/realtime/helpers.py``'s (loaded by path): each process is stopped by
+process handling is ``quarkbot.testing``'s (``rt``): each process is stopped by
 its own handle, SIGTERM then SIGKILL, also when the test fails. One backend, as in
 ``tests/realtime/test_worker_crash.py``: PostgreSQL when configured, else SQLite (about 50 s
 on either here).
@@ -25,17 +25,16 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from quarkbot import testing as rt
 from quarkbot.models import JobRun
 from quarkbot.settings import Settings
 from quarkbot.testing import create_postgres_database, drop_postgres_database
@@ -51,22 +50,6 @@ GRID = {"fast": [5, 10, 15, 20, 25, 30], "slow": {"start": 40, "stop": 100, "ste
 COMBINATIONS = 6 * 4
 CHUNK_SIZE = 4
 CHUNKS = COMBINATIONS // CHUNK_SIZE
-
-
-def _load_realtime_helpers() -> ModuleType:
-    name = "backtests_e2e_realtime_helpers"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = ROOT / "tests" / "realtime" / "helpers.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None, f"{path} is missing"
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-rt = _load_realtime_helpers()
 
 
 def goog_csv() -> Path:

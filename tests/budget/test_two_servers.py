@@ -7,26 +7,24 @@ PostgreSQL database and one Redis: the budget race and the kill switch through t
   the open orders are canceled (and their reservations released), ``RESUME`` in the cooldown is
   409 on B, and a restarted server still reports ``HALTED``.
 
-Processes come from ``tests/realtime/helpers.py`` (loaded by path, like tests/trading_e2e does);
+Processes come from ``quarkbot.testing`` (``rt``);
 every one is stopped in ``finally`` (the Deployment's ``stop_all``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import secrets
-import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 
+from quarkbot import testing as rt
 from quarkbot.testing import (
     POSTGRES_ENV,
     REDIS_ENV,
@@ -48,22 +46,6 @@ TEN = {
     "lot_size": "1",
     "min_notional": "1",
 }
-
-
-def _realtime_helpers() -> ModuleType:
-    name = "budget_e2e_realtime_helpers"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "realtime" / "helpers.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rt = _realtime_helpers()
 
 
 @pytest.fixture
@@ -121,6 +103,7 @@ async def test_budget_race_and_kill_switch_across_two_servers(
         QUARKBOT_TRADING_MAKER_FEE_BPS="0",
         QUARKBOT_MARKET_DATA_RANDOM_WALK_START_PRICE="100",
         QUARKBOT_MARKET_DATA_RANDOM_WALK_VOLATILITY_BPS="0",
+        QUARKBOT_BACKTESTS_WARM_UP="false",  # no numba warm-up: the worker runs no backtest
         PYTHONUNBUFFERED="1",
     )
     d = rt.Deployment(root=root, env=env, external_redis=os.environ.get(REDIS_ENV) or None)

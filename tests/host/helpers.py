@@ -1,32 +1,38 @@
-"""Helpers for the host tests: hand-made tokens and the real CLI in subprocesses."""
+"""Helpers for the host tests: hand-made tokens and the real CLI in subprocesses (processes and
+servers come from :mod:`quarkbot.testing`)."""
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 from pydantic import SecretStr
 
 from quarkbot.models import User
 from quarkbot.settings import JWTSettings, Settings
-from quarkbot.testing import TEST_PASSWORD
+from quarkbot.testing import (
+    TEST_PASSWORD,
+    Deployment,
+    Server,
+    admin_credentials,
+    bearer,
+    clean_environ,
+    free_port,
+)
+
+#: ``quarkbot.testing``'s, imported by the host tests from here
+__all__ = ["Server", "bearer", "free_port"]
 
 #: The console script of the virtualenv that runs the tests.
 QUARKBOT = str(Path(sys.executable).with_name("quarkbot"))
-SERVER_START_TIMEOUT = 60.0
 
 
 # settings ---------------------------------------------------------------------------------------
@@ -84,10 +90,6 @@ def make_token(
     return jwt.encode(claims, key if key is not None else jwt_secret(settings), algorithm)
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @asynccontextmanager
 async def started_app(settings: Settings, **changes: Any) -> AsyncIterator[Any]:
     """An app like the ``app`` fixture's, with some settings changed."""
@@ -107,9 +109,10 @@ async def login(client: Any, username: str, password: str = TEST_PASSWORD) -> An
 # subprocesses -----------------------------------------------------------------------------------
 def cli_env(data_dir: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
     """The test process's environment without any QUARKBOT_ setting, plus the given ones."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKBOT_")}
-    env["QUARKBOT_BACKTESTS_WARM_UP"] = "false"  # a served worker skips ~10 s of numba
-    env["QUARKBOT_DATA_DIR"] = str(data_dir)
+    env = clean_environ(
+        QUARKBOT_BACKTESTS_WARM_UP="false",  # a served worker skips ~10 s of numba
+        QUARKBOT_DATA_DIR=str(data_dir),
+    )
     if database_url is not None:
         env["QUARKBOT_DATABASE_URL"] = database_url
     env.update(extra)
@@ -119,7 +122,7 @@ def cli_env(data_dir: Path, database_url: str | None = None, **extra: str) -> di
 def run_cli(
     *args: str, env: dict[str, str], cwd: Path, input: str | None = None, timeout: float = 90
 ) -> subprocess.CompletedProcess[str]:
-    """``quarkbot ARGS``; ``subprocess.run`` kills the child if it outlives ``timeout``."""
+    """``quarkbot ARGS`` (the console script); ``subprocess.run`` kills it after ``timeout``."""
     return subprocess.run(
         [QUARKBOT, *args],
         env=env,
@@ -132,73 +135,13 @@ def run_cli(
     )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def stop(process: subprocess.Popen[Any], timeout: float = 15) -> None:
-    """SIGTERM (the server stops its own children), then SIGKILL its whole process group."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[Any]
-    base_url: str
-    stderr_path: Path
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-
 @contextmanager
 def serving(env: dict[str, str], workdir: Path) -> Iterator[Server]:
     """``quarkbot serve --no-worker`` on a free port until /health answers; always stopped."""
-    port = free_port()
-    out_path, err_path = workdir / "serve.out", workdir / "serve.err"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        process = subprocess.Popen(
-            [QUARKBOT, "serve", "--no-worker", "--port", str(port)],
-            env=env,
-            cwd=workdir,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,  # its own process group, for stop()
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", err_path)
-    try:
-        _wait_healthy(server)
-        yield server
-    finally:
-        stop(process)
-
-
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(
-                f"quarkbot serve exited with {server.process.returncode}:\n{server.stderr()}"
-            )
-        try:
-            if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"quarkbot serve did not answer /health:\n{server.stderr()}")
+    with Deployment(root=workdir, env=env) as deployment:
+        yield deployment.serve()
 
 
 def admin_password(data_dir: Path) -> str:
     """The bootstrap admin's password from ``admin-credentials.txt``."""
-    lines = (data_dir / "admin-credentials.txt").read_text().splitlines()
-    fields = dict(line.split(": ", 1) for line in lines if ": " in line)
-    return fields["password"]
+    return admin_credentials(data_dir)[1]

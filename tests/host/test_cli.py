@@ -40,7 +40,7 @@ def test_serve_on_a_fresh_data_dir_bootstraps_an_admin(tmp_path):
         assert health["components"]["database"] == {"status": "ok", "engine": "sqlite"}
 
         credentials = data_dir / "admin-credentials.txt"
-        assert str(credentials.resolve()) in server.stderr()
+        assert str(credentials.resolve()) in server.proc.log()
         assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
         assert stat.S_IMODE((data_dir / "secrets.json").stat().st_mode) == 0o600
         password = admin_password(data_dir)
@@ -57,7 +57,7 @@ def test_serve_on_a_fresh_data_dir_bootstraps_an_admin(tmp_path):
         )
         assert (me.json()["username"], me.json()["role"]) == ("admin", "admin")
     # SIGTERM is a clean shutdown.
-    assert server.process.returncode == 0, server.stderr()
+    assert server.proc.returncode == 0, server.proc.log()
 
 
 def _cli_env_for(settings: Settings) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Fixtures of the market_data tests: role headers, instruments, the backtesting.py CSVs."""
+"""Fixtures of the market_data tests: instruments, the backtesting.py CSVs (the role fixtures
+``admin``, ``trader`` and ``viewer`` are ``quarkbot.testing``'s)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture
-async def admin(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("admin")
-
-
-@pytest.fixture
-async def trader(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("trader")
-
-
-@pytest.fixture
-async def viewer(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("viewer")
-
 
 GOOG = {
     "symbol": "GOOG",

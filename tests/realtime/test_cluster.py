@@ -13,9 +13,8 @@ import pytest
 import websockets
 
 from quarkbot.embedded_redis import EmbeddedRedis
-from quarkbot.testing import TEST_PASSWORD
-
-from .helpers import (
+from quarkbot.testing import (
+    TEST_PASSWORD,
     Deployment,
     bearer,
     drain,

@@ -26,22 +26,21 @@ from quarkbot import events
 from quarkbot.events import EventBus
 from quarkbot.redis_conn import connect
 from quarkbot.settings import Settings
-
-from .helpers import (
+from quarkbot.testing import (
     await_until,
     bearer,
     drain,
     free_port,
     kill_process,
-    note_texts,
     recv_json,
     recv_until,
-    start_redis_server,
     stop_process,
     subscribe,
     wait_until,
     ws_connect,
 )
+
+from .helpers import note_texts, start_redis_server
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,7 @@ import pytest
 from quarkbot.events import EventBus
 from quarkbot.redis_conn import connect
 from quarkbot.settings import Settings
-
-from .helpers import RawWebSocket, bearer, recv_json, subscribe, ws_connect
+from quarkbot.testing import RawWebSocket, bearer, recv_json, subscribe, ws_connect
 
 pytestmark = pytest.mark.e2e
 

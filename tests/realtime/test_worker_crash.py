@@ -23,9 +23,14 @@ import pytest
 
 from quarkbot.models import JobEffect, JobRun
 from quarkbot.settings import Settings
-from quarkbot.testing import create_postgres_database, drop_postgres_database
-
-from .helpers import Deployment, clean_environ, kill_process, postgres_base
+from quarkbot.testing import (
+    Deployment,
+    clean_environ,
+    create_postgres_database,
+    drop_postgres_database,
+    kill_process,
+    postgres_base,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +64,7 @@ def worker_deployment(settings: Settings, root: Path) -> Deployment:
         QUARKBOT_API_KEY_SECRET=secrets.token_urlsafe(48),
         QUARKBOT_JOBS__TIMEOUT_SECONDS=str(JOB_TIMEOUT),
         QUARKBOT_JOBS__POLL_DELAY_SECONDS="0.05",
-        PYTHONUNBUFFERED="1",
+        QUARKBOT_BACKTESTS_WARM_UP="false",  # no numba warm-up: these workers run no backtest
     )
     return Deployment(root=root, env=env, external_redis=settings.redis_url)
 

@@ -18,8 +18,7 @@ import websockets
 from quarkbot.events import EventBus
 from quarkbot.redis_conn import connect
 from quarkbot.settings import Settings
-
-from .helpers import bearer, drain, recv_json, ws_connect
+from quarkbot.testing import bearer, drain, recv_json, ws_connect
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
-"""Fixtures of the strategies tests: users, the GOOG instrument and its daily bars (the CSV
-shipped with backtesting.py), strategy instances, and running the plugin's jobs through a real
-arq worker."""
+"""Fixtures of the strategies tests: the names of ``quarkbot.testing``'s role fixtures' users,
+the GOOG instrument and its daily bars (the CSV shipped with backtesting.py), strategy
+instances, and running the plugin's jobs through a real arq worker."""
 
 from __future__ import annotations
 
@@ -94,23 +94,10 @@ def goog_frame(rows: list[dict[str, str]] | None = None) -> Any:
 
 
 @pytest.fixture
-async def admin(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("admin", username="ada")
-
-
-@pytest.fixture
-async def trader(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("trader", username="tina")
-
-
-@pytest.fixture
-async def other_trader(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("trader", username="otto")
-
-
-@pytest.fixture
-async def viewer(auth_headers: Callable[..., Awaitable[dict[str, str]]]) -> dict[str, str]:
-    return await auth_headers("viewer", username="vera")
+def quarkbot_usernames() -> dict[str, str]:
+    """The role fixtures' users: ``admin`` ada, ``trader`` tina, ``other_trader`` otto,
+    ``viewer`` vera."""
+    return {"admin": "ada", "trader": "tina", "other_trader": "otto", "viewer": "vera"}
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """Fixtures of the trading end-to-end tests.
 
-``trading_deployment`` starts real ``quarkbot serve`` processes (see ``helpers.py``) on a fresh
-data dir with the embedded Redis, once on SQLite (the embedded default) and once on a fresh
-PostgreSQL database when ``QUARKBOT_TEST_POSTGRES_URL`` is set. The in-process fixtures mirror
-``tests/trading/conftest.py`` (a test client, users, and a matching engine stepped by the test).
+``trading_deployment`` starts real ``quarkbot serve`` processes (a ``quarkbot.testing``
+``Deployment``) on a fresh data dir with the embedded Redis, once on SQLite (the embedded default)
+and once on a fresh PostgreSQL database when ``QUARKBOT_TEST_POSTGRES_URL`` is set. In-process
+tests use ``quarkbot.testing``'s fixtures (a test client, ``admin`` and ``trader``) and a matching
+engine stepped by the test.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from typing import Any
 
 import pytest
 
-from quarkbot.testing import create_postgres_database, drop_postgres_database
+from quarkbot.testing import (
+    Deployment,
+    clean_environ,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_base,
+)
 from quarkbot_plugins.trading.paper import MatchingEngine
 from quarkbot_plugins.trading.service import apply_fill
-
-from .helpers import Deployment, clean_environ, postgres_base
 
 # Not on the order path: the strategies plugin compiles numba and vectorbt when a worker starts
 # on a fresh data dir (about a minute here, during which no order fills; see the report).
@@ -49,7 +54,7 @@ async def backend_database(request: pytest.FixtureRequest) -> AsyncIterator[str 
 
 @pytest.fixture
 def trading_deployment(
-    tmp_path: Path, backend_database: str | None
+    tmp_path: Path, backend_database: str | None, quarkbot_process_env: dict[str, str]
 ) -> Callable[..., contextlib.AbstractContextManager[Any]]:
     """``with trading_deployment(**env) as d:``; leaving the block stops every process started.
 
@@ -62,8 +67,7 @@ def trading_deployment(
     def make(**env: str) -> Iterator[Any]:
         root = tmp_path / f"deploy-{uuid.uuid4().hex[:6]}"
         root.mkdir()
-        base = clean_environ()
-        base.update(
+        base = clean_environ(
             QUARKBOT_DATA_DIR=str(root / "var"),
             QUARKBOT_JWT__SECRET=secrets.token_urlsafe(48),
             QUARKBOT_API_KEY_SECRET=secrets.token_urlsafe(48),
@@ -72,8 +76,8 @@ def trading_deployment(
             QUARKBOT_TRADING_TAKER_FEE_BPS="5",
             QUARKBOT_TRADING_MAKER_FEE_BPS="2",
             QUARKBOT_TRADING_SLIPPAGE_BPS="1",
-            PYTHONUNBUFFERED="1",
         )
+        base.update(quarkbot_process_env)
         if backend_database is not None:
             base.update(QUARKBOT_DATABASE_URL=backend_database)
         base.update(env)
@@ -92,16 +96,6 @@ def trading_deployment(
 
 
 # in-process -------------------------------------------------------------------------------------
-@pytest.fixture
-async def admin(auth_headers: Any) -> dict[str, str]:
-    return await auth_headers("admin")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def trader(auth_headers: Any) -> dict[str, str]:
-    return await auth_headers("trader")  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def engine(app: Any) -> MatchingEngine:
     """The paper matching engine, stepped by the test (no background task, no timing)."""

@@ -1,11 +1,9 @@
 """Helpers of the trading end-to-end tests.
 
-Real processes are started with ``tests/realtime/helpers.py`` (another suite's helpers: the
-``Deployment`` of ``quarkbot serve`` processes, WebSocket clients, waits), loaded here by path
-because the test packages are not importable as one tree (``--import-mode=importlib``). This
-module adds what trading needs: the GOOG CSV, API set-up calls, and reading the books straight
-from the deployment's database (SQLite file or PostgreSQL), since there is no positions or cash
-endpoint yet.
+Real processes come from :mod:`quarkbot.testing` (the ``Deployment`` of ``quarkbot serve``
+processes, WebSocket clients, waits). This module adds what trading needs: the GOOG CSV, API
+set-up calls, and reading the books straight from the deployment's database (SQLite file or
+PostgreSQL), since there is no positions or cash endpoint yet.
 """
 
 from __future__ import annotations
@@ -15,44 +13,16 @@ import contextlib
 import csv
 import importlib.util
 import sqlite3
-import sys
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 
+from quarkbot.testing import bearer, wait_until
+
 D = Decimal
 BPS = D(10_000)
-
-
-def _load_realtime_helpers() -> ModuleType:
-    name = "trading_e2e_realtime_helpers"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "realtime" / "helpers.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None, f"{path} is missing"
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-rt = _load_realtime_helpers()
-Deployment = rt.Deployment
-Server = rt.Server
-bearer = rt.bearer
-ws_connect = rt.ws_connect
-recv_until = rt.recv_until
-await_until = rt.await_until
-wait_until = rt.wait_until
-pid_alive = rt.pid_alive
-redis_server_pids = rt.redis_server_pids
-clean_environ = rt.clean_environ
-postgres_base = rt.postgres_base
-TEST_PASSWORD = rt.TEST_PASSWORD
 
 
 # test data --------------------------------------------------------------------------------------

@@ -24,9 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
+from quarkbot.testing import await_until, bearer
 from quarkbot_plugins.trading import ledger
 
-from .helpers import Api, D, await_until, bearer, books, sqlite_lock_errors
+from .helpers import Api, D, books, sqlite_lock_errors
 
 pytestmark = pytest.mark.e2e
 

@@ -15,19 +15,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from .helpers import (
-    BPS,
-    GOOG,
-    Api,
-    D,
-    bearer,
-    books,
-    goog_closes,
-    goog_csv,
-    recv_until,
-    simulated_touch,
-    ws_connect,
-)
+from quarkbot.testing import bearer, recv_until, ws_connect
+
+from .helpers import BPS, GOOG, Api, D, books, goog_closes, goog_csv, simulated_touch
 
 pytestmark = pytest.mark.e2e
 
