@@ -32,7 +32,7 @@ class PluginError(RuntimeError):
 class PluginInfo:
     name: str
     version: str
-    source: str  # "host", "builtin" or "entrypoint"
+    source: str  # "host", "builtin", "entrypoint", "module" (QUARKBOT_PLUGIN_MODULES) or "extra"
     module: str
     hooks: tuple[str, ...]
 
@@ -79,6 +79,13 @@ def _importable(module: str) -> bool:
         return False
 
 
+def configured_plugin_modules() -> list[str]:
+    """``QUARKBOT_PLUGIN_MODULES`` as the settings read it (environment, then ``.env``)."""
+    from quarkbot.settings import Settings
+
+    return list(Settings().plugin_modules)
+
+
 def builtin_plugin_modules() -> tuple[tuple[str, str], ...]:
     """The built-in domain plugins, as (name, module path)."""
     from quarkbot_plugins import BUILTINS
@@ -89,17 +96,19 @@ def builtin_plugin_modules() -> tuple[tuple[str, str], ...]:
 class PluginManager:
     """A thin layer over pluggy that knows where each plugin came from."""
 
-    def __init__(self, disabled: Iterable[str] = ()) -> None:
+    def __init__(self, disabled: Iterable[str] = (), modules: Iterable[str] | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.disabled = {name.strip() for name in disabled if name.strip()}
+        #: ``QUARKBOT_PLUGIN_MODULES`` unless given: module paths loaded after the entry points
+        self.modules = list(modules) if modules is not None else configured_plugin_modules()
         self._info: dict[str, PluginInfo] = {}
         #: built-in plugins left out for a missing optional dependency, by name
         self.not_loaded: dict[str, NotLoaded] = {}
 
     # loading ---------------------------------------------------------------------------------
     def load_all(self, extra: Iterable[tuple[str, object]] = ()) -> PluginManager:
-        """Register the host, the built-ins, entry-point plugins and ``extra`` (tests)."""
+        """Register the host, the built-ins, entry-point plugins, ``modules`` and ``extra``."""
         for name, module_path in HOST_PLUGINS:
             self._register_module(name, module_path, "host")
         for name, module_path in builtin_plugin_modules():
@@ -122,6 +131,9 @@ class PluginManager:
                 ) from exc
             version = ep.dist.version if ep.dist is not None else "unknown"
             self.register(ep.name, plugin, "entrypoint", version=version)
+        for module_path in self.modules:
+            if module_path not in self.disabled:
+                self._register_module(module_path, module_path, "module")
         for name, plugin in extra:
             if name not in self.disabled:
                 self.register(name, plugin, "extra")

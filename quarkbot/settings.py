@@ -103,9 +103,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
 
     disabled_plugins: CsvList = []
+    plugin_modules: CsvList = Field(
+        [],
+        description="Importable modules loaded as plugins after the built-ins and entry points "
+        "(a plugin not packaged as a distribution, e.g. a test's).",
+    )
     bootstrap_admin: bool = True
 
-    _split_lists = field_validator("cors_origins", "disabled_plugins", mode="before")(_split_csv)
+    _split_lists = field_validator(
+        "cors_origins", "disabled_plugins", "plugin_modules", mode="before"
+    )(_split_csv)
 
     @property
     def effective_database_url(self) -> str:

@@ -1,5 +1,8 @@
 """Plugin loading failures and settings sources."""
 
+import sys
+import uuid
+
 import pytest
 
 from quarkbot import hookimpl
@@ -51,3 +54,32 @@ def test_embedded_defaults(monkeypatch, tmp_path):
     assert settings.should_auto_migrate
     assert settings.host == "127.0.0.1" and settings.port == 8000
     assert settings.cors_origins == []
+
+
+def test_plugin_modules_are_loaded_after_the_entry_points(monkeypatch, tmp_path):
+    name = f"qb_test_plugin_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(
+        "from quarkbot import hookimpl\n\n"
+        "@hookimpl\n"
+        "def check_order(order, ctx):\n"
+        "    return None\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("QUARKBOT_PLUGIN_MODULES", f" {name} ,")
+    try:
+        assert Settings(_env_file=None).plugin_modules == [name]
+        plugins = PluginManager().load_all().plugins()
+        loaded = [p for p in plugins if p.name == name]
+        assert [(p.source, p.module, p.hooks) for p in loaded] == [
+            ("module", name, ("check_order",))
+        ]
+        assert plugins[-1].name == name  # after the built-ins and the entry points
+        assert name not in {p.name for p in PluginManager([name]).load_all().plugins()}
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_a_plugin_module_that_fails_to_import_is_named(monkeypatch):
+    monkeypatch.setenv("QUARKBOT_PLUGIN_MODULES", "quarkbot_no_such_module")
+    with pytest.raises(PluginError, match=r"plugin 'quarkbot_no_such_module' .*failed to import"):
+        PluginManager().load_all()

@@ -1,8 +1,10 @@
 """A server killed with SIGKILL between storing and submitting an order, then restarted: the
 order is settled exactly once.
 
-``QUARKBOT_TRADING_FAULT_POINT=after_store`` makes the web process SIGKILL itself right after the
-order row is stored (``PENDING_SUBMIT``), before any gate or broker call. ``quarkbot serve``'s
+The crash comes from the test, not the product: the doomed server loads the test plugin
+``plugins/sigkill_before_submit.py`` (``QUARKBOT_PLUGIN_MODULES``, with ``PYTHONPATH`` on that
+directory), whose ``check_order`` SIGKILLs the web process in the ``pre_submit`` phase: the order
+row is stored (``PENDING_SUBMIT``) and no broker was called. ``quarkbot serve``'s
 worker child and embedded Redis must die with it (``PR_SET_PDEATHSIG``): no orphan remains. The
 restarted server's reconciler (a cron job, also run at start-up) finds the order, asks the paper
 broker, which never saw it, and rejects it ``SUBMIT_INTERRUPTED`` (never sent late). A retry of
@@ -21,8 +23,9 @@ import httpx
 import pytest
 
 from quarkbot.embedded_redis import EmbeddedRedis
+from quarkbot.testing import await_until, bearer, embedded_redis_pid, pid_alive, redis_server_pids
 
-from .helpers import Api, await_until, bearer, books, pid_alive, redis_server_pids, rt
+from .helpers import Api, books
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +39,13 @@ INSTRUMENT = {
     "min_notional": "1",
 }
 ORDER = {"client_order_id": "crash-1", "symbol": "CRSH", "side": "buy", "quantity": "5"}
+CRASH_PLUGIN_DIR = Path(__file__).resolve().parent / "plugins"
+
+
+def crash_plugin_env(base: dict[str, str]) -> dict[str, str]:
+    """Load ``sigkill_before_submit`` (found on ``PYTHONPATH``) as a plugin of one process."""
+    path = os.pathsep.join(p for p in (str(CRASH_PLUGIN_DIR), base.get("PYTHONPATH")) if p)
+    return {"PYTHONPATH": path, "QUARKBOT_PLUGIN_MODULES": "sigkill_before_submit"}
 
 
 def children(pid: int) -> list[int]:
@@ -86,7 +96,7 @@ def cmdline(pid: int) -> str:
 
 async def test_sigkill_after_store_then_restart_settles_the_order_once(trading_deployment):
     with trading_deployment(QUARKBOT_TRADING_BROKER_TIMEOUT_SECONDS="1") as d:
-        doomed = d.serve(worker=True, env={"QUARKBOT_TRADING_FAULT_POINT": "after_store"})
+        doomed = d.serve(worker=True, env=crash_plugin_env(d.env))
         api = Api(d, doomed).with_trader()
         api.wait_worker_started()
         api.create_instrument(INSTRUMENT)
@@ -94,7 +104,7 @@ async def test_sigkill_after_store_then_restart_settles_the_order_once(trading_d
         api.wait_quote("CRSH")
 
         socket_path = str(EmbeddedRedis(d.data_dir).socket_path)
-        redis_pid = rt.embedded_redis_pid(d.data_dir)
+        redis_pid = embedded_redis_pid(d.data_dir)
         worker_pids = [p for p in children(doomed.proc.pid) if p != redis_pid]
         assert redis_server_pids(socket_path) == [redis_pid]
         assert len(worker_pids) == 1, worker_pids
@@ -122,7 +132,7 @@ async def test_sigkill_after_store_then_restart_settles_the_order_once(trading_d
         assert (stored["client_order_id"], stored["status"]) == ("crash-1", "PENDING_SUBMIT")
         assert await rt_paper_orders(d) == 0 and book["fills"] == []
 
-        server = d.serve(worker=True)  # no fault point this time
+        server = d.serve(worker=True)  # without the crash plugin this time
         api.relogin(server)
 
         async def settled() -> dict | None:
