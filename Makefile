@@ -34,6 +34,7 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff check quarkbot plugins tests bench
 	$(BIN)/ruff format --check quarkbot plugins tests bench
 	$(BIN)/mypy quarkbot plugins
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/pytest -q
