@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,46 +78,83 @@ def build_worker_settings(
         for missing in manager.not_loaded.values():
             log.warning("%s", missing.notice())
     plugin_settings.install(plugin_settings.validate(manager).values())
-    specs = {name: spec for name, spec in collect(manager).items() if spec.queue == queue}
+    specs = [spec for spec in collect(manager).values() if spec.queue == queue]
     embedded: EmbeddedRedis | None = None
     if redis_url is None:
         redis_url, embedded = resolve_url(settings)
     tortoise_config = db.tortoise_config(settings, db.collect_models(manager))
-    job_settings = settings.jobs
+    lifecycle = _Lifecycle(settings, manager, tortoise_config, queue, redis_url, embedded)
+    jobs = settings.jobs
+    return {
+        "functions": [
+            arq_func(instrument(spec), name=spec.name, max_tries=jobs.max_tries)  # type: ignore[arg-type]
+            for spec in specs
+            if spec.cron is None
+        ]
+        or [arq_func(_noop, name=f"quarkbot._noop.{queue}")],
+        "cron_jobs": [_cron(spec) for spec in specs if spec.cron is not None],
+        "redis_settings": _redis_settings(redis_url, settings),
+        "queue_name": queue_name(settings.redis_prefix, queue),
+        "on_startup": lifecycle.on_startup,
+        "on_shutdown": lifecycle.on_shutdown,
+        "poll_delay": jobs.poll_delay_seconds,
+        "job_timeout": jobs.timeout_seconds,
+        "max_jobs": jobs.max_jobs,
+        "max_tries": jobs.max_tries,
+        "keep_result": jobs.keep_result_seconds,
+        "allow_abort_jobs": True,
+        "health_check_interval": HEALTH_CHECK_SECONDS,
+    }
 
-    async def on_startup(ctx: dict[str, Any]) -> None:
+
+@dataclass
+class _Lifecycle:
+    """A worker's start-up (database, event bus, plugins' ``worker_startup``) and shutdown."""
+
+    settings: Settings
+    manager: PluginManager
+    tortoise_config: dict[str, Any]
+    queue: str
+    redis_url: str
+    embedded: EmbeddedRedis | None
+
+    async def on_startup(self, ctx: dict[str, Any]) -> None:
+        settings = self.settings
         ctx["settings"] = settings
         # worker_startup hooks see which queues this worker serves: a warm-up that only the
         # numeric queue's jobs need runs where "numeric" is served
-        ctx["queues"] = (queue,)
+        ctx["queues"] = (self.queue,)
         # In-process (tests, embedding) the app may already run the database and the bus.
         ctx["quarkbot_owns_db"] = not db.is_initialised()
         if ctx["quarkbot_owns_db"]:
             if settings.should_auto_migrate:
-                await db.apply_migrations(tortoise_config, settings.data_dir)
-            await db.init_db(tortoise_config)
+                await db.apply_migrations(self.tortoise_config, settings.data_dir)
+            await db.init_db(self.tortoise_config)
         if not events.is_installed():
-            redis = connect(redis_url, settings)
+            redis = connect(self.redis_url, settings)
             ctx["quarkbot_redis"] = redis
             events.install(EventBus(redis, settings.redis_prefix, settings.events.stream_maxlen))
-        hooks.install(manager)
-        ctx["plugin_manager"] = manager
-        # /health reports the worker as "starting" while its plugins start up (a first start
-        # compiles numba for about a minute), instead of "down"
-        job_queue = JobQueue(ctx["redis"], settings.redis_prefix)
-        starting = job_queue.starting_key(f"{socket.gethostname()}:{os.getpid()}", queue)
+        hooks.install(self.manager)
+        ctx["plugin_manager"] = self.manager
+        await self._plugins_start(ctx)
+
+    async def _plugins_start(self, ctx: dict[str, Any]) -> None:
+        """``worker_startup`` of every plugin; /health says "starting" meanwhile (a first
+        start compiles numba for about a minute), instead of "down"."""
+        job_queue = JobQueue(ctx["redis"], self.settings.redis_prefix)
+        starting = job_queue.starting_key(f"{socket.gethostname()}:{os.getpid()}", self.queue)
         with contextlib.suppress(RedisError):
             await ctx["redis"].set(starting, datetime.now(UTC).isoformat(), ex=STARTING_TTL)
         try:
-            for _plugin, result in manager.call_each("worker_startup", ctx=ctx):
+            for _plugin, result in self.manager.call_each("worker_startup", ctx=ctx):
                 await maybe_await(result)
         finally:
             with contextlib.suppress(RedisError):
                 await ctx["redis"].delete(starting)
 
-    async def on_shutdown(ctx: dict[str, Any]) -> None:
+    async def on_shutdown(self, ctx: dict[str, Any]) -> None:
         try:
-            for _plugin, result in manager.call_each("worker_shutdown", ctx=ctx):
+            for _plugin, result in self.manager.call_each("worker_shutdown", ctx=ctx):
                 await maybe_await(result)
         finally:
             redis = ctx.pop("quarkbot_redis", None)
@@ -125,30 +163,8 @@ def build_worker_settings(
                 await redis.aclose()
             if ctx.get("quarkbot_owns_db"):
                 await db.close_db()
-            if embedded is not None:
-                embedded.stop()
-
-    functions = [
-        arq_func(instrument(spec), name=spec.name, max_tries=job_settings.max_tries)  # type: ignore[arg-type]
-        for spec in specs.values()
-        if spec.cron is None
-    ] or [arq_func(_noop, name=f"quarkbot._noop.{queue}")]
-    cron_jobs = [_cron(spec) for spec in specs.values() if spec.cron is not None]
-    return {
-        "functions": functions,
-        "cron_jobs": cron_jobs,
-        "redis_settings": _redis_settings(redis_url, settings),
-        "queue_name": queue_name(settings.redis_prefix, queue),
-        "on_startup": on_startup,
-        "on_shutdown": on_shutdown,
-        "poll_delay": job_settings.poll_delay_seconds,
-        "job_timeout": job_settings.timeout_seconds,
-        "max_jobs": job_settings.max_jobs,
-        "max_tries": job_settings.max_tries,
-        "keep_result": job_settings.keep_result_seconds,
-        "allow_abort_jobs": True,
-        "health_check_interval": HEALTH_CHECK_SECONDS,
-    }
+            if self.embedded is not None:
+                self.embedded.stop()
 
 
 def _cron(spec: JobSpec) -> Any:
