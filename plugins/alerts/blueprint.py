@@ -44,6 +44,7 @@ async def list_alerts(query_args: AlertQuery) -> AlertPage:
 @validate_response(AlertOut)
 @validate_response(ErrorBody, 404)
 async def get_alert(alert_id: int) -> AlertOut:
+    """One alert."""
     return AlertOut.model_validate(await get_or_404(Alert, "Alert not found", id=alert_id))
 
 
@@ -73,6 +74,7 @@ async def resolve(alert_id: int) -> AlertOut:
 @validate_querystring(PageQuery)
 @validate_response(RulePage)
 async def list_rules(query_args: PageQuery) -> RulePage:
+    """Alert rules, oldest first."""
     qs = AlertRule.all().order_by("id")
     return await paginate(qs, query_args, RuleOut.model_validate)
 
@@ -84,6 +86,7 @@ async def list_rules(query_args: PageQuery) -> RulePage:
 @validate_response(RuleOut, 201)
 @validate_response(ValidationErrorBody, 422)
 async def create_rule(data: RuleIn) -> tuple[RuleOut, int]:
+    """Create a rule on a declared metric (422 for an unknown metric or label)."""
     rule = await service.create_rule(data, current_identity().username)
     return RuleOut.model_validate(rule), 201
 
@@ -94,6 +97,7 @@ async def create_rule(data: RuleIn) -> tuple[RuleOut, int]:
 @validate_request(RuleIn)
 @validate_response(RuleOut)
 async def replace_rule(rule_id: int, data: RuleIn) -> RuleOut:
+    """Replace a rule; its series start afresh."""
     return RuleOut.model_validate(await service.replace_rule(rule_id, data))
 
 
@@ -101,6 +105,7 @@ async def replace_rule(rule_id: int, data: RuleIn) -> RuleOut:
 @requires("admin")
 @tag(["alerts"])
 async def delete_rule(rule_id: int) -> tuple[str, int]:
+    """Delete a rule (its alerts stay)."""
     await service.delete_rule(rule_id)
     return "", 204
 
@@ -123,6 +128,7 @@ async def list_notifiers() -> NotifierList:
 @validate_querystring(PageQuery)
 @validate_response(TargetPage)
 async def list_targets(query_args: PageQuery) -> TargetPage:
+    """Notifier targets, secrets masked."""
     qs = NotifierTarget.all().order_by("id")
     return await paginate(qs, query_args, service.target_out)
 
@@ -143,5 +149,6 @@ async def create_target(data: TargetIn) -> tuple[TargetOut, int]:
 @requires("admin")
 @tag(["alerts"])
 async def delete_target(target_id: int) -> tuple[str, int]:
+    """Delete a notifier target (its pending deliveries are dropped)."""
     await service.delete_target(target_id)
     return "", 204
