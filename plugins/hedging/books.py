@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from quarkbot.errors import NotFound
 from quarkbot.plugin_settings import settings_of
-from quarkbot.types import ZERO
+from quarkbot.types import ZERO, utc_now
 from quarkbot_plugins.hedging.models import HedgeLeg, HedgeSlot
 from quarkbot_plugins.hedging.settings import HedgingSettings
 from quarkbot_plugins.market_data import api as market
@@ -24,6 +24,9 @@ from quarkbot_plugins.trading import api as trading
 STRATEGY_ID = "hedging"
 PLANNED = "PLANNED"
 FAILED = "FAILED"
+ABANDONED = "ABANDONED"
+#: How long a recorded leg may wait for its order before it counts as abandoned.
+PLANNED_GRACE = timedelta(seconds=120)
 
 
 class UnknownAsset(NotFound):
@@ -117,21 +120,42 @@ async def own_positions() -> dict[str, Decimal]:
     return dict(net)
 
 
+def stale(leg: HedgeLeg) -> bool:
+    """A recorded leg older than ``PLANNED_GRACE``: its execution died before placing it."""
+    return leg.created_at <= utc_now() - PLANNED_GRACE
+
+
+async def abandon(leg: HedgeLeg) -> None:
+    """Give up a leg whose execution died before placing it: it is never placed late."""
+    leg.status, leg.error_code = ABANDONED, "SUBMIT_INTERRUPTED"
+    await leg.save(update_fields=["status", "error_code"])
+
+
+async def _unplaced(leg: HedgeLeg) -> Decimal:
+    """A leg recorded but not (yet) an order: in flight while young, so it counts as pending;
+    once stale it is abandoned."""
+    if not stale(leg):
+        return signed(leg.side, Decimal(leg.quantity))
+    await abandon(leg)
+    return ZERO
+
+
 async def working_legs(symbols: set[str] | None) -> dict[str, Decimal]:
-    """Signed quantity still to fill of this plugin's working orders, by symbol (of these
-    symbols, or all).
+    """Signed quantity still to fill of this plugin's working orders (and of legs being placed
+    right now), by symbol (of these symbols, or all).
 
     A leg's stored status is refreshed from its order (by ``client_order_id``), so legs whose
     orders have settled are not looked up again.
     """
     pending: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    open_statuses = [*trading.OPEN_STATUSES, PLANNED]
-    query = HedgeLeg.filter(status__in=open_statuses)
+    query = HedgeLeg.filter(status__in=[*trading.OPEN_STATUSES, PLANNED])
     if symbols is not None:
         query = query.filter(symbol__in=list(symbols))
     for leg in await query:
         order = await trading.find_order(leg.client_order_id)
         if order is None:
+            if leg.status == PLANNED:
+                pending[leg.symbol] += await _unplaced(leg)
             continue
         if order.status != leg.status:
             leg.status, leg.order_id = str(order.status), order.id
@@ -149,9 +173,10 @@ async def last_placed(symbol: str) -> datetime | None:
     return leg.placed_at if leg is not None else None
 
 
-async def slot_version(symbol: str) -> int:
-    slot = await HedgeSlot.get_or_none(symbol=symbol)
-    return slot.version if slot is not None else 0
+async def slot_versions() -> dict[str, int]:
+    """Every hedge instrument's slot version. Read BEFORE the books: an execution recorded
+    after this read moves a version on, so a plan made on older books cannot be recorded."""
+    return dict(await HedgeSlot.all().values_list("symbol", "version"))
 
 
 async def hedge_symbol_of(
@@ -176,6 +201,7 @@ async def _hedge_book(
     positions: dict[str, trading.Holding],
     pending: dict[str, Decimal],
     own: dict[str, Decimal],
+    versions: dict[str, int],
 ) -> HedgeBook:
     holding = positions.get(symbol)
     if holding is not None:
@@ -191,7 +217,7 @@ async def _hedge_book(
         own=own.get(symbol, ZERO),
         price=price,
         last_placed=await last_placed(symbol),
-        version=await slot_version(symbol),
+        version=versions.get(symbol, 0),
     )
 
 
@@ -226,6 +252,7 @@ async def read_books(only: list[str] | None = None) -> Books:
     :class:`UnknownAsset` (404).
     """
     cache: dict[str, market.Instrument | None] = {}
+    versions = await slot_versions()
     assets, derivatives = await _held_assets(cache)
     own = await own_positions()
     for symbol, quantity in own.items():
@@ -243,5 +270,5 @@ async def read_books(only: list[str] | None = None) -> Books:
     for symbol in sorted(symbols):
         instrument = cache[symbol]
         assert instrument is not None
-        hedges[symbol] = await _hedge_book(symbol, instrument, derivatives, pending, own)
+        hedges[symbol] = await _hedge_book(symbol, instrument, derivatives, pending, own, versions)
     return Books(assets=dict(sorted(assets.items())), hedges=hedges)

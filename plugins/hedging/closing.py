@@ -17,7 +17,7 @@ from quarkbot_plugins.hedging.books import (
     UnknownAsset,
     hedge_symbol_of,
     own_positions,
-    slot_version,
+    slot_versions,
     working_legs,
 )
 from quarkbot_plugins.hedging.orders import LegSpec
@@ -55,13 +55,10 @@ def _leg(symbol: str, asset: str, own: Decimal, held: Decimal, lot: Decimal) -> 
     return LegSpec(asset, symbol, "buy" if own < 0 else "sell", quantity, reduce_only=True)
 
 
-async def _claimed(leg: LegSpec) -> LegSpec:
-    return replace(leg, version=await slot_version(leg.symbol))
-
-
 async def close_specs(asset_filter: list[str] | None) -> tuple[list[LegSpec], list[SkippedOut]]:
     """The reduce-only legs that unwind this plugin's hedges, and what is left alone and why."""
     covered = await _covered(asset_filter)
+    versions = await slot_versions()  # before the books (see books.slot_versions)
     own = await own_positions()
     working = await working_legs(None)
     valuation = await trading.valuate()
@@ -80,7 +77,7 @@ async def close_specs(asset_filter: list[str] | None) -> tuple[list[LegSpec], li
         lot = instrument.lot_size if instrument is not None else Decimal(0)
         leg = _leg(symbol, asset, own.get(symbol, ZERO), held, lot)
         if leg is not None:
-            specs.append(await _claimed(leg))
+            specs.append(replace(leg, version=versions.get(symbol, 0)))
         elif own.get(symbol, ZERO) != 0:
             skipped.append(SkippedOut(symbol=symbol, assets=[asset], reason="no_position"))
     return specs, skipped

@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from quarkbot import events
 from quarkbot.errors import Conflict
 from quarkbot.types import utc_now
-from quarkbot_plugins.hedging.books import PLANNED
+from quarkbot_plugins.hedging.books import PLANNED, abandon, stale
 from quarkbot_plugins.hedging.models import HedgeExecution, HedgeLeg, HedgeSlot
 from quarkbot_plugins.hedging.orders import (
     LegSpec,
@@ -30,6 +30,7 @@ from quarkbot_plugins.hedging.orders import (
     trade_out,
 )
 from quarkbot_plugins.hedging.schemas import ExecutionOut, SkippedOut
+from quarkbot_plugins.trading import api as trading
 
 log = logging.getLogger("quarkbot.hedging")
 CHANNEL = "hedging"
@@ -60,12 +61,9 @@ async def existing(key: str | None, request_hash: str) -> HedgeExecution | None:
 def _outcome(kind: str, legs: list[HedgeLeg]) -> tuple[str, str]:
     """(status, message) from the legs once they were placed."""
     if not legs:
-        nothing = (
-            "No hedge position opened by hedging to close"
-            if kind == "close"
-            else ("Nothing to hedge: no adjustment is needed")
-        )
-        return "nothing_to_do", nothing
+        if kind == "close":
+            return "nothing_to_do", "No hedge position opened by hedging to close"
+        return "nothing_to_do", "Nothing to hedge: no adjustment is needed"
     passed = [leg for leg in legs if leg.placed_at is not None]
     if len(passed) == len(legs):
         return "completed", f"Placed {len(legs)} hedge order(s) through the order pipeline"
@@ -87,7 +85,7 @@ async def _claim(symbol: str, version: int) -> bool:
     return bool(await HedgeSlot.filter(symbol=symbol, version=version).update(version=version + 1))
 
 
-async def _record(
+async def record_execution(
     kind: str,
     specs: list[LegSpec],
     plan: dict[str, Any],
@@ -95,6 +93,9 @@ async def _record(
     key: str | None,
     request_hash: str,
 ) -> HedgeExecution:
+    """Store the execution (``pending``) and its legs (``PLANNED``, each with its
+    ``client_order_id``) before any order is placed, claiming each instrument's slot version
+    the plan was made on (409 ``HEDGE_IN_PROGRESS`` when another execution moved it)."""
     uid = uuid.uuid4().hex
     async with in_transaction():
         for symbol, version in sorted({(s.symbol, s.version) for s in specs}):
@@ -132,7 +133,11 @@ async def _complete(execution: HedgeExecution) -> bool:
     """Place every leg not placed yet; True when this call completed the execution."""
     legs = await HedgeLeg.filter(execution=execution).order_by("seq")
     for leg in legs:
-        if leg.status == PLANNED:
+        if leg.status != PLANNED:
+            continue
+        if stale(leg) and await trading.find_order(leg.client_order_id) is None:
+            await abandon(leg)
+        else:
             await place_leg(leg, execution.actor)
     status, message = _outcome(execution.kind, legs)
     changed = await HedgeExecution.filter(id=execution.id, status=PENDING).update(
@@ -198,8 +203,8 @@ async def run(
     if found is not None:
         return await _finish(found, replayed=True)
     try:
-        found = await _record(kind, specs, plan, actor, key, request_hash)
-    except IntegrityError:  # a concurrent request with the same key recorded it first
+        found = await record_execution(kind, specs, plan, actor, key, request_hash)
+    except (IntegrityError, Conflict):  # a concurrent request (same key?) recorded first
         found = await existing(key, request_hash)
         if found is None:
             raise

@@ -66,13 +66,13 @@ def _plan(analysis: Analysis | None, skipped: list[SkippedOut]) -> dict[str, Any
     }
 
 
-def _request(data: ExecuteIn | CloseIn) -> dict[str, Any]:
+def request_of(data: ExecuteIn | CloseIn) -> dict[str, Any]:
     return data.model_dump(mode="json", exclude={"dry_run", "idempotency_key"})
 
 
 async def execute(data: ExecuteIn, actor: str) -> ExecutionOut:
     """Turn the adjustments into orders; ``dry_run`` previews them; a key makes it once-only."""
-    request_hash = fingerprint("execute", _request(data))
+    request_hash = fingerprint("execute", request_of(data))
     if not data.dry_run:
         replayed = await replay(data.idempotency_key, request_hash)
         if replayed is not None:
@@ -89,7 +89,7 @@ async def execute(data: ExecuteIn, actor: str) -> ExecutionOut:
 
 async def close(data: CloseIn, actor: str) -> ExecutionOut:
     """Unwind the hedge legs this plugin opened (reduce-only), once per idempotency key."""
-    request_hash = fingerprint("close", _request(data))
+    request_hash = fingerprint("close", request_of(data))
     if not data.dry_run:
         replayed = await replay(data.idempotency_key, request_hash)
         if replayed is not None:

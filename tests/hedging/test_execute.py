@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from quarkbot.errors import Conflict
+from quarkbot.types import utc_now
 from quarkbot_plugins.hedging.analysis import analyze
-from quarkbot_plugins.hedging.execution import run
-from quarkbot_plugins.hedging.service import legs_of
+from quarkbot_plugins.hedging.execution import fingerprint, record_execution, run
+from quarkbot_plugins.hedging.models import HedgeLeg
+from quarkbot_plugins.hedging.schemas import ExecuteIn
+from quarkbot_plugins.hedging.service import legs_of, request_of
 
 from .helpers import (
     ANALYSIS,
@@ -135,6 +139,18 @@ async def test_concurrent_executions_hedge_one_gap_once(
     assert set(outcomes) <= {"completed", "nothing_to_do", "HEDGE_IN_PROGRESS"}, outcomes
     assert len(await hedging_orders(client, viewer)) == 1
 
+    # the same key sent three times at once: one execution, answered to all three
+    assert len(await engine.step()) == 1
+    await buy_spot(client, trader, engine, "0.4")
+    body = {"idempotency_key": "same"}
+    responses = await asyncio.gather(
+        *(client.post(EXECUTE, json=body, headers=trader) for _ in range(3))
+    )
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    ids = {(await r.get_json())["execution_id"] for r in responses}
+    assert len(ids) == 1
+    assert len(await hedging_orders(client, viewer)) == 2
+
 
 async def test_a_plan_made_before_another_execution_is_refused(
     client: Any, trader: dict[str, str], viewer: dict[str, str], instruments: Any, engine: Any
@@ -146,3 +162,39 @@ async def test_a_plan_made_before_another_execution_is_refused(
         await run("execute", legs_of(stale), {}, "trader", None, "x")
     assert refused.value.code == "HEDGE_IN_PROGRESS"
     assert len(await hedging_orders(client, viewer)) == 1
+
+
+async def interrupted(key: str) -> str:
+    """An execution recorded with its legs whose process died before placing any order."""
+    analysis = await analyze()
+    request = fingerprint("execute", request_of(ExecuteIn(idempotency_key=key)))
+    execution = await record_execution("execute", legs_of(analysis), {}, "trader0", key, request)
+    return execution.uid
+
+
+async def test_an_interrupted_execution_resumes_or_is_abandoned(
+    client: Any, trader: dict[str, str], viewer: dict[str, str], instruments: Any, engine: Any
+) -> None:
+    await buy_spot(client, trader, engine, "0.5")
+    uid = await interrupted("crashed")
+    # its legs count as hedge while they may still be placed: nothing else is proposed
+    assert (await get(client, ANALYSIS, viewer))["adjustments"] == []
+    resumed = await post(client, EXECUTE, trader, {"idempotency_key": "crashed"})
+    assert (resumed["execution_id"], resumed["replayed"], resumed["status"]) == (
+        uid,
+        True,
+        "completed",
+    )
+    assert [t["client_order_id"] for t in resumed["executed_trades"]] == [f"hedging:{uid}:1"]
+    assert len(await hedging_orders(client, viewer)) == 1
+    assert len(await engine.step()) == 1
+
+    await buy_spot(client, trader, engine, "0.3")
+    late = await interrupted("late")
+    await HedgeLeg.filter(execution__uid=late).update(created_at=utc_now() - timedelta(hours=1))
+    abandoned = await post(client, EXECUTE, trader, {"idempotency_key": "late"})
+    assert abandoned["status"] == "rejected" and "SUBMIT_INTERRUPTED" in abandoned["message"]
+    assert abandoned["executed_trades"][0]["status"] == "ABANDONED"
+    assert len(await hedging_orders(client, viewer)) == 1
+    [adjustment] = (await get(client, ANALYSIS, viewer))["adjustments"]
+    assert adjustment["quantity"] == "0.3"
