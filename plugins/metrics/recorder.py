@@ -67,6 +67,7 @@ class Recorder:
         self._objects: dict[str, Any] = {}
         self._declared: dict[str, Metric] = {}
         self._series: dict[str, set[tuple[str, ...]]] = {}
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._lock = threading.Lock()
         for metric in metrics:
             if metric.sample is None:
@@ -78,17 +79,19 @@ class Recorder:
         metric = self._declared.get(name)
         if metric is None:
             raise KeyError(f"metric {name!r} is not declared as recorded")
-        obj = self._objects[name]
         if not metric.labels:
-            return obj
+            return self._objects[name]
         key = tuple(str(labels.get(label, ""))[:MAX_LABEL_LENGTH] for label in metric.labels)
-        seen = self._series[name]
-        if key not in seen:
+        child = self._children.get((name, key))
+        if child is None:
             with self._lock:
-                if len(seen) >= metric.max_series:
-                    key = (OTHER,) * len(key)
-                seen.add(key)
-        return obj.labels(*key)
+                seen, kept = self._series[name], key
+                if kept not in seen and len(seen) >= metric.max_series:
+                    kept = (OTHER,) * len(key)  # cardinality bound: fold the rest together
+                seen.add(kept)
+                child = self._objects[name].labels(*kept)
+                self._children[(name, key)] = child
+        return child
 
     def inc(self, name: str, amount: float = 1.0, labels: Mapping[str, Any] = {}) -> None:
         self._child(name, labels).inc(amount)

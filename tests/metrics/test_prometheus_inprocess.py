@@ -65,3 +65,17 @@ async def test_orders_appear_as_series(
     assert found[("quarkbot_order_fill_latency_seconds_count", ())] == 3
     assert found[("quarkbot_equity", ())] > 0
     assert ("quarkbot_order_events_total", (("event", "filled"),)) in found
+
+
+def test_label_cardinality_is_bounded(tmp_path: Any) -> None:
+    from quarkbot.contrib import Metric
+    from quarkbot_plugins.metrics import recorder
+    from quarkbot_plugins.metrics.sampling import recorded
+
+    metric = Metric("probe_codes", "counter", "Codes", labels=("code",), max_series=3)
+    rec = recorder.Recorder(tmp_path, [metric])
+    for n in range(10):
+        rec.inc("probe_codes", labels={"code": f"C{n}"})
+    totals = recorded(tmp_path, [metric])["probe_codes"]
+    assert totals == {("C0",): 1.0, ("C1",): 1.0, ("C2",): 1.0, ("other",): 7.0}
+    recorder.deactivate()
