@@ -63,6 +63,7 @@ async def _attempt(delivery: Delivery, now: datetime) -> str:
     target = await NotifierTarget.get_or_none(id=delivery.target_id)
     alert = await Alert.get_or_none(id=delivery.alert_id)
     if target is None or alert is None or not target.enabled:
+        await Delivery.filter(id=delivery.id).update(status="dropped")
         return "dropped"
     settings = settings_of(AlertsSettings)
     try:

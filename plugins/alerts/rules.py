@@ -128,6 +128,8 @@ async def evaluate(now: datetime | None = None) -> dict[str, int]:
         try:
             series += await evaluate_rule(rule, now)
             rules += 1
+        except metrics.UnknownMetric:  # its plugin is disabled: the rule waits, quietly
+            log.debug("alert rule %s watches %s, which no plugin declares", rule.id, rule.metric)
         except Exception:
             failed += 1
             log.exception("alert rule %s (%s) could not be evaluated", rule.id, rule.name)

@@ -76,3 +76,23 @@ async def test_alert_list_filters_and_viewer_cannot_acknowledge(
     assert resolved["status"] == "resolved" and resolved["resolved_by"].startswith("trader")
     late = await client.post(f"{path}/acknowledge", headers=trader)
     assert late.status_code == 409 and (await late.get_json())["code"] == "ALERT_RESOLVED"
+
+
+async def test_a_deleted_target_drops_its_pending_deliveries(
+    client: Any, admin: dict[str, str], monkeypatch: Any
+) -> None:
+    from quarkbot_plugins.alerts import api as alerts
+    from quarkbot_plugins.alerts.deliveries import deliver_due
+    from quarkbot_plugins.alerts.models import Delivery, NotifierTarget
+
+    target = await NotifierTarget.create(
+        name="gone", notifier="webhook", config={"url": "http://127.0.0.1:9/", "secret": "x" * 20},
+        created_by="test",
+    )  # fmt: skip
+    await alerts.raise_alert("test:gone", "test", "critical", "C")
+    assert await Delivery.filter(status="pending").count() == 1
+    response = await client.delete(f"/api/v1/alerts/targets/{target.id}", headers=admin)
+    assert response.status_code == 204
+    assert await deliver_due() == {"dropped": 1}
+    assert await deliver_due() == {}
+    assert (await Delivery.get()).status == "dropped"
