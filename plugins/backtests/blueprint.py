@@ -39,7 +39,7 @@ async def _queue(data: BacktestOptions, instance: Any = None) -> tuple[Queued, i
     backtest = await service.create(
         fields, current_identity(), host.job_queue(), host.job(service.JOB_NAME), instance
     )
-    return Queued.of(backtest), 202
+    return Queued.of(backtest, service.channel(backtest.id)), 202
 
 
 @backtests_bp.post("/api/v1/backtests")

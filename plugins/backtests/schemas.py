@@ -61,7 +61,7 @@ class Queued(BaseModel):
     channel: str
 
     @classmethod
-    def of(cls, backtest: Any) -> Queued:
+    def of(cls, backtest: Any, channel: str) -> Queued:
         return cls(
             id=backtest.id,
             job_id=backtest.job_ids[0],
@@ -69,7 +69,7 @@ class Queued(BaseModel):
             status=backtest.status,
             combinations=backtest.combinations,
             chunks=backtest.chunks,
-            channel=f"backtests:{backtest.id}",
+            channel=channel,
         )
 
 
