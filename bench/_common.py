@@ -1,4 +1,8 @@
-"""Shared benchmark helpers: ports, processes, HTTP polling, statistics and the load generator.
+"""Shared benchmark helpers: servers, CPU accounting, statistics and the load generator.
+
+Processes are :mod:`quarkbot.testing`'s (the tests' own helpers: free port, clean environment,
+start with a log file, wait for a 200, SIGTERM then SIGKILL); this adds pinning to a core and the
+stopping of whatever a server leaves behind.
 
 Run as a script it is the load generator (``loadgen``) or a trivial reference HTTP server
 (``trivial-server``), so that load is always generated in a process separate from the server::
@@ -15,13 +19,11 @@ import argparse
 import array
 import asyncio
 import contextlib
-import http.client
 import json
 import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +35,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
-HOST = "127.0.0.1"
+from quarkbot.testing_processes import (
+    LOOPBACK,
+    Proc,
+    clean_environ,
+    pid_alive,
+    start_process,
+    stop_process,
+    wait_http,
+)
+
+HOST = LOOPBACK
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -54,10 +66,10 @@ def venv_tool(name: str) -> str:
 
 
 def server_env(data_dir: Path | None = None, **extra: str) -> dict[str, str]:
-    """The parent environment without any QUARKBOT_* variable, plus the data dir and extras."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKBOT_")}
+    """A clean environment (no ``QUARKBOT_*``, no ``PYTHONPATH``: the installed code is
+    measured) plus the data dir and ``extra``."""
+    env = clean_environ()
     env.pop("PYTHONPATH", None)
-    env["PYTHONUNBUFFERED"] = "1"
     if data_dir is not None:
         env["QUARKBOT_DATA_DIR"] = str(data_dir)
     env.update(extra)
@@ -138,12 +150,6 @@ def install_signal_handlers() -> None:
     signal.signal(signal.SIGHUP, handler)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 # statistics -------------------------------------------------------------------------------------
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation; ``values`` need not be sorted."""
@@ -165,7 +171,8 @@ def verdict(ok: bool) -> str:
 
 
 # processes --------------------------------------------------------------------------------------
-def _pin(cpu: int | None) -> Callable[[], None] | None:
+def pinned(cpu: int | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` pinning a child to ``cpu`` (None: no pinning)."""
     if cpu is None or not can_pin():
         return None
 
@@ -175,30 +182,29 @@ def _pin(cpu: int | None) -> Callable[[], None] | None:
     return pin
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
+def pin_pid(pid: int | None, cpu: int | None) -> None:
+    """Pin a running process (one this script did not start itself) to ``cpu``."""
+    if pid is not None and cpu is not None and can_pin():
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, {cpu})
 
 
 def descendants(pid: int) -> list[int]:
+    """Descendants of ``pid`` (a /proc scan: children forked by any thread count too)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
     found: list[int] = []
     queue = [pid]
-    while queue and len(found) < 256:
-        for child in _children(queue.pop()):
+    while queue and len(found) < 1024:
+        for child in children.get(queue.pop(), ()):
             found.append(child)
             queue.append(child)
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _cmdline(pid: int) -> str:
@@ -206,6 +212,11 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def find_descendant(pid: int, needle: str) -> int | None:
+    """The first descendant of ``pid`` whose command line contains ``needle``."""
+    return next((child for child in descendants(pid) if needle in _cmdline(child)), None)
 
 
 def proc_status_kib(pid: int, key: str) -> int | None:
@@ -223,16 +234,16 @@ def _terminate_pid(pid: int, timeout: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(pid):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
 
 @dataclass
 class Server:
-    """A server process: started with a log file, stopped with SIGTERM then SIGKILL."""
+    """A server process (``quarkbot.testing.start_process``), optionally pinned to a core."""
 
     name: str
     cmd: list[str]
@@ -240,68 +251,46 @@ class Server:
     env: dict[str, str]
     cwd: Path
     cpu: int | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
-    _log: Any = field(default=None, repr=False)
+    proc: Proc | None = None
 
     @property
     def log_path(self) -> Path:
-        return self.cwd / f"{self.name.replace(' ', '_').replace('/', '_')}.{self.port}.log"
+        return self.cwd / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', self.name)}.{self.port}.log"
 
     def start(self) -> Server:
-        self._log = self.log_path.open("ab")
-        self.started_at = time.perf_counter()
-        self.proc = subprocess.Popen(
-            self.cmd,
-            env=self.env,
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_pin(self.cpu),  # safe: the benchmark process has no other threads
-        )
+        name = self.log_path.stem
+        self.proc = start_process(name, self.cmd, self.env, self.cwd, preexec_fn=pinned(self.cpu))
         return self
 
     def wait_ready(self, path: str = "/health", timeout: float = 60.0) -> float:
-        """Seconds from process start to the first 200 on ``path``."""
+        """Seconds from process start to the first 200 on ``path`` (polled every 5 ms)."""
         assert self.proc is not None
-        ready = wait_http(self.port, path, timeout=timeout, proc=self.proc, log=self.log_path)
-        return ready - self.started_at
+        try:
+            wait_http(f"http://{HOST}:{self.port}{path}", self.proc, timeout, interval=0.005)
+        except AssertionError as exc:  # the tests' failure; here, a benchmark's
+            raise RuntimeError(str(exc)) from None
+        return time.perf_counter() - self.proc.started_at
 
     def web_pid(self) -> int:
         """The process serving requests: the hypercorn CLI serves from a spawned child."""
         assert self.proc is not None
-        for pid in descendants(self.proc.pid):
-            if "spawn_main" in _cmdline(pid):
-                return pid
-        return self.proc.pid
+        return find_descendant(self.proc.pid, "spawn_main") or self.proc.pid
 
     def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL; then whatever it left running (its worker, its Redis)."""
         if self.proc is None:
             return
         proc, self.proc = self.proc, None
         children = descendants(proc.pid)
         try:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=timeout)
+            stop_process(proc, timeout, show_log=False)
         finally:
             for pid in children:
-                if _alive(pid):
+                if pid_alive(pid):
                     _terminate_pid(pid, timeout=3.0)
-            if self._log is not None:
-                self._log.close()
-                self._log = None
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def __enter__(self) -> Server:
         return self.start()
@@ -329,7 +318,7 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 QUIET_CORES = 0.25
 
 
-def _busy_seconds() -> float:
+def busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (/proc/stat; 0 where unavailable)."""
     try:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()
@@ -339,13 +328,20 @@ def _busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / _CLK_TCK
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process, all threads (0 if it is gone)."""
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a live process, all threads (None if it is gone)."""
+    if pid is None:
+        return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return 0.0
+        return None
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a live process and its live descendants (a supervisor's workers)."""
+    return sum(cpu_seconds(p) or 0.0 for p in (pid, *descendants(pid)))
 
 
 def _own_seconds() -> float:
@@ -373,10 +369,10 @@ class ForeignCpu:
         for server in self.servers:
             if server.proc is not None:
                 pids += [server.proc.pid, *descendants(server.proc.pid)]
-        return {pid: process_cpu_seconds(pid) for pid in pids}
+        return {pid: cpu_seconds(pid) or 0.0 for pid in pids}
 
     def start(self) -> ForeignCpu:
-        self._start = (time.monotonic(), _busy_seconds(), _own_seconds(), self._server_cpu())
+        self._start = (time.monotonic(), busy_seconds(), _own_seconds(), self._server_cpu())
         return self
 
     def cores(self) -> float:
@@ -391,7 +387,7 @@ class ForeignCpu:
         servers1 = self._server_cpu()
         servers = sum(cpu - servers0.get(pid, 0.0) for pid, cpu in servers1.items())
         ours = _own_seconds() - own0 + servers
-        other = max(0.0, (_busy_seconds() - busy0 - ours) / wall)
+        other = max(0.0, (busy_seconds() - busy0 - ours) / wall)
         return CpuUse(other, servers / wall, servers, wall)
 
 
@@ -449,62 +445,15 @@ class QuietBudget:
         self.spent += seconds
 
 
-def http_get_status(port: int, path: str, timeout: float = 2.0) -> int:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
-
-
-def wait_http(
-    port: int,
-    path: str = "/health",
-    timeout: float = 60.0,
-    proc: subprocess.Popen[bytes] | None = None,
-    log: Path | None = None,
-    interval: float = 0.005,
-) -> float:
-    """Poll until ``path`` answers 200; return the ``perf_counter`` time it did."""
-    deadline = time.perf_counter() + timeout
-    attempts = 0
-    while time.perf_counter() < deadline and attempts < 100_000:
-        attempts += 1
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log else ""
-            raise RuntimeError(f"server exited with {proc.returncode} before answering:\n{tail}")
-        try:
-            if http_get_status(port, path) == 200:
-                return time.perf_counter()
-        except (OSError, http.client.HTTPException):
-            pass
-        time.sleep(interval)
-    raise RuntimeError(f"no 200 on http://{HOST}:{port}{path} within {timeout} s")
-
-
 def run_bounded(cmd: Sequence[str], timeout: float, **kwargs: Any) -> tuple[int, str, str]:
-    """Run a command to completion; on timeout terminate it, then kill it."""
-    proc = subprocess.Popen(
-        list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
-    )
+    """Run a command to completion: (exit code, stdout, stderr); killed after ``timeout``."""
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate(timeout=5)
-        raise RuntimeError(f"timed out after {timeout} s: {' '.join(cmd)}\n{err}") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
-    return proc.returncode, out, err
+        done = subprocess.run(
+            list(cmd), capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"timed out after {timeout} s: {' '.join(cmd)}\n{exc.stderr}") from None
+    return done.returncode, done.stdout, done.stderr
 
 
 # the load generator (client side) ---------------------------------------------------------------
@@ -559,7 +508,7 @@ def run_load(
     code, out, err = run_bounded(
         cmd,
         timeout=warmup + duration + 60,
-        preexec_fn=_pin(LOADGEN_CPU if pin else None),
+        preexec_fn=pinned(LOADGEN_CPU if pin else None),
     )
     if code != 0:
         raise RuntimeError(f"load generator failed ({code}):\n{err[-2000:]}")

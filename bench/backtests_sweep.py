@@ -31,8 +31,6 @@ import argparse
 import contextlib
 import csv
 import io
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,19 +43,21 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
-    PYTHON,
     ROOT,
+    busy_seconds,
+    cpu_seconds,
     descendants,
-    free_port,
     header,
     install_signal_handlers,
     median,
     save_results,
     server_env,
+    tree_cpu_seconds,
     verdict,
-    wait_http,
 )
-from _realtime import cpu_seconds, machine_busy_seconds, stop_popen
+
+from quarkbot.testing_processes import Proc, stop_process
+from quarkbot.testing_servers import Deployment
 
 BARS = 2000
 NUMBA_CACHE = ROOT / "var" / "numba-cache"
@@ -95,66 +95,31 @@ def rows_csv(rows: list[dict[str, str]]) -> bytes:
 
 
 # processes --------------------------------------------------------------------------------------
-class Deployment:
-    """A data dir with one ``quarkbot serve --no-worker`` and any number of workers."""
+class Sweeps(Deployment):
+    """A data dir with one ``quarkbot serve --no-worker`` and any number of workers
+    (``quarkbot.testing``'s Deployment), and the API calls of this benchmark."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data_dir = root / "var"
-        self.env = server_env(
-            self.data_dir,
+        env = server_env(
+            root / "var",
             NUMBA_CACHE_DIR=str(NUMBA_CACHE),
             QUARKBOT_JOBS__MAX_JOBS="1",
             QUARKBOT_DISABLED_PLUGINS="example",
             QUARKBOT_BACKTESTS_MAX_CONCURRENT_PER_USER="50",
         )
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        super().__init__(root=root, env=env, show_logs=False)
+        self.base = ""
         self.token = ""
 
-    def _start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.root / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "quarkbot", *args],
-            env=self.env,
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        self.procs.append(proc)
-        return proc
+    def start_api(self) -> None:
+        self.cli("migrate", timeout=300)
+        server = self.serve()
+        self.base = server.base_url
+        self.token = server.login(*self.admin_credentials())
 
-    def serve(self) -> None:
-        subprocess.run(
-            [PYTHON, "-m", "quarkbot", "migrate"], env=self.env, cwd=self.root, check=True,
-            capture_output=True, timeout=300,
-        )  # fmt: skip
-        proc = self._start("serve", ["serve", "--no-worker", "--port", str(self.port)])
-        wait_http(self.port, "/health", timeout=90, proc=proc, log=self.root / "serve.log")
-        text = (self.data_dir / "admin-credentials.txt").read_text()
-        fields = dict(line.split(": ", 1) for line in text.strip().splitlines())
-        response = httpx.post(
-            f"{self.base}/api/v1/auth/login",
-            json={"username": fields["username"], "password": fields["password"]},
-            timeout=30,
-        )
-        response.raise_for_status()
-        self.token = response.json()["access_token"]
-
-    def worker(self) -> subprocess.Popen[bytes]:
-        return self._start(f"worker-{len(self.procs)}", ["worker"])
-
-    def stop(self, proc: subprocess.Popen[bytes]) -> None:
-        stop_popen(proc, timeout=20)
-        if proc in self.procs:
-            self.procs.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.procs)):
-            self.stop(proc)
+    def stop(self, proc: Proc) -> None:
+        stop_process(proc, timeout=20, show_log=False)
+        self.processes.remove(proc)
 
     # the API
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -185,7 +150,7 @@ class Deployment:
             "param_grid": {"fast": fast, "slow": slow}, "rank_by": "sharpe_ratio",
             "chunk_size": chunk_size,
         }  # fmt: skip
-        own_before, busy_before = self.own_cpu(), machine_busy_seconds()
+        own_before, busy_before = self.own_cpu(), busy_seconds()
         own_before_self = time.process_time()
         started = time.perf_counter()
         queued = self.call("POST", "/api/v1/backtests", json=body)
@@ -200,7 +165,7 @@ class Deployment:
             time.sleep(POLL)
         seconds = time.perf_counter() - started
         own = self.own_cpu() - own_before + time.process_time() - own_before_self
-        other = (machine_busy_seconds() - busy_before - own) / seconds
+        other = (busy_seconds() - busy_before - own) / seconds
         if bt["status"] != "complete":
             raise RuntimeError(f"sweep {queued['id']} ended {bt['status']}: {bt.get('error')}")
         progress = bt.get("progress") or {}
@@ -216,21 +181,22 @@ class Deployment:
 
     def own_cpu(self) -> float:
         """CPU seconds of every process started here (and their children: the embedded Redis)."""
-        pids = [p.pid for p in self.procs if p.poll() is None]
+        pids = [p.pid for p in self.processes if p.alive()]
         pids += [child for pid in list(pids) for child in descendants(pid)]
         return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
-    def wait_worker_ready(self, proc: subprocess.Popen[bytes], timeout: float = 300) -> float:
-        """Seconds from now until ``proc`` takes jobs: its CPU use stays under 5 % for 1 s
-        (start-up, imports and the numba warm-up, is CPU-bound; polling Redis is not)."""
+    def wait_worker_ready(self, proc: Proc, timeout: float = 300) -> float:
+        """Seconds from now until ``proc`` takes jobs: its CPU use (with its children's, if it
+        supervises workers) stays under 5 % for 1 s (start-up, imports and the numba warm-up,
+        is CPU-bound; polling Redis is not)."""
         started = time.perf_counter()
-        last = cpu_seconds(proc.pid) or 0.0
+        last = tree_cpu_seconds(proc.pid)
         last_t = started
         while time.perf_counter() - started < timeout:
             time.sleep(0.5)
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited {proc.returncode}")
-            now, now_t = cpu_seconds(proc.pid) or 0.0, time.perf_counter()
+            if not proc.alive():
+                raise RuntimeError(f"worker exited {proc.returncode}:\n{proc.log(3000)}")
+            now, now_t = tree_cpu_seconds(proc.pid), time.perf_counter()
             if now_t - started > 2 and (now - last) / (now_t - last_t) < 0.05:
                 return now_t - started - (now_t - last_t)
             last, last_t = now, now_t
@@ -238,14 +204,9 @@ class Deployment:
 
 
 @contextlib.contextmanager
-def deployment() -> Iterator[Deployment]:
-    root = Path(tempfile.mkdtemp(prefix="bench-backtests-"))
-    d = Deployment(root)
-    try:
+def deployment() -> Iterator[Sweeps]:
+    with tempfile.TemporaryDirectory(prefix="bench-backtests-") as tmp, Sweeps(Path(tmp)) as d:
         yield d
-    finally:
-        d.stop_all()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # the in-process references ----------------------------------------------------------------------
@@ -363,7 +324,7 @@ def main() -> None:
     results["backtesting_py_seconds_per_run"] = per_bt
 
     with deployment() as d:
-        d.serve()
+        d.start_api()
         d.load_goog(rows)
         first = d.worker()
         results["worker_start_seconds"] = d.wait_worker_ready(first)
@@ -374,9 +335,9 @@ def main() -> None:
             cpu = time.process_time()
             raw.append(vectorbt_sweep(rows, FAST, SLOW))
             raw_cpu.append(time.process_time() - cpu)
-            cpu = cpu_seconds(first.pid) or 0.0
+            cpu = tree_cpu_seconds(first.pid)
             api.append(d.sweep(FAST, SLOW)["seconds"])
-            api_cpu.append((cpu_seconds(first.pid) or 0.0) - cpu)
+            api_cpu.append((tree_cpu_seconds(first.pid)) - cpu)
         results.update(raw_vectorbt_seconds=raw, raw_vectorbt_cpu=raw_cpu, api_seconds=api,
                        api_worker_cpu=api_cpu)  # fmt: skip
         throughput = median(raw) / median(api)

