@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import socket
@@ -24,8 +23,6 @@ from quarkbot.embedded_redis import EmbeddedRedis
 from quarkbot.redis_conn import resolve_url
 from quarkbot.settings import Settings
 from quarkbot.supervisor import ChildSpec, Supervisor, supervised_key
-
-log = logging.getLogger("quarkbot.serve")
 
 
 def run_server(settings: Settings, *, start_worker: bool = True, reload: bool = False) -> None:
@@ -59,10 +56,11 @@ def run_server(settings: Settings, *, start_worker: bool = True, reload: bool = 
     try:
         url, embedded = resolve_url(settings)
         settings = settings.model_copy(update={"redis_url": url})
-        if settings.should_auto_migrate:
-            asyncio.run(_migrate(settings, manager))  # before the workers: one process migrates
-        if start_worker:  # first: they start while the app is built
+        if start_worker:  # first: they import while this process migrates and builds the app
             workers = start_workers(settings, url, QUEUES)
+        if settings.should_auto_migrate:
+            # the workers' own migration step waits for this one (a lock in the data dir)
+            asyncio.run(_migrate(settings, manager))
         app = create_app(settings)
         asyncio.run(_serve(app, config))
     finally:
