@@ -188,7 +188,9 @@ def shutdown(app: Quart) -> Any:
 def worker_startup(ctx: dict[str, Any]) -> Any:
     """Called in each worker process after the database is ready, before the first job.
 
-    ``ctx`` is the worker context passed to every job. Returns nothing (or an awaitable).
+    ``ctx`` is the worker context passed to every job; ``ctx["queues"]`` names the queues this
+    worker serves (``default``, ``numeric``): run a heavy warm-up only where the jobs that need
+    it run. Returns nothing (or an awaitable).
     """
 
 

@@ -196,12 +196,13 @@ async def combinations(client: Any, headers: dict[str, str], backtest_id: int) -
 
 
 async def wait_workers_polling(app: Any, count: int, timeout: float = 180.0) -> None:
-    """Wait until ``count`` workers take jobs: as many 1-second example jobs run at once (each
-    worker runs one job at a time), so every worker has finished its start-up (numba warm-up)."""
+    """Wait until ``count`` numeric workers take jobs: as many 1-second example jobs run at once
+    (each worker runs one job at a time), so every worker has finished its start-up (numba
+    warm-up)."""
     from quarkbot_example.models import Note
 
     host = app.extensions["quarkbot"]
-    queue, spec = host.job_queue(), host.job("example.slow_stamp")
+    queue, spec = host.job_queue(), host.job("example.slow_stamp_numeric")
     note = await Note.create(text="readiness probe", author="t")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -227,6 +228,11 @@ async def table(client: Any, headers: dict[str, str], backtest_id: int) -> list[
     rows = await combinations(client, headers, backtest_id)
     assert len(rows) == COMBINATIONS * 1  # every grid point passes fast < slow; one symbol
     return rows
+
+
+def numeric_worker(d: Any) -> Any:
+    """``quarkbot worker --queues numeric``: the queue of backtest chunks, in this process."""
+    return d.start("worker", ["worker", "--queues", "numeric"], None)
 
 
 def pid_of(worker: str) -> int:
@@ -324,7 +330,8 @@ async def test_sweeps_on_real_workers_split_crash_and_abort(app, client, auth_he
     on the survivor alone, equal to (a), and (c) an abort."""
     trader = await setup_goog(client, auth_headers)
     with workers() as d:
-        procs = {p.pid: p for p in (d.worker(), d.worker())}
+        # one queue per process: the worker runs in the process the test started (no children)
+        procs = {p.pid: p for p in (numeric_worker(d), numeric_worker(d))}
         await wait_workers_polling(app, 2)
 
         split = await split_sweep(client, trader, set(procs))

@@ -23,6 +23,9 @@ PUBLIC_RULES = {
     "/docs",
     "/redoc",
     "/static/<path:filename>",
+    # Prometheus scrapes with its own token (or an admin's credentials), checked by the view;
+    # without either it answers 401 (tests/metrics/test_prometheus_inprocess.py)
+    "/metrics",
 }
 
 
@@ -77,6 +80,8 @@ async def test_every_other_route_refuses_anonymous_callers(app, client):
             assert response.status_code == 401, (method, rule.rule)
             tried += 1
     assert tried >= 20
+    # public to the role system, but it checks its own scrape token
+    assert (await client.get("/metrics")).status_code == 401
     # Refused writes are audited as anonymous.
     assert set(await AuditLog.all().values_list("actor", "status")) == {("anonymous", 401)}
 

@@ -192,7 +192,11 @@ async def test_feed_control_stores_the_desired_state(
     assert json.loads(await redis.get(key("market_data", "feed", "desired"))) == newer
 
     sources = await (await client.get("/api/v1/market-data/sources", headers=viewer)).get_json()
-    assert [(s["name"], s["plugin"]) for s in sources["items"]] == [("simulated", "market_data")]
+    # market_data's own source, and the demo plugin's (a built-in since the first-run work)
+    assert sorted((s["name"], s["plugin"]) for s in sources["items"]) == [
+        ("demo", "demo"),
+        ("simulated", "market_data"),
+    ]
 
 
 async def test_a_worker_runs_the_feed_as_leader(

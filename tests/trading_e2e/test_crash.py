@@ -105,9 +105,15 @@ async def test_sigkill_after_store_then_restart_settles_the_order_once(trading_d
 
         socket_path = str(EmbeddedRedis(d.data_dir).socket_path)
         redis_pid = embedded_redis_pid(d.data_dir)
-        worker_pids = [p for p in children(doomed.proc.pid) if p != redis_pid]
         assert redis_server_pids(socket_path) == [redis_pid]
-        assert len(worker_pids) == 1, worker_pids
+
+        # one supervised worker per queue (default, then numeric once default reports)
+        async def both_workers() -> list[int] | None:
+            pids = [p for p in children(doomed.proc.pid) if p != redis_pid]
+            return pids if len(pids) == 2 else None
+
+        worker_pids = await await_until(both_workers, 120, 0.2, "a worker per queue")
+        assert len(worker_pids) == 2, worker_pids
 
         commands = {pid: cmdline(pid) for pid in [redis_pid, *worker_pids]}
         try:
@@ -119,7 +125,7 @@ async def test_sigkill_after_store_then_restart_settles_the_order_once(trading_d
                     timeout=30,
                 )
             assert doomed.proc.popen.wait(timeout=30) == -9  # SIGKILL
-            # PR_SET_PDEATHSIG sends both children SIGTERM; neither may outlive its parent.
+            # PR_SET_PDEATHSIG sends every child SIGTERM; none may outlive its parent.
             orphans = await wait_gone(commands, timeout=30)
         finally:
             await stop(commands)

@@ -14,7 +14,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 
 from quarkbot import events, hookimpl
 from quarkbot.auth import current_identity, requires
-from quarkbot.contrib import Channel, CronJob
+from quarkbot.contrib import Channel, CronJob, runs_on
 from quarkbot.errors import ErrorBody
 from quarkbot.jobs import once
 from quarkbot.pagination import Lookup, Page, PageQuery, filtered, paginate
@@ -139,6 +139,14 @@ async def slow_stamp(
     return {"note_id": note_id, "applied": applied}
 
 
+@runs_on("numeric")
+async def slow_stamp_numeric(
+    ctx: dict[str, Any], note_id: int, seconds: float, stamp_first: bool = False
+) -> dict[str, Any]:
+    """``slow_stamp`` on the numeric queue: a probe that only numeric workers take."""
+    return await slow_stamp(ctx, note_id, seconds, stamp_first)
+
+
 async def nightly_digest(ctx: dict[str, Any]) -> dict[str, Any]:
     """Count the notes once a night (a cron job; it changes nothing)."""
     from quarkbot_example.models import Note
@@ -165,7 +173,7 @@ def register_models() -> dict[str, list[str]]:
 
 @hookimpl
 def register_jobs() -> list[Any]:
-    return [stamp_notes, stamp_all, slow_stamp]
+    return [stamp_notes, stamp_all, slow_stamp, slow_stamp_numeric]
 
 
 @hookimpl
