@@ -68,6 +68,14 @@ def configure(level: int | str = logging.INFO, fmt: Format = "auto", stream: Any
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # arq logs every job start, finish and health record at INFO (several lines a second from
+    # the crons); runs are recorded and published by quarkbot.jobs already. Failures still show.
+    # At DEBUG they are shown too.
+    number = logging.getLevelName(level) if isinstance(level, str) else level
+    number = int(number)
+    logging.getLogger("arq").setLevel(
+        number if number <= logging.DEBUG else max(logging.WARNING, number)
+    )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
