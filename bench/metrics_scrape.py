@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import statistics
 import subprocess
@@ -22,13 +23,25 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+#: the modules that declare the built-in metrics (the host's and each owning plugin's)
+DECLARING = (
+    "quarkbot.telemetry",
+    "quarkbot_plugins.trading.telemetry",
+    "quarkbot_plugins.portfolio.telemetry",
+    "quarkbot_plugins.risk.telemetry",
+    "quarkbot_plugins.budget.telemetry",
+    "quarkbot_plugins.backtests.telemetry",
+)
 
 CHILD = """
-import random, sys, time
+import importlib, random, sys, time
 from pathlib import Path
 from quarkbot_plugins.metrics import recorder
-from quarkbot_plugins.metrics.builtin import declarations
-rec = recorder.activate(Path(sys.argv[1]), declarations())
+modules = sys.argv[3].split(",")
+declared = [m for name in modules for m in importlib.import_module(name).declarations()]
+rec = recorder.activate(Path(sys.argv[1]), declared)
 rnd = random.Random(int(sys.argv[2]))
 events = ["submitted", "accepted", "filled", "partially_filled", "canceled", "rejected", "expired"]
 codes = ["KILL_SWITCH_ACTIVE", "CIRCUIT_OPEN", "BUDGET_EXCEEDED", "POSITION_LIMIT",
@@ -61,6 +74,11 @@ def sampled_values() -> dict[str, dict[tuple[str, ...], float]]:
     }  # fmt: skip
 
 
+def declarations() -> list[Any]:
+    """Every built-in declaration, as the plugins' ``register_metrics`` return them."""
+    return [m for name in DECLARING for m in importlib.import_module(name).declarations()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--processes", type=int, default=10)
@@ -68,12 +86,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from quarkbot_plugins.metrics import exposition
-    from quarkbot_plugins.metrics.builtin import declarations
 
     with tempfile.TemporaryDirectory(prefix="qb-metrics-bench-") as tmp:
         directory = Path(tmp)
         children = [
-            subprocess.Popen([sys.executable, "-c", CHILD, tmp, str(n)], stdout=subprocess.PIPE)
+            subprocess.Popen(
+                [sys.executable, "-c", CHILD, tmp, str(n), ",".join(DECLARING)],
+                stdout=subprocess.PIPE,
+            )
             for n in range(args.processes)
         ]
         try:

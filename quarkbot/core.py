@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from quart import Blueprint, Quart
 
 from quarkbot import db
-from quarkbot.contrib import DEFAULT_QUEUE, QUEUES, Channel
+from quarkbot.contrib import DEFAULT_QUEUE, QUEUES, Channel, Metric
 from quarkbot.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -40,6 +40,13 @@ def register_channels() -> Sequence[Channel]:
         Channel("portfolio", "viewer", "Portfolio updates"),
         Channel("trades", "viewer", "Trades and fills"),
     ]
+
+
+@hookimpl
+def register_metrics() -> Sequence[Metric]:
+    from quarkbot.telemetry import declarations
+
+    return declarations()
 
 
 @hookimpl

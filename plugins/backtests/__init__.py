@@ -13,7 +13,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl
-from quarkbot.contrib import Channel, CronJob, runs_on
+from quarkbot.contrib import Channel, CronJob, Metric, runs_on
 
 __version__ = "0.1.0"
 
@@ -53,6 +53,13 @@ async def owns_backtest_channel(identity: Any, channel: str) -> bool:
     if not raw.isdigit() or int(raw) > MAX_INT_ID:
         return False
     return await Backtest.filter(id=int(raw), created_by=identity.username).exists()
+
+
+@hookimpl
+def register_metrics() -> Sequence[Metric]:
+    from quarkbot_plugins.backtests.telemetry import declarations
+
+    return declarations()
 
 
 @hookimpl

@@ -15,6 +15,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl
+from quarkbot.contrib import Metric
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,13 @@ def register_settings() -> type:
     from quarkbot_plugins.budget.settings import BudgetSettings
 
     return BudgetSettings
+
+
+@hookimpl
+def register_metrics() -> Sequence[Metric]:
+    from quarkbot_plugins.budget.telemetry import declarations
+
+    return declarations()
 
 
 @hookimpl(trylast=True)

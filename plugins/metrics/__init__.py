@@ -1,8 +1,10 @@
 """metrics: one declaration per metric (``register_metrics``) becomes a Prometheus series on
 ``GET /metrics``, a stored history under ``/api/v1/metrics/{type}`` and an alert source.
 
-Built-in metrics are declared in ``builtin.py`` (sampled through the other plugins' ``api.py``,
-the database and Redis) and ``order_events.py`` (recorded by ``on_order_event``). The minute job
+The built-in metrics are declared by the host and the plugins that own their data (each one's
+``telemetry.py``); this plugin declares none. It records the order path from ``on_order_event``
+(``order_events.py``, metrics declared by trading) and the WebSocket clients (declared by the
+host). The minute job
 ``metrics.sample`` stores points and announces ``metrics_update`` on ``metrics``;
 ``metrics.roll_up`` keeps hourly roll-ups and applies retention. Reference:
 ``docs/observability.md``.
@@ -18,7 +20,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl
-from quarkbot.contrib import CronJob, Metric
+from quarkbot.contrib import CronJob
 
 __version__ = "0.1.0"
 
@@ -42,13 +44,6 @@ def register_blueprints(app: Quart) -> Sequence[Blueprint]:
     from quarkbot_plugins.metrics.blueprint import metrics_bp, prometheus_bp
 
     return [metrics_bp, prometheus_bp]
-
-
-@hookimpl
-def register_metrics() -> Sequence[Metric]:
-    from quarkbot_plugins.metrics.builtin import declarations
-
-    return declarations()
 
 
 async def sample(ctx: dict[str, Any]) -> dict[str, Any]:

@@ -7,12 +7,17 @@
   or the recorded totals of every process), for alert rules
 - ``await latest(name, labels)`` / ``await history(...)``: the stored history
 - ``UnknownMetric``: the ``NotFound`` raised for an undeclared name; ``get(name)`` the declaration
+- ``await once_per_round(key, compute)``: one shared result per sampling round, for samplers of
+  several plugins that need the same expensive read (the account's valuation)
+- ``await first_value_since(name, since)``: the first stored raw point at or after ``since``
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 from quarkbot.contrib import Metric
 from quarkbot_plugins.metrics import catalogue, recorder
@@ -33,6 +38,8 @@ __all__ = [
     "observe",
     "set_value",
 ]
+
+T = TypeVar("T")
 
 
 def get(name: str) -> Metric:
@@ -107,3 +114,34 @@ async def series_points(
 
 
 __all__ += ["series_points"]
+
+
+_per_round: dict[str, tuple[object | None, asyncio.Future[Any]]] = {}
+
+
+async def once_per_round(key: str, compute: Callable[[], Awaitable[T]]) -> T:
+    """``compute()`` once per sampling round (the samplers of a round run concurrently and
+    share it); outside a round, every call computes afresh."""
+    from quarkbot_plugins.metrics.sampling import ROUND
+
+    current = ROUND.get(None)
+    round_, future = _per_round.get(key, (None, None))
+    if future is None or current is None or round_ is not current:
+        future = asyncio.ensure_future(compute())
+        _per_round[key] = (current, future)
+    result: T = await asyncio.shield(future)
+    return result
+
+
+async def first_value_since(name: str, since: datetime) -> float | None:
+    """The mean of the first stored raw (1m) point of ``name`` at or after ``since``."""
+    from quarkbot_plugins.metrics.history import RAW
+    from quarkbot_plugins.metrics.models import MetricPoint
+
+    first = (
+        await MetricPoint.filter(metric=name, resolution=RAW, ts__gte=since).order_by("ts").first()
+    )
+    return first.sum / first.count if first is not None and first.count else None
+
+
+__all__ += ["first_value_since", "once_per_round"]

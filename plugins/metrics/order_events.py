@@ -1,5 +1,7 @@
 """Recording the order path: ``on_order_event`` counts events, denials and fills, and observes
-fill latency and slippage (move to plugins/trading once it declares its own metrics)."""
+fill latency and slippage, from the ``OrderEvent`` that trading passes to the hook. The metrics
+are declared by trading (``quarkbot_plugins.trading.telemetry``); they are recorded here by
+name, so that trading's order path does no metrics work when this plugin is not loaded."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl, hooks
-from quarkbot.contrib import CronJob
+from quarkbot.contrib import CronJob, Metric
 
 __version__ = "0.1.0"
 
@@ -40,6 +40,13 @@ async def snapshot(ctx: dict[str, Any]) -> dict[str, Any]:
 
     recorded = await record_snapshot("cron")
     return {"id": recorded.id, "total_equity": str(recorded.total_equity)}
+
+
+@hookimpl
+def register_metrics() -> Sequence[Metric]:
+    from quarkbot_plugins.portfolio.telemetry import declarations
+
+    return declarations()
 
 
 @hookimpl

@@ -16,7 +16,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl
-from quarkbot.contrib import Channel, CronJob, runs_on
+from quarkbot.contrib import Channel, CronJob, Metric, runs_on
 
 __version__ = "0.1.0"
 
@@ -58,6 +58,13 @@ async def monitor(ctx: dict[str, Any]) -> dict[str, Any]:
     from quarkbot_plugins.risk import tasks
 
     return await tasks.monitor()
+
+
+@hookimpl
+def register_metrics() -> Sequence[Metric]:
+    from quarkbot_plugins.risk.telemetry import declarations
+
+    return declarations()
 
 
 @hookimpl

@@ -23,7 +23,7 @@ from typing import Any
 from quart import Blueprint, Quart
 
 from quarkbot import hookimpl, hooks
-from quarkbot.contrib import Channel, CronJob
+from quarkbot.contrib import Channel, CronJob, Metric
 from quarkbot.utils import cancel_and_wait
 
 __version__ = "0.1.0"
@@ -55,6 +55,13 @@ def register_settings() -> type:
     from quarkbot_plugins.trading.settings import TradingSettings
 
     return TradingSettings
+
+
+@hookimpl
+def register_metrics() -> Sequence[Metric]:
+    from quarkbot_plugins.trading.telemetry import declarations
+
+    return declarations()
 
 
 @hookimpl

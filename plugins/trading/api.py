@@ -133,3 +133,14 @@ async def preview_order(request: OrderRequest, actor: str) -> dict[str, object]:
 
 
 __all__ += ["preview_order"]
+
+
+# Appended for the samplers of other plugins' metrics (risk's drawdown, portfolio's daily P&L):
+# ``await round_valuation()`` is ``valuate()`` computed once per metrics sampling round.
+async def round_valuation() -> Valuation:
+    from quarkbot_plugins.trading.telemetry import round_valuation as shared
+
+    return await shared()
+
+
+__all__ += ["round_valuation"]
