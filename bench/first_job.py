@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,15 +28,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from quarkbot.testing_processes import free_port
+
 QUARKBOT = str(Path(sys.executable).with_name("quarkbot"))
 JOB = "trading.reconcile_orders"
 LIMIT = 900.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def call(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:

@@ -1,6 +1,8 @@
 """Real ``quarkbot`` processes for the first-run tests: loopback only, each stopped by its handle.
 
-(Kept here while the shared process helpers move into ``quarkbot.testing``.)
+The generic process helpers are ``quarkbot.testing``'s; what is here is specific to these tests:
+a ``serve`` started from a given interpreter (the fresh virtualenv's) with its log kept, and the
+supervisor's view of its workers.
 """
 
 from __future__ import annotations
@@ -8,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,22 +21,16 @@ from typing import Any
 
 import httpx
 
+from quarkbot.testing_processes import clean_environ, free_port, pid_alive
+
+__all__ = ["clean_env", "free_port", "pid_alive", "serving", "stop", "supervised_pids", "wait_for"]
+
 QUARKBOT = str(Path(sys.executable).with_name("quarkbot"))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """This environment without any QUARKBOT_* variable, plus the data dir and ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKBOT_")}
-    env["QUARKBOT_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
+    return clean_environ(QUARKBOT_DATA_DIR=str(data_dir), **extra)
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float, log: Callable[[], str]) -> Any:
@@ -160,11 +155,3 @@ def supervised_pids(redis_url: str, prefix: str = "quarkbot") -> dict[str, int]:
         return pids
     finally:
         client.close()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
