@@ -21,6 +21,10 @@ In-process fixtures:
   headers, channels)`` authenticates and subscribes; ``await receive_until(ws, predicate)`` is
   the first JSON message matching ``predicate`` (30 s at most).
 
+Browsers: ``chromium_browser`` (module scope), Debian's chromium through Playwright, installed
+with apt-get when missing; :class:`OriginGuard` records and aborts requests leaving the origin
+(see :mod:`quarkbot.testing_browser`).
+
 Real processes (mark such tests ``@pytest.mark.e2e``):
 
 - ``deployment``: ``with deployment(**env) as d:`` -> a :class:`Deployment` on a fresh data dir
@@ -29,6 +33,7 @@ Real processes (mark such tests ``@pytest.mark.e2e``):
   ``redis=None`` to choose). ``d.serve()`` starts ``quarkbot serve --no-worker`` on a free
   loopback port and waits for ``/health`` (``worker=True`` keeps its worker child);
   ``d.worker()`` starts ``quarkbot worker``; ``d.cli("migrate")`` runs a command to completion.
+  ``module_deployment`` is the same for module-scoped fixtures (one server a module).
   Leaving the block stops every process, newest first: SIGTERM, then SIGKILL on timeout, by the
   test's own handle; their logs are printed, so a failing test shows them.
 - ``quarkbot_process_env``: extra environment of every process ``deployment`` starts; override it
@@ -59,6 +64,7 @@ from pydantic import SecretStr
 
 from quarkbot.manager import PluginInfo
 from quarkbot.settings import JWTSettings, Settings
+from quarkbot.testing_browser import OriginGuard, chromium_browser, chromium_path
 from quarkbot.testing_database import (
     POSTGRES_ENV,
     REDIS_ENV,
@@ -102,12 +108,15 @@ __all__ = [
     "REDIS_ENV",
     "TEST_PASSWORD",
     "Deployment",
+    "OriginGuard",
     "Proc",
     "RawWebSocket",
     "Server",
     "admin_credentials",
     "await_until",
     "bearer",
+    "chromium_browser",
+    "chromium_path",
     "clean_environ",
     "create_postgres_database",
     "create_user",
@@ -387,16 +396,12 @@ async def deployment_database() -> AsyncIterator[str | None]:
         await drop_postgres_database(base, url)
 
 
-@pytest.fixture
-def deployment(
-    tmp_path: Path, deployment_database: str | None, quarkbot_process_env: dict[str, str]
+def _deployment_factory(
+    root_dir: Path, database_url: str | None, process_env: dict[str, str]
 ) -> Callable[..., contextlib.AbstractContextManager[Deployment]]:
-    """``with deployment(redis="default", **env) as d:`` -> a :class:`Deployment`; leaving the
-    block stops its processes (see the module docstring)."""
-
     @contextlib.contextmanager
     def make(redis: str | None = "default", **env: str) -> Iterator[Deployment]:
-        root = tmp_path / f"deploy-{uuid.uuid4().hex[:6]}"
+        root = root_dir / f"deploy-{uuid.uuid4().hex[:6]}"
         root.mkdir()
         base = clean_environ(
             QUARKBOT_DATA_DIR=str(root / "var"),
@@ -405,15 +410,39 @@ def deployment(
             QUARKBOT_API_KEY_SECRET=secrets.token_urlsafe(48),
             QUARKBOT_JOBS__POLL_DELAY_SECONDS="0.05",
         )
-        base.update(quarkbot_process_env)
-        if deployment_database is not None:
-            base.update(QUARKBOT_DATABASE_URL=deployment_database, QUARKBOT_AUTO_MIGRATE="true")
+        base.update(process_env)
+        if database_url is not None:
+            base.update(QUARKBOT_DATABASE_URL=database_url, QUARKBOT_AUTO_MIGRATE="true")
         base.update(env)
         external = os.environ.get(REDIS_ENV) if redis == "default" else redis
         with Deployment(root=root, env=base, external_redis=external or None) as d:
             yield d
 
     return make
+
+
+@pytest.fixture
+def deployment(
+    tmp_path: Path, deployment_database: str | None, quarkbot_process_env: dict[str, str]
+) -> Callable[..., contextlib.AbstractContextManager[Deployment]]:
+    """``with deployment(redis="default", **env) as d:`` -> a :class:`Deployment`; leaving the
+    block stops its processes (see the module docstring)."""
+    return _deployment_factory(tmp_path, deployment_database, quarkbot_process_env)
+
+
+@pytest.fixture(scope="module")
+def module_deployment(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., contextlib.AbstractContextManager[Deployment]]]:
+    """``deployment`` for a module-scoped fixture (one server shared by a module's tests), on its
+    own fresh PostgreSQL database when configured. Its processes stop when the block ends."""
+    base = postgres_base()
+    url = asyncio.run(create_postgres_database(base)) if base is not None else None
+    try:
+        yield _deployment_factory(tmp_path_factory.mktemp("deploy"), url, {})
+    finally:
+        if base is not None and url is not None:
+            asyncio.run(drop_postgres_database(base, url))
 
 
 def pytest_configure(config: pytest.Config) -> None:
