@@ -83,6 +83,50 @@ class Notifier:
     )
 
 
+PanelPage = Literal["overview", "market", "strategies", "backtests", "risk", "system"]
+PanelKind = Literal["table", "kv", "badge"]
+
+
+@dataclass(frozen=True)
+class PanelAction:
+    """A button on a panel: POSTs ``body`` (JSON) to ``url`` (one of the plugin's own routes).
+
+    Shown only to users with ``role`` or above; ``confirm`` asks before sending.
+    """
+
+    label: str
+    url: str
+    role: Role = "trader"
+    body: dict[str, Any] = field(default_factory=dict, compare=False)
+    confirm: str = ""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A dashboard panel contributed by a plugin (hook ``register_dashboard_panels``).
+
+    The dashboard GETs ``source`` (a same-origin JSON route) and draws it as ``kind``: ``table``
+    (rows under ``items_key``, or the list itself, showing ``columns``), ``kv`` (the object's
+    scalar fields, or ``columns`` only) or ``badge`` (the field ``columns[0]``). It reloads when an
+    event arrives on ``channel`` (a WebSocket channel the user may read). Every value is shown as
+    text. ``script`` (a same-origin URL of an ES module exporting ``render(element, api)``)
+    replaces the generic drawing. ``role`` hides the panel from lower roles.
+    """
+
+    id: str
+    title: str
+    source: str = ""
+    page: PanelPage = "overview"
+    kind: PanelKind = "kv"
+    columns: tuple[str, ...] = ()
+    items_key: str = ""
+    channel: str = ""
+    role: Role = "viewer"
+    actions: tuple[PanelAction, ...] = ()
+    script: str = ""
+    order: int = 100
+
+
 #: Job queues by workload. ``default`` (trading, risk, system jobs and crons) is ready within
 #: seconds of a start; ``numeric`` (backtests, model fits, metrics on the numeric stack) may
 #: wait for a warm-up (numba) that never delays ``default``.

@@ -22,7 +22,7 @@ import pluggy
 if TYPE_CHECKING:
     from quart import Blueprint, Quart
 
-    from quarkbot.contrib import Channel, CronJob, Metric, Notifier
+    from quarkbot.contrib import Channel, CronJob, Metric, Notifier, Panel
 
 PROJECT_NAME = "quarkbot"
 
@@ -148,6 +148,18 @@ def register_notifiers() -> Sequence[Notifier] | None:
     Returns ``quarkbot.contrib.Notifier`` entries: a name, a description and an async ``send``
     (plus an optional ``validate`` for the targets admins configure). Alert notifications are
     delivered through them by a job, with retries. A name used twice stops start-up.
+    """
+
+
+@hookspec
+def register_dashboard_panels() -> Sequence[Panel] | None:
+    """Called once by the dashboard plugin while the app is built.
+
+    Returns ``quarkbot.contrib.Panel`` entries: a panel on a dashboard page (``overview``,
+    ``market``, ``strategies``, ``backtests``, ``risk``, ``system``) that shows JSON read from one
+    of the plugin's own GET routes as a table, key-values or a badge, refreshed by a WebSocket
+    channel, with optional buttons that POST to its routes (shown only to their role). A panel may
+    instead name an ES module of its own that draws it. A panel id used twice stops start-up.
     """
 
 
