@@ -269,14 +269,20 @@ class Authenticator:
         self.api_keys = api_keys
 
     async def from_headers(self, headers: Any) -> Identity:
+        """Every credential presented must be valid: one bad credential refuses the request."""
         api_key = headers.get(API_KEY_HEADER)
-        if api_key:
-            return await self.api_keys.authenticate(api_key.strip())
         authorization = headers.get("Authorization", "")
         scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
+        if authorization and (scheme.lower() != "bearer" or not credentials.strip()):
+            raise unauthorized("Invalid or expired credentials")
+        if not api_key and not authorization:
             raise unauthorized()
-        return await self.from_credential(credentials.strip())
+        identities = [await self.from_credential(credentials.strip())] if authorization else []
+        if api_key:
+            identities.append(await self.api_keys.authenticate(api_key.strip()))
+        if len({identity.user_id for identity in identities}) > 1:
+            raise unauthorized("Credentials of different users")
+        return identities[-1]
 
     async def from_credential(self, credential: str) -> Identity:
         """A bearer token or an API key (WebSocket auth messages accept both)."""
