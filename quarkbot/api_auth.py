@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from quart import Blueprint, g, request
 from quart_schema import (
@@ -27,6 +29,7 @@ from quarkbot.errors import ErrorBody
 from quarkbot.host import current_host
 from quarkbot.http_errors import ApiError
 from quarkbot.models import ApiKey, User
+from quarkbot.openapi import also_form
 from quarkbot.pagination import paginate
 from quarkbot.ratelimit import client_address
 from quarkbot.schemas import (
@@ -47,6 +50,8 @@ from quarkbot.schemas import (
     UserUpdate,
 )
 from quarkbot.users import UserError, create_api_key, create_user, revoke_api_key, update_user
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 token_bp = Blueprint("token", __name__)
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -116,15 +121,32 @@ async def token(data: TokenForm) -> dict[str, Any]:
     return await _login(data.username, data.password)
 
 
+def _json_or_form(model: type[Any]) -> Callable[[F], F]:
+    """``validate_request`` for a body sent as JSON or as a form (OpenAPI shows both)."""
+
+    def decorator(func: F) -> F:
+        from_json = validate_request(model)(func)
+        from_form = validate_request(model, source=DataSource.FORM)(func)
+
+        @wraps(from_json)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            form = request.mimetype == "application/x-www-form-urlencoded"
+            return await (from_form if form else from_json)(*args, **kwargs)
+
+        return also_form(cast(F, wrapper))
+
+    return decorator
+
+
 @auth_bp.post("/login")
 @public
 @tag(["auth"])
-@validate_request(LoginRequest)
+@_json_or_form(LoginRequest)
 @validate_response(TokenResponse, 200)
 @validate_response(ErrorBody, 401)
 @validate_response(ErrorBody, 429)
 async def login(data: LoginRequest) -> dict[str, Any]:
-    """Issue a bearer token from a JSON body.
+    """Issue a bearer token from a JSON or form body (``username``, ``password``).
 
     Same rules as ``POST /token``.
     """

@@ -30,6 +30,15 @@ def no_content(func: F) -> F:
     return func
 
 
+ALSO_FORM_ATTRIBUTE = "__quarkbot_also_form__"
+
+
+def also_form(func: F) -> F:
+    """Document a JSON request body as accepted form-encoded too (same schema)."""
+    setattr(func, ALSO_FORM_ATTRIBUTE, True)
+    return func
+
+
 class QuarkbotOpenAPIProvider(OpenAPIProvider):
     def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
         """Numeric path parameters carry the converter's range (``<int>`` has no sign: >= 0)."""
@@ -55,6 +64,10 @@ class QuarkbotOpenAPIProvider(OpenAPIProvider):
                 if getattr(view, NO_CONTENT_ATTRIBUTE, False):
                     responses.setdefault(204, {"description": "No content"})
                 has_input = "requestBody" in operation or operation.get("parameters")
+                if "requestBody" in operation and getattr(view, ALSO_FORM_ATTRIBUTE, False):
+                    content = operation["requestBody"]["content"]
+                    form = "application/x-www-form-urlencoded"
+                    content.setdefault(form, content["application/json"])
                 if "requestBody" in operation:
                     responses.setdefault(400, _response("Malformed request body", _ERROR_REF))
                     responses.setdefault(413, _response("Request body too large", _ERROR_REF))
