@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -20,12 +20,25 @@ M = TypeVar("M", bound=Model)
 
 
 class PageQuery(BaseModel):
-    """Query parameters shared by every list endpoint; subclass it to add filters."""
+    """Query parameters shared by every list endpoint; subclass it to add filters.
+
+    ``skip`` is an alias of ``offset`` (clients written for FastAPI apps send it); the envelope
+    then echoes ``skip`` too. Both at once must agree.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(100, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    skip: int | None = Field(None, ge=0, le=MAX_OFFSET, description="Alias of offset")
+
+    @model_validator(mode="after")
+    def _skip_is_offset(self) -> PageQuery:
+        if self.skip is not None:
+            if "offset" in self.model_fields_set and self.offset != self.skip:
+                raise ValueError("offset and skip are the same parameter: give one")
+            self.offset = self.skip
+        return self
 
 
 class Page(BaseModel, Generic[T]):
@@ -33,6 +46,11 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+    skip: int | None = Field(
+        None,
+        description="The offset, when the request named it skip",
+        exclude_if=lambda value: value is None,
+    )
 
 
 async def paginate(
@@ -51,7 +69,15 @@ async def paginate(
         if inspect.isawaitable(item):
             item = await item
         items.append(item)
-    return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+    page: dict[str, Any] = {
+        "items": items,
+        "total": total,
+        "limit": query.limit,
+        "offset": query.offset,
+    }
+    if query.skip is not None:
+        page["skip"] = query.skip
+    return page
 
 
 # declarative list filters -----------------------------------------------------------------------
@@ -67,7 +93,7 @@ class Lookup:
 
 def filtered(queryset: QuerySet[M], query: BaseModel, *, skip: Iterable[str] = ()) -> QuerySet[M]:
     """Apply every set (non-None) field of ``query`` as a filter, except paging and ``skip``."""
-    skipped = {"limit", "offset", *skip}
+    skipped = {"limit", "offset", "skip", *skip}
     for name, field in type(query).model_fields.items():
         value = getattr(query, name)
         if name in skipped or value is None:
