@@ -20,9 +20,7 @@ from tortoise.context import TortoiseContext, get_current_context
 
 from quarkbot.manager import PluginError, PluginManager, unique_by_name
 from quarkbot.settings import Settings
-
-#: The largest id an integer primary key holds on every backend; larger ids are simply not found.
-MAX_INT_ID = 2**31 - 1
+from quarkbot.types import MAX_INT_ID as MAX_INT_ID  # larger ids are simply not found
 
 
 def collect_models(manager: PluginManager) -> dict[str, list[str]]:

@@ -2,22 +2,39 @@
 
 Money and quantities are ``Decimal`` in storage and arithmetic and travel as strings
 (``"100.34"``: fixed point, no padding zeros, never an exponent); requests accept JSON numbers
-or strings. Times are aware UTC datetimes and travel as ISO-8601 with ``Z``; a request time
-without an offset is read as UTC.
+or decimal strings (``DECIMAL_INPUT_PATTERN``: no exponent), below ``DECIMAL_LIMIT`` (what a
+column of 30 digits, 12 after the point, can be quantized to in Python's 28-digit decimal context)
+and with at most 12 places. Times are aware UTC datetimes and travel as ISO-8601 with ``Z``; a
+request time is ISO-8601 (without an offset: UTC) or integer epoch seconds, nothing else. Ids in
+requests (path, query, body) are :data:`Id`: 1 to ``MAX_INT_ID``.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 # Columns that hold money and quantities: 30 digits, 12 after the point.
 MAX_DIGITS = 30
 DECIMAL_PLACES = 12
 ZERO = Decimal(0)
+#: Whole digits a request decimal may have: quantized to 12 places it must fit the 28 significant
+#: digits of Python's default decimal context (the ORM quantizes every value it reads or creates).
+MAX_WHOLE_DIGITS = 28 - DECIMAL_PLACES
+#: Every decimal in a request is below this in magnitude (10**16).
+DECIMAL_LIMIT = Decimal(10) ** MAX_WHOLE_DIGITS
+#: A decimal in a response: fixed point, no padding zeros, never an exponent.
+DECIMAL_OUTPUT_PATTERN = r"^-?\d+(\.\d+)?$"
+
+#: The largest id an integer primary key holds on every backend (PostgreSQL ``integer``).
+MAX_INT_ID = 2**31 - 1
+#: An id in a request (path, query or body): 1 to ``MAX_INT_ID``; beyond it nothing can match,
+#: and the databases refuse the value (SQLite above 2**63 - 1, PostgreSQL above 2**31 - 1).
+Id = Annotated[int, Field(ge=1, le=MAX_INT_ID)]
 
 
 # decimals ---------------------------------------------------------------------------------------
@@ -37,23 +54,63 @@ def clean_decimal(value: Decimal) -> Decimal:
     return Decimal(format_decimal(value))
 
 
+def decimal_input_pattern(whole_digits: int = MAX_WHOLE_DIGITS) -> str:
+    """A decimal string in a request: sign, whole digits, at most 12 places, no exponent."""
+    places = DECIMAL_PLACES
+    return rf"^[+-]?(\d{{1,{whole_digits}}}(\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+
+
+#: A decimal string in a request (money columns): sign, 16 whole digits, 12 places, no exponent.
+DECIMAL_INPUT_PATTERN = decimal_input_pattern()
+
+
+def _decimal_text(pattern: str) -> BeforeValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: object) -> object:
+        # "1e16", "NaN", " 1" and the like are refused, as the documented pattern says
+        if isinstance(value, str) and not compiled.match(value):
+            raise ValueError(f"a decimal string matching {pattern}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _decimal_input(minimum: Decimal, *, exclusive: bool, maximum: Decimal = DECIMAL_LIMIT) -> tuple:
+    """Validation and schema of a request decimal in [minimum, maximum) (or (minimum, ...))."""
+    pattern = decimal_input_pattern(len(str(int(maximum) - 1)))
+    bound = "exclusiveMinimum" if exclusive else "minimum"
+    number = {"type": "number", bound: float(minimum), "exclusiveMaximum": float(maximum)}
+    text = {"type": "string", "pattern": pattern}
+    output = {"type": "string", "pattern": DECIMAL_OUTPUT_PATTERN}
+    return (
+        _decimal_text(pattern),
+        Field(
+            gt=minimum if exclusive else None,
+            ge=None if exclusive else minimum,
+            lt=maximum,
+            decimal_places=DECIMAL_PLACES,
+            allow_inf_nan=False,
+        ),
+        WithJsonSchema({"anyOf": [number, text]}, mode="validation"),
+        WithJsonSchema(output, mode="serialization"),
+    )
+
+
 #: Any decimal in a response: serialised as a fixed-point string.
 Money = Annotated[
-    Decimal, PlainSerializer(format_decimal, return_type=str), Field(examples=["100.34"])
-]
-#: Input decimals that fit a money column.
-PositiveDecimal = Annotated[
     Decimal,
-    Field(gt=0, max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, allow_inf_nan=False),
+    PlainSerializer(format_decimal, return_type=str),
+    Field(examples=["100.34"], json_schema_extra={"pattern": DECIMAL_OUTPUT_PATTERN}),
 ]
-NonNegativeDecimal = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, allow_inf_nan=False),
-]
-#: An order quantity or price: positive, at most 1e12, column precision; a string in JSON.
+#: Input decimals that fit a money column: positive, below ``DECIMAL_LIMIT``, 12 places at most.
+PositiveDecimal = Annotated[Decimal, *_decimal_input(ZERO, exclusive=True)]
+#: The same, zero allowed.
+NonNegativeDecimal = Annotated[Decimal, *_decimal_input(ZERO, exclusive=False)]
+#: An order quantity or price: positive, below 1e12, column precision; a string in JSON.
 Quantity = Annotated[
     Decimal,
-    Field(gt=0, le=Decimal("1e12"), max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES),
+    *_decimal_input(ZERO, exclusive=True, maximum=Decimal("1e12")),
     PlainSerializer(format_decimal, return_type=str, when_used="json"),
 ]
 Price = Quantity

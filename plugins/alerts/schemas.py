@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from quarkbot.db import MAX_INT_ID
 from quarkbot.pagination import Lookup, Page, PageQuery
-from quarkbot.types import DatetimeOut, UtcDatetime
+from quarkbot.types import DatetimeOut, Id, UtcDatetime
 
 Severity = Literal["info", "warning", "critical"]
 Condition = Literal["above", "below", "rate_of_change", "absent"]
@@ -88,7 +87,7 @@ class AlertQuery(PageQuery):
     status: Status | None = None
     severity: Severity | None = None
     source: str | None = Field(None, max_length=64)
-    rule_id: int | None = Field(None, ge=0, le=MAX_INT_ID)
+    rule_id: Id | None = None
     since: Annotated[UtcDatetime | None, Lookup("started_at__gte")] = None
     until: Annotated[UtcDatetime | None, Lookup("started_at__lt")] = None
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quarkbot.pagination import PageQuery
-from quarkbot.types import Money, Timeframe, UtcDatetime
+from quarkbot.types import Id, Money, Timeframe, UtcDatetime
 
 from .metrics import MetricName
 
@@ -42,7 +42,7 @@ class BacktestOptions(BaseModel):
 
 class BacktestIn(BacktestOptions):
     strategy_type: str | None = Field(None, min_length=1, max_length=64)
-    strategy_id: int | None = Field(None, ge=1)
+    strategy_id: Id | None = None
 
     @model_validator(mode="after")
     def _one_strategy(self) -> BacktestIn:
@@ -131,7 +131,7 @@ class BacktestPage(BaseModel):
 
 class BacktestQuery(PageQuery):
     status: Status | None = None
-    strategy_id: int | None = Field(None, ge=1)
+    strategy_id: Id | None = None
 
 
 class DetailQuery(BaseModel):

@@ -3,6 +3,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from quarkbot import db_fields
+
 
 class InstrumentRecord(Model):
     id = fields.IntField(primary_key=True)
@@ -13,9 +15,9 @@ class InstrumentRecord(Model):
     quote_currency = fields.CharField(max_length=16)
     name = fields.CharField(max_length=200, default="")
     sector = fields.CharField(max_length=64, null=True)
-    tick_size = fields.DecimalField(max_digits=30, decimal_places=12)
-    lot_size = fields.DecimalField(max_digits=30, decimal_places=12)
-    min_notional = fields.DecimalField(max_digits=30, decimal_places=12)
+    tick_size = db_fields.DecimalField(max_digits=30, decimal_places=12)
+    lot_size = db_fields.DecimalField(max_digits=30, decimal_places=12)
+    min_notional = db_fields.DecimalField(max_digits=30, decimal_places=12)
     # 1 for spot
     max_leverage = fields.IntField(default=1)
     is_active = fields.BooleanField(default=True)
@@ -33,11 +35,11 @@ class BarRecord(Model):
     timeframe = fields.CharField(max_length=4)
     # the bar's open time, UTC
     ts = fields.DatetimeField()
-    open = fields.DecimalField(max_digits=30, decimal_places=12)
-    high = fields.DecimalField(max_digits=30, decimal_places=12)
-    low = fields.DecimalField(max_digits=30, decimal_places=12)
-    close = fields.DecimalField(max_digits=30, decimal_places=12)
-    volume = fields.DecimalField(max_digits=30, decimal_places=12)
+    open = db_fields.DecimalField(max_digits=30, decimal_places=12)
+    high = db_fields.DecimalField(max_digits=30, decimal_places=12)
+    low = db_fields.DecimalField(max_digits=30, decimal_places=12)
+    close = db_fields.DecimalField(max_digits=30, decimal_places=12)
+    volume = db_fields.DecimalField(max_digits=30, decimal_places=12)
 
     class Meta:
         table = "market_data_bar"

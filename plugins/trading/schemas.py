@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from quarkbot.pagination import Lookup, Page, PageQuery
-from quarkbot.types import Money, Price, Quantity, StrategyId, Symbol, UtcDatetime
+from quarkbot.types import Id, Money, Price, Quantity, StrategyId, Symbol, UtcDatetime
 from quarkbot_plugins.trading import ledger
 from quarkbot_plugins.trading.domain import OrderStatus
 from quarkbot_plugins.trading.periods import seconds
@@ -189,7 +189,7 @@ class FillFilters(BaseModel):
     symbol: SymbolFilter = None
     side: Side | None = None
     strategy_id: StrategyFilter = None
-    order_id: int | None = Field(None, ge=1)
+    order_id: Id | None = None
     start: Annotated[
         UtcDatetime | None, Lookup("ts__gte"), Field(description="Fill time, inclusive")
     ] = None
