@@ -164,11 +164,39 @@ def register_dashboard_panels() -> Sequence[Panel] | None:
 
 
 @hookspec
+def register_regime_models() -> Sequence[Mapping[str, Any]] | None:
+    """Called by the regime plugin when its model catalogue is read (``/api/v1/regime/models``).
+
+    Returns regime models as mappings: ``name``, ``description`` and ``kind`` (``markov`` or
+    ``rules``); each labels bars ``BULL``, ``BEAR``, ``SIDEWAYS`` or ``HIGH_VOL`` from data up
+    to the bar only. A name used twice is listed once per plugin.
+    """
+
+
+@hookspec
 def check_order(order: Any, ctx: Any) -> Any:
     """Called for every order before it reaches a broker, and again by ``orders/preview``.
 
     Returns None to let the order pass, or a denial (code, reason, plugin). The pre-trade gates
     (kill switch, circuit breakers, risk limits, PDT guard, budget) run in a documented order.
+    """
+
+
+@hookspec
+def check_risk_limits(order: Any, ctx: Any, limits: Any) -> Any:
+    """Called by the risk plugin for an order that increases exposure, after its own limits pass.
+
+    ``limits`` is risk's limits document. Returns None to let the order pass, or a denial (code,
+    reason, plugin) such as the regime plugin's ``REGIME_LIMIT``. The first denial wins.
+    """
+
+
+@hookspec
+def check_signal(instance: Any, signal: Any) -> Any:
+    """Called by the strategies plugin before an instance's stored signal is traded.
+
+    Returns None to let it trade, or a reason (text) not to: the signal stays stored and
+    published, its order status ``skipped`` with that reason.
     """
 
 
