@@ -91,7 +91,9 @@ PanelKind = Literal["table", "kv", "badge"]
 class PanelAction:
     """A button on a panel: POSTs ``body`` (JSON) to ``url`` (one of the plugin's own routes).
 
-    Shown only to users with ``role`` or above; ``confirm`` asks before sending.
+    A ``url`` naming row fields in braces (``/api/v1/alerts/{id}/acknowledge``) puts the button
+    on each row of a ``table`` panel. Shown only to users with ``role`` or above; ``confirm`` asks
+    before sending.
     """
 
     label: str
