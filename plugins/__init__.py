@@ -15,6 +15,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("metrics", "quarkbot_plugins.metrics"),
     ("alerts", "quarkbot_plugins.alerts"),
     ("hedging", "quarkbot_plugins.hedging"),
+    ("agents", "quarkbot_plugins.agents"),
     ("demo", "quarkbot_plugins.demo"),
 )
 
