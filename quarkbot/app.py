@@ -14,7 +14,17 @@ from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 from werkzeug.routing.converters import IntegerConverter
 
-from quarkbot import __version__, audit, db, events, hooks, jobs, logs, plugin_settings
+from quarkbot import (
+    __version__,
+    audit,
+    db,
+    events,
+    hooks,
+    identity_cache,
+    jobs,
+    logs,
+    plugin_settings,
+)
 from quarkbot.auth import (
     PUBLIC,
     ApiKeyService,
@@ -362,6 +372,7 @@ async def _start_realtime(host: Host) -> None:
     hub = Hub(bus, registry, host.settings.websocket.queue_size)
     hub.start()
     host.login_limiter.use_redis(redis, host.settings.redis_prefix)
+    identity_cache.install(redis, host.settings.redis_prefix)
     host.redis, host.embedded_redis, host.bus, host.hub = redis, embedded, bus, hub
     host.queue = JobQueue(redis, host.settings.redis_prefix)
 
@@ -372,6 +383,7 @@ async def _stop_realtime(host: Host) -> None:
     if hub is not None:
         await hub.stop()
     events.install(None)
+    identity_cache.install(None)
     if redis is not None:
         await redis.aclose()
     if embedded is not None:

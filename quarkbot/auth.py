@@ -24,6 +24,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from quart import g
 from quart_schema import security_scheme
 
+from quarkbot import identity_cache
 from quarkbot.http_errors import ApiError
 from quarkbot.models import ApiKey, RevokedToken, User
 from quarkbot.settings import JWTSettings
@@ -191,13 +192,17 @@ class TokenService:
             version = int(claims.get("ver", -1))
         except (TypeError, ValueError) as exc:
             raise unauthorized("Invalid or expired credentials") from exc
+        jti = str(claims["jti"])
+        generation = await identity_cache.current_generation()  # before the lookup: see there
+        cached: Identity | None = identity_cache.cache().get(f"t:{jti}", generation)
+        if cached is not None:
+            return cached
         user = await User.get_or_none(id=user_id)
         if user is None or not user.is_active or user.token_version != version:
             raise unauthorized("Invalid or expired credentials")
-        jti = str(claims["jti"])
         if await RevokedToken.exists(jti=jti):
             raise unauthorized("Invalid or expired credentials")
-        return Identity(
+        identity = Identity(
             user_id=user.id,
             username=user.username,
             role=user.role,
@@ -206,6 +211,8 @@ class TokenService:
             token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
             user=user,
         )
+        identity_cache.cache().put(f"t:{jti}", generation, identity)
+        return identity
 
 
 async def revoke_token(identity: Identity) -> None:
@@ -215,6 +222,7 @@ async def revoke_token(identity: Identity) -> None:
         jti=identity.token_id, defaults={"expires_at": identity.token_expires_at}
     )
     await RevokedToken.filter(expires_at__lt=datetime.now(UTC)).delete()
+    await identity_cache.invalidate()
 
 
 # API keys ---------------------------------------------------------------------------------------
@@ -239,19 +247,22 @@ class ApiKeyService:
         parts = plaintext.split("_", 2)
         if len(parts) != 3 or f"{parts[0]}_" != API_KEY_PREFIX or len(parts[1]) != 12:
             raise unauthorized("Invalid or expired credentials")
+        digest = self.digest(plaintext)
+        generation = await identity_cache.current_generation()  # before the lookup
+        cached: _CachedKey | None = identity_cache.cache().get(f"k:{digest}", generation)
+        if cached is not None:
+            await self._touch(cached)
+            return cached.identity
         key = await ApiKey.get_or_none(prefix=parts[1]).select_related("user")
         if (
             key is None
-            or not hmac.compare_digest(key.key_hash, self.digest(plaintext))
+            or not hmac.compare_digest(key.key_hash, digest)
             or key.revoked_at is not None
             or not key.user.is_active
         ):
             raise unauthorized("Invalid or expired credentials")
-        now = datetime.now(UTC)
-        if key.last_used_at is None or now - key.last_used_at > self.LAST_USED_RESOLUTION:
-            await ApiKey.filter(id=key.id).update(last_used_at=now)
         role = min(key.role, key.user.role, key=lambda r: ROLE_RANK.get(r, 0))
-        return Identity(
+        identity = Identity(
             user_id=key.user.id,
             username=key.user.username,
             role=role,
@@ -259,6 +270,24 @@ class ApiKeyService:
             api_key_prefix=key.prefix,
             user=key.user,
         )
+        entry = _CachedKey(identity, key.id, key.last_used_at)
+        await self._touch(entry)
+        identity_cache.cache().put(f"k:{digest}", generation, entry)
+        return identity
+
+    async def _touch(self, entry: _CachedKey) -> None:
+        """``last_used_at``, written at most once a minute per process."""
+        now = datetime.now(UTC)
+        if entry.last_used_at is None or now - entry.last_used_at > self.LAST_USED_RESOLUTION:
+            entry.last_used_at = now
+            await ApiKey.filter(id=entry.key_id).update(last_used_at=now)
+
+
+@dataclass
+class _CachedKey:
+    identity: Identity
+    key_id: int
+    last_used_at: datetime | None
 
 
 class Authenticator:

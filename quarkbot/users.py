@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
+from quarkbot import identity_cache
 from quarkbot.auth import ROLE_RANK, ApiKeyService, hash_password
 from quarkbot.models import ApiKey, User
 
@@ -74,6 +75,8 @@ async def update_user(
     if revoke:
         user.token_version += 1
     await user.save()
+    if revoke:
+        await identity_cache.invalidate()
     return user
 
 
@@ -112,4 +115,5 @@ async def revoke_api_key(key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         await key.save(update_fields=["revoked_at"])
+        await identity_cache.invalidate()
     return key
