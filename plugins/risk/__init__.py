@@ -100,5 +100,7 @@ async def on_order_event(event: Any) -> None:
 @hookimpl
 async def startup(app: Quart) -> None:
     from quarkbot_plugins.risk.breakers import ensure_breakers
+    from quarkbot_plugins.risk.gate_state import forget
 
+    forget()  # a copy cached against another database (tests, a restarted app) is not reused
     await ensure_breakers()

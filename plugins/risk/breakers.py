@@ -20,6 +20,7 @@ from quarkbot.errors import NotFound
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import alert, audit_system
 from quarkbot_plugins.risk.breaker_rules import DEFAULTS, MEASURES, Inputs, Reading
+from quarkbot_plugins.risk.gate_version import bump
 from quarkbot_plugins.risk.models import CircuitBreaker
 from quarkbot_plugins.risk.schemas import (
     BREAKER_NAMES,
@@ -77,6 +78,7 @@ async def configure_breaker(name: str, changes: dict[str, Any]) -> CircuitBreake
     await ensure_breakers()
     if changes:
         await CircuitBreaker.filter(name=name).update(**changes)
+        await bump()
     row = await CircuitBreaker.get(name=name)
     await alert("breaker.configured", payload(row))
     return row
@@ -93,6 +95,7 @@ async def reset_breaker(name: str, actor: str) -> CircuitBreaker:
     await CircuitBreaker.filter(name=name).update(
         state="closed", reason=None, value=None, tripped_at=None, retry_at=None, data=data
     )
+    await bump()
     row = await CircuitBreaker.get(name=name)
     await alert("breaker.reset", payload(row, actor=actor))
     return row
@@ -104,14 +107,6 @@ def blocks(b: CircuitBreaker, now: datetime) -> bool:
     if b.state != "open":
         return False
     return not (b.half_open and b.retry_at is not None and now >= b.retry_at)
-
-
-async def blocking_breaker(now: datetime) -> CircuitBreaker | None:
-    """The first enabled breaker that denies exposure-increasing orders now, if any."""
-    for b in await CircuitBreaker.filter(state="open", enabled=True):
-        if blocks(b, now):
-            return b
-    return None
 
 
 # evaluation -------------------------------------------------------------------------------------
@@ -129,6 +124,7 @@ async def _trip(b: CircuitBreaker, reading: Reading, now: datetime) -> bool:
     if not changed:
         await CircuitBreaker.filter(id=b.id).update(value=reading.value, data=b.data)
         return False
+    await bump()
     row = await CircuitBreaker.get(id=b.id)
     log.warning("circuit breaker %s tripped: %s", b.name, reading.reason)
     await alert("breaker.tripped", payload(row))
@@ -139,6 +135,7 @@ async def _trip(b: CircuitBreaker, reading: Reading, now: datetime) -> bool:
 async def _move(b: CircuitBreaker, from_state: str, event: str, **values: Any) -> None:
     """One conditional state change; the alert only if this process made it."""
     if await CircuitBreaker.filter(id=b.id, state=from_state).update(**values):
+        await bump()
         await alert(event, payload(await CircuitBreaker.get(id=b.id)))
 
 

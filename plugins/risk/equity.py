@@ -11,6 +11,7 @@ from tortoise.expressions import Q
 
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import ZERO, utc_now
+from quarkbot_plugins.risk.gate_version import bump
 from quarkbot_plugins.risk.models import EquitySample, TradingState
 from quarkbot_plugins.risk.trading_state import STATE_ID, state_row
 from quarkbot_plugins.trading import api as trading
@@ -30,9 +31,11 @@ async def record_equity(valuation: trading.Valuation, now: datetime | None = Non
     account = settings_of(trading.TradingSettings).account
     state = await state_row()
     if state.peak_equity is None or Decimal(state.peak_equity) < valuation.equity:
-        await TradingState.filter(
+        raised = await TradingState.filter(
             Q(peak_equity__isnull=True) | Q(peak_equity__lt=valuation.equity), id=STATE_ID
         ).update(peak_equity=valuation.equity)
+        if raised:
+            await bump()  # the drawdown limit reads the peak
     bucket = now.replace(second=0, microsecond=0)
     if await EquitySample.exists(account=account, bucket=bucket):
         return

@@ -2,13 +2,15 @@
 circuit breakers, the limits, the PDT guard, in that order; the first denial wins.
 
 Everything it reads is in the database (and quotes in Redis), so every web process and worker
-decides alike, at once, and after a restart. Right before the broker call (phase
-``pre_submit``) only what an operator or a breaker decides is read again. ``docs/risk.md`` is
-the reference.
+decides alike, at once, and after a restart; the trading state, limits and open breakers are
+cached per process against a version in Redis (``gate_state.py``). Right before the broker call
+(phase ``pre_submit``) only what an operator or a breaker decides is checked again (its version
+re-read). ``docs/risk.md`` is the reference.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,14 +18,14 @@ from typing import Any
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import alert
-from quarkbot_plugins.risk.breakers import blocking_breaker
+from quarkbot_plugins.risk.breakers import blocks
 from quarkbot_plugins.risk.denials import deny
+from quarkbot_plugins.risk.gate_state import gate_state
 from quarkbot_plugins.risk.limit_checks import check_limits
-from quarkbot_plugins.risk.limits import parse_limits
-from quarkbot_plugins.risk.models import TradingState
+from quarkbot_plugins.risk.models import CircuitBreaker, TradingState
 from quarkbot_plugins.risk.pdt_guard import check_pdt
 from quarkbot_plugins.risk.settings import RiskSettings
-from quarkbot_plugins.risk.trading_state import ACTIVE, HALTED, STATE_ID
+from quarkbot_plugins.risk.trading_state import ACTIVE, HALTED
 from quarkbot_plugins.trading import api as trading
 from quarkbot_plugins.trading.api import Denial
 
@@ -51,17 +53,19 @@ def _denied_event(order: Any, ctx: trading.OrderContext, denial: Denial) -> dict
 async def first_denial(order: Any, ctx: trading.OrderContext) -> Denial | None:
     now = utc_now()
     reduces = ctx.reduces_exposure(order.side, Decimal(order.quantity))
-    state = await TradingState.get_or_none(id=STATE_ID)
+    # the cached copy, validated by its version in Redis (one GET): a change on any process
+    # is seen here at once, in both phases
+    gs = await gate_state()
+    state = gs.state
     if denial := state_denial(state, reduces):
         return denial
     if not reduces:
-        denial = await breaker_denial(now)
+        denial = breaker_denial(gs.open_breakers, now)
         if denial is not None or ctx.phase == "pre_submit":
             # right before the broker call only what an operator or a breaker decides is
-            # re-read; the limits and the PDT count were checked moments ago (phase "check")
+            # re-checked; the limits and the PDT count were checked moments ago (phase "check")
             return denial
-        limits = parse_limits(state.limits if state is not None else {})
-        if denial := await check_limits(order, ctx, limits, state):
+        if denial := await check_limits(order, ctx, gs.limits, state):
             return denial
     if ctx.phase == "pre_submit":
         return None
@@ -88,8 +92,8 @@ def state_denial(state: TradingState | None, reduces: bool) -> Denial | None:
     )
 
 
-async def breaker_denial(now: datetime) -> Denial | None:
-    b = await blocking_breaker(now)
+def breaker_denial(open_breakers: Sequence[CircuitBreaker], now: datetime) -> Denial | None:
+    b = next((b for b in open_breakers if blocks(b, now)), None)
     if b is None:
         return None
     return deny(

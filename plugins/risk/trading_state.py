@@ -17,6 +17,7 @@ from quarkbot.errors import Conflict
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import alert
+from quarkbot_plugins.risk.gate_version import bump
 from quarkbot_plugins.risk.models import TradingState
 from quarkbot_plugins.risk.schemas import KillSwitchOut, fields_of
 from quarkbot_plugins.risk.settings import RiskSettings
@@ -105,6 +106,7 @@ async def _apply(change: Change, reason: str | None, actor: str, now: datetime) 
             version=row.version + 1, **values
         )
         if changed:
+            await bump()
             return await state_row()
     raise Conflict("The trading state is changing; retry")
 

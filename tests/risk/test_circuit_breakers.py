@@ -9,6 +9,7 @@ from typing import Any
 from quarkbot.models import AuditLog
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.risk import tasks
+from quarkbot_plugins.risk.gate_version import bump
 from quarkbot_plugins.risk.models import CircuitBreaker
 from quarkbot_plugins.risk.testing import alerts
 from quarkbot_plugins.trading.testing import place
@@ -111,6 +112,7 @@ async def test_half_open_after_the_cooldown_gives_retry_at(
     # after the cooldown the breaker lets orders through (half-open); the price recovered, so
     # the next evaluation closes it
     await CircuitBreaker.filter(id=row.id).update(retry_at=datetime(2000, 1, 1, tzinfo=UTC))
+    await bump()  # a write past the service: the gates' cached copy is told (gate_version.py)
     _, trial = await place(client, trader, client_order_id="d3", symbol="BTC-USD", quantity="0.1")
     assert trial["status"] == "ACCEPTED"
     await market.set_quote("BTC-USD", "49990", "50010", "50000")
