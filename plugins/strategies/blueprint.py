@@ -15,9 +15,10 @@ from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
 from quarkbot.openapi import no_content
 from quarkbot.pagination import paginate
-from quarkbot_plugins.strategies import service
+from quarkbot_plugins.strategies import external, service
 from quarkbot_plugins.strategies.models import StrategyInstance
 from quarkbot_plugins.strategies.schemas import (
+    ExternalSignalIn,
     SignalOut,
     SignalPage,
     SignalQuery,
@@ -112,8 +113,13 @@ async def patch_strategy(strategy_id: int, data: StrategyPatch) -> StrategyOut:
 @validate_response(ErrorBody, 404)
 @validate_response(ErrorBody, 409)
 async def put_strategy(strategy_id: int, data: StrategyIn) -> StrategyOut:
-    """Replace every field of an instance (owner or admin; others 404)."""
-    return await _update(strategy_id, data.model_dump())
+    """Replace every field of an instance (owner or admin; others 404); an omitted ``type`` or
+    ``symbols`` keeps the instance's (the other omitted fields take their defaults)."""
+    changes = data.model_dump()
+    for kept in ("type", "symbols"):
+        if changes[kept] is None:
+            del changes[kept]
+    return await _update(strategy_id, changes)
 
 
 @strategies_bp.delete("/<int:strategy_id>")
@@ -139,6 +145,22 @@ async def list_signals(strategy_id: int, query_args: SignalQuery) -> dict[str, A
     row = await _mine(strategy_id)
     qs = service.signals_queryset(row.id, query_args)
     return await paginate(qs, query_args, SignalOut.model_validate)
+
+
+@strategies_bp.post("/<int:strategy_id>/signals")
+@requires("trader")
+@tag(TAGS)
+@validate_request(ExternalSignalIn)
+@validate_response(SignalOut, 201)
+@validate_response(ValidationErrorBody, 422)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+async def post_signal(strategy_id: int, data: ExternalSignalIn) -> tuple[SignalOut, int]:
+    """Record a signal of an external strategy (201): stored and published on
+    ``execution:signals`` like a live one; 422 for a strategy of a registered type. Its orders
+    go through ``POST /api/v1/orders`` with ``strategy_id``."""
+    row = await external.post_signal(await _mine(strategy_id), data.model_dump())
+    return SignalOut.model_validate(row), 201
 
 
 @strategies_bp.post("/<int:strategy_id>/train")

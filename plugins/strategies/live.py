@@ -39,7 +39,8 @@ async def evaluate_signals(ctx: dict[str, Any]) -> dict[str, Any]:
     settings = settings_of(StrategiesSettings)
     types = strategy_types()
     summary = Summary()
-    for instance in await StrategyInstance.filter(is_active=True).order_by("id"):
+    active = StrategyInstance.filter(is_active=True).exclude(type=service.EXTERNAL_TYPE)
+    for instance in await active.order_by("id"):
         summary.instances += 1
         stype = types.get(instance.type)
         if stype is None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic_core import PydanticCustomError
 
-from quarkbot.pagination import Lookup, PageQuery
+from quarkbot.pagination import Lookup, Page, PageQuery
 from quarkbot.types import Money, Timeframe, UtcDatetime, format_decimal
 from quarkbot_plugins.strategies.types import StrategyType
 
@@ -42,12 +42,22 @@ class StrategyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    type: str = Field(min_length=1, max_length=64)
+    type: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="A registered type; omitted (or `external`): an external strategy, whose "
+        "signals and orders arrive through the API. On PUT, omitted keeps the type.",
+    )
     description: str = Field("", max_length=2000)
     parameters: dict[str, Any] = Field(
-        default_factory=dict, description="Checked by the type; missing ones take its defaults."
+        default_factory=dict,
+        description="Checked by the type (missing ones take its defaults); an external "
+        "strategy's are stored as given.",
     )
-    symbols: Symbols
+    symbols: Symbols | None = Field(
+        None, description="Required for a registered type; optional for an external strategy."
+    )
     timeframe: Timeframe | None = Field(None, description="Default: the type's timeframe.")
     is_active: bool = True
     auto_trade: bool = False
@@ -102,11 +112,8 @@ class StrategyOut(BaseModel):
     updated_at: datetime
 
 
-class StrategyPage(BaseModel):
-    items: list[StrategyOut]
-    total: int
-    limit: int
-    offset: int
+class StrategyPage(Page[StrategyOut]):
+    pass
 
 
 class StrategyQuery(PageQuery):
@@ -165,11 +172,8 @@ class SignalOut(BaseModel):
     created_at: datetime
 
 
-class SignalPage(BaseModel):
-    items: list[SignalOut]
-    total: int
-    limit: int
-    offset: int
+class SignalPage(Page[SignalOut]):
+    pass
 
 
 class SignalQuery(PageQuery):
@@ -184,3 +188,16 @@ class SignalQuery(PageQuery):
 class TrainOut(BaseModel):
     job_ids: list[str]
     symbols: list[str]
+
+
+class ExternalSignalIn(BaseModel):
+    """A signal of an external strategy, posted by the system that runs it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(min_length=1, max_length=32)
+    side: Literal["buy", "sell"]
+    price: Quantity
+    confidence: float = Field(50.0, ge=0, le=100)
+    reasoning: str = Field("", max_length=4000)
+    ts: UtcDatetime | None = Field(None, description="The signal's time; default now.")

@@ -33,6 +33,10 @@ from quarkbot_plugins.strategies.schemas import (
 from quarkbot_plugins.strategies.types import StrategyType, strategy_types
 
 ML_TYPE = "ml_classifier"
+#: The type of a strategy that runs elsewhere (a notebook, a TradingView alert, another bot):
+#: no signal function; its signals and orders arrive through the API.
+EXTERNAL_TYPE = "external"
+EXTERNAL_TIMEFRAME = "1d"
 TRAIN_JOB = "strategies.train_model"
 EDITABLE = (
     "name",
@@ -130,12 +134,34 @@ def find_type(name: str) -> StrategyType:
     return stype
 
 
+def is_external(type_name: str | None) -> bool:
+    return type_name in (None, EXTERNAL_TYPE)
+
+
+def checked_parameters(type_name: str, parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """Parameters as the type reads them; an external strategy's as given."""
+    if is_external(type_name):
+        return dict(parameters or {})
+    return check_parameters(find_type(type_name), parameters or {})
+
+
+def default_timeframe(type_name: str) -> str:
+    return EXTERNAL_TIMEFRAME if is_external(type_name) else find_type(type_name).timeframe
+
+
 async def _checked(values: dict[str, Any]) -> dict[str, Any]:
-    stype = find_type(values["type"])
-    values["parameters"] = check_parameters(stype, values.get("parameters") or {})
-    values["symbols"] = await check_symbols(values["symbols"])
+    if is_external(values.get("type")):
+        values["type"] = EXTERNAL_TYPE
+        if values.get("auto_trade"):
+            raise Invalid.at(
+                ["body", "auto_trade"], "an external strategy places its own orders (POST /orders)"
+            )
+    elif not values.get("symbols"):
+        raise Invalid.at(["body", "symbols"], "Field required", "missing")
+    values["parameters"] = checked_parameters(values["type"], values.get("parameters"))
+    values["symbols"] = await check_symbols(values.get("symbols") or [])
     if not values.get("timeframe"):
-        values["timeframe"] = stype.timeframe
+        values["timeframe"] = default_timeframe(values["type"])
     return values
 
 
@@ -198,12 +224,15 @@ async def _merged(instance: StrategyInstance, values: dict[str, Any]) -> dict[st
     if "type" in values and "parameters" not in values:
         merged["parameters"] = instance.parameters
     if "type" in values or "parameters" in values:
-        stype = find_type(merged["type"])
-        merged["parameters"] = check_parameters(stype, merged["parameters"] or {})
+        merged["parameters"] = checked_parameters(merged["type"], merged["parameters"])
     if "symbols" in values:
         merged["symbols"] = await check_symbols(merged["symbols"])
     if merged["timeframe"] is None:
-        merged["timeframe"] = find_type(merged["type"]).timeframe
+        merged["timeframe"] = default_timeframe(merged["type"])
+    if merged["type"] == EXTERNAL_TYPE and merged["auto_trade"]:
+        raise Invalid.at(["body", "auto_trade"], "an external strategy places its own orders")
+    if merged["type"] != EXTERNAL_TYPE and not merged["symbols"]:
+        raise Invalid.at(["body", "symbols"], "a strategy of a registered type needs symbols")
     return merged
 
 
