@@ -93,10 +93,14 @@ def _order_models() -> ModuleType:
 async def _start_db(path: str) -> None:
     from tortoise import Tortoise
 
+    from quarkbot.db import connection_config
+
     models = _order_models()
     await Tortoise.init(
         config={
-            "connections": {"default": f"sqlite://{path}"},
+            # quarkbot's own SQLite settings (WAL, synchronous=NORMAL), so that the reference
+            # pays the same price per commit
+            "connections": {"default": connection_config(f"sqlite://{path}")},
             "apps": {"bare": {"models": [models.__name__], "default_connection": "default"}},
             "use_tz": True,
             "timezone": "UTC",

@@ -66,13 +66,24 @@ def tortoise_config(settings: Settings, apps: Mapping[str, Sequence[str]]) -> di
 
 
 def connection_config(url: str) -> str | dict[str, Any]:
-    """SQLite goes through quarkbot's backend (``BEGIN IMMEDIATE``); other URLs pass through."""
+    """SQLite goes through quarkbot's backend (``BEGIN IMMEDIATE``); other URLs pass through.
+
+    WAL with ``synchronous=NORMAL``: a commit survives a crash of any process (the WAL is
+    written before the commit returns) and only a power loss or OS crash may drop the last
+    commits; it spares the fsync per commit (about 4 ms each here, which capped the order path
+    at about 30 orders/s with two writing processes).
+    """
     if not url.startswith("sqlite://"):
         return url
     path, _, _query = url.removeprefix("sqlite://").partition("?")
     return {
         "engine": "quarkbot.sqlite_backend",
-        "credentials": {"file_path": path, "journal_mode": "WAL", "journal_size_limit": 16384},
+        "credentials": {
+            "file_path": path,
+            "journal_mode": "WAL",
+            "journal_size_limit": 16384,
+            "synchronous": "NORMAL",
+        },
     }
 
 
