@@ -96,6 +96,18 @@ async def update_instrument(symbol: str, data: InstrumentPatch) -> InstrumentOut
     return InstrumentOut.model_validate(await service.update_instrument(symbol, data))
 
 
+@blueprint.delete("/instruments/<symbol>")
+@requires("admin")
+@tag(INSTRUMENTS)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
+async def delete_instrument(symbol: str) -> tuple[str, int]:
+    """Delete an instrument nothing uses (204); 409 ``INSTRUMENT_IN_USE`` when bars, orders,
+    fills, positions or any other rows name it: deactivate it instead (``is_active: false``)."""
+    await service.delete_instrument(symbol)
+    return "", 204
+
+
 # bars -------------------------------------------------------------------------------------------
 @blueprint.post("/market-data/<symbol>/bars")
 @requires("trader")

@@ -25,6 +25,19 @@ class DuplicateInstrument(Conflict):
         self.symbol = symbol
 
 
+class InstrumentInUse(Conflict):
+    """Rows elsewhere (bars, orders, fills, positions...) name the instrument."""
+
+    def __init__(self, symbol: str, tables: Sequence[str]) -> None:
+        used = ", ".join(tables)
+        super().__init__(
+            f"Instrument {symbol!r} is in use ({used}); deactivate it instead",
+            code="INSTRUMENT_IN_USE",
+        )
+        self.symbol = symbol
+        self.tables = list(tables)
+
+
 class InvalidInstrument(Invalid):
     """A change that would leave an instrument inconsistent (e.g. a leveraged spot)."""
 

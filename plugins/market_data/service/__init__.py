@@ -59,6 +59,7 @@ from quarkbot_plugins.market_data.service.feed_state import (
 from quarkbot_plugins.market_data.service.instruments import (
     Instrument,
     create_instrument,
+    delete_instrument,
     get_instrument_record,
     instrument_queryset,
     known_symbols,
@@ -106,6 +107,7 @@ __all__ = [
     "create_instrument",
     "csv_rows",
     "decode_upload",
+    "delete_instrument",
     "feed_health",
     "get_actual",
     "get_desired",

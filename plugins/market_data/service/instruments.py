@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -14,6 +15,7 @@ from quarkbot.pagination import filtered
 from quarkbot.types import clean_decimal
 from quarkbot_plugins.market_data.errors import (
     DuplicateInstrument,
+    InstrumentInUse,
     InvalidInstrument,
     UnknownInstrument,
 )
@@ -94,6 +96,28 @@ async def update_instrument(symbol: str, patch: InstrumentPatch) -> InstrumentRe
             setattr(record, name, value)
         await record.save()
     return record
+
+
+async def instrument_users(symbol: str) -> list[str]:
+    """The tables of every plugin whose ``symbol`` column names ``symbol`` (bars, orders, fills,
+    positions, budgets...): where an instrument is in use, without knowing those plugins."""
+    tables = []
+    for app in Tortoise.apps.values():
+        for model in app.values():
+            if model is InstrumentRecord or "symbol" not in model._meta.fields_map:
+                continue
+            if await model.exists(symbol=symbol):
+                tables.append(model._meta.db_table)
+    return sorted(tables)
+
+
+async def delete_instrument(symbol: str) -> None:
+    """Delete an unused instrument; :class:`InstrumentInUse` (409) when any row names it."""
+    record = await require_instrument(symbol)
+    used = await instrument_users(symbol)
+    if used:
+        raise InstrumentInUse(symbol, used)
+    await record.delete()
 
 
 def instrument_queryset(query: InstrumentQuery) -> QuerySet[InstrumentRecord]:
