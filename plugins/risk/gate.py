@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from quarkbot import hooks
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import alert
@@ -67,9 +68,18 @@ async def first_denial(order: Any, ctx: trading.OrderContext) -> Denial | None:
             return denial
         if denial := await check_limits(order, ctx, gs.limits, state):
             return denial
+        if denial := await plugin_limits(order, ctx, gs.limits):
+            return denial
     if ctx.phase == "pre_submit":
         return None
     return await check_pdt(order, ctx, now)
+
+
+async def plugin_limits(order: Any, ctx: trading.OrderContext, limits: Any) -> Denial | None:
+    """Limits other plugins add through ``check_risk_limits`` (the regime plugin's
+    ``REGIME_LIMIT``), after risk's own; the first denial wins."""
+    found = await hooks.first("check_risk_limits", order=order, ctx=ctx, limits=limits)
+    return found[1] if found is not None else None
 
 
 def state_denial(state: TradingState | None, reduces: bool) -> Denial | None:
