@@ -244,7 +244,9 @@ def _install_request_hooks(app: Quart, host: Host) -> None:
             response.headers["X-Request-ID"] = request_id
         if _body_unread():
             response.headers["Connection"] = "close"
-        if request.method in audit.MUTATING_METHODS:
+        # ``g.audit_delegated``: the request ran a native route in-process (the compat adapters),
+        # whose own request wrote the audit row
+        if request.method in audit.MUTATING_METHODS and not g.get("audit_delegated"):
             try:
                 await _audit(host, response.status_code)
             except Exception:
