@@ -17,6 +17,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("hedging", "quarkbot_plugins.hedging"),
     ("agents", "quarkbot_plugins.agents"),
     ("demo", "quarkbot_plugins.demo"),
+    ("dashboard", "quarkbot_plugins.dashboard"),
 )
 
 #: What a built-in plugin needs beyond quarkbot's own requirements: (the setup.cfg extra that

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 import re
 from decimal import Decimal
@@ -179,7 +180,8 @@ async def _call(
     outcome: dict[str, Any],
 ) -> str | None:
     """One completion's text; None (``outcome["error"]`` says why) on a timeout or error."""
-    import openai
+    # openai takes seconds to import: in a thread, so the event loop (Redis, other jobs) runs on
+    openai = await asyncio.to_thread(importlib.import_module, "openai")
 
     timeout = p.timeout_seconds or settings.timeout_seconds
     client = openai.AsyncOpenAI(
@@ -191,7 +193,7 @@ async def _call(
         async with _semaphore(settings.concurrency):
             response = await client.chat.completions.create(
                 model=p.model,
-                messages=chat,  # type: ignore[arg-type]
+                messages=chat,
                 temperature=settings.temperature if p.temperature is None else p.temperature,
                 max_tokens=p.max_tokens or settings.max_tokens,
             )

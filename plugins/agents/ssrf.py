@@ -38,8 +38,9 @@ def classify(address: IP) -> str:
         ("link_local", address.is_link_local),
         ("multicast", address.is_multicast),
         ("shared", isinstance(address, ipaddress.IPv4Address) and address in SHARED),
+        ("reserved", address.is_reserved),
         ("private", address.is_private),
-        ("reserved", address.is_reserved or not address.is_global),
+        ("reserved", not address.is_global),
     )
     return next((name for name, hit in checks if hit), "public")
 
