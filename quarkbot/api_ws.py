@@ -16,6 +16,7 @@ from quart import Blueprint, websocket
 from quart_cors import cors_exempt
 from redis.exceptions import RedisError
 
+from quarkbot import hooks
 from quarkbot.auth import Identity, requires
 from quarkbot.host import Host, current_host
 from quarkbot.http_errors import ApiError
@@ -26,6 +27,7 @@ from quarkbot.ws import (
     CLOSE_SLOW_CONSUMER,
     Client,
     Hub,
+    MessageProfile,
 )
 
 ws_bp = Blueprint("websocket", __name__)
@@ -43,7 +45,9 @@ def _origin_allowed(host: Host) -> bool:
     return urlsplit(origin).netloc == websocket.headers.get("Host", "")
 
 
-async def _authenticate(host: Host) -> Identity | None:
+async def _authenticate(host: Host) -> tuple[Identity, str | None] | None:
+    """The caller and the message profile named in its auth message (if any), or None once the
+    socket is closed."""
     if any(key in websocket.args for key in QUERY_CREDENTIALS):
         await websocket.close(CLOSE_POLICY, "credentials in the query string are refused")
         return None
@@ -52,7 +56,7 @@ async def _authenticate(host: Host) -> Identity | None:
         return None
     try:
         if websocket.headers.get("Authorization") or websocket.headers.get("X-API-Key"):
-            return await host.authenticator.from_headers(websocket.headers)
+            return await host.authenticator.from_headers(websocket.headers), None
         raw = await asyncio.wait_for(
             websocket.receive(), timeout=host.settings.websocket.auth_timeout_seconds
         )
@@ -62,12 +66,36 @@ async def _authenticate(host: Host) -> Identity | None:
         token = message.get("token")
         if not isinstance(token, str) or not token:
             raise ValueError("auth message without a token")
-        return await host.authenticator.from_credential(token)
+        profile = message.get("profile")
+        identity = await host.authenticator.from_credential(token)
+        return identity, profile if isinstance(profile, str) else None
     except TimeoutError:
         await websocket.close(CLOSE_POLICY, "authentication timed out")
     except (ApiError, ValueError):
         await websocket.close(CLOSE_POLICY, "authentication failed")
     return None
+
+
+def message_profiles() -> dict[str, MessageProfile]:
+    """The message profiles plugins registered (``register_ws_profiles``), by name."""
+    found: dict[str, MessageProfile] = {}
+    for _plugin, profiles in hooks.current_manager().call_each("register_ws_profiles"):
+        for profile in profiles or ():
+            found[profile.name] = profile
+    return found
+
+
+async def _profile(asked: str | None) -> tuple[bool, MessageProfile | None]:
+    """(usable, the profile): ``?profile=`` or the auth message's ``profile``; an unknown name
+    closes the socket."""
+    name = asked or websocket.args.get("profile")
+    if not name:
+        return True, None
+    profile = message_profiles().get(name)
+    if profile is None:
+        await websocket.close(CLOSE_POLICY, "unknown message profile")
+        return False, None
+    return True, profile
 
 
 MAX_BATCH = 256
@@ -92,7 +120,7 @@ async def _sender(client: Client) -> None:
 
 
 def _reply(client: Client, **message: Any) -> None:
-    client.send(json.dumps(message))
+    client.control(json.dumps(message))
 
 
 async def _handle(client: Client, hub: Hub, message: dict[str, Any], fixed: str | None) -> None:
@@ -153,23 +181,33 @@ async def _handle(client: Client, hub: Hub, message: dict[str, Any], fixed: str 
         accepted.append(name)
 
 
-async def serve_socket(fixed_channel: str | None = None) -> None:
+async def serve_socket(fixed_channel: str | None = None, profile: str | None = None) -> None:
+    """Serve one WebSocket client: ``fixed_channel`` only, when given; ``profile`` forces a
+    message profile (a plugin mounting a seed system's socket path)."""
     host = current_host()
     hub = host.hub
     if hub is None:
         raise ApiError(503, "The event hub is not running")
     await websocket.accept()
-    identity = await _authenticate(host)
-    if identity is None:
+    authenticated = await _authenticate(host)
+    if authenticated is None:
+        return
+    identity, asked = authenticated
+    usable, chosen = await _profile(profile or asked)
+    if not usable:
         return
     client = hub.connect(identity)
+    client.profile = chosen
     sender = asyncio.create_task(_sender(client))
     overflow = asyncio.create_task(client.overflowed.wait())
     restart = asyncio.create_task(client.restarting.wait())
     try:
         _reply(client, type="welcome", user=identity.username, role=identity.role)
-        if fixed_channel is not None:
-            await _handle(client, hub, {"type": "subscribe", "channels": [fixed_channel]}, None)
+        initial = [fixed_channel] if fixed_channel is not None else []
+        if fixed_channel is None and chosen is not None:
+            initial = list(chosen.channels)
+        if initial:
+            await _handle(client, hub, {"type": "subscribe", "channels": initial}, None)
         receiver = asyncio.create_task(_receive_loop(client, hub, fixed_channel))
         done, _ = await asyncio.wait(
             {receiver, sender, overflow, restart}, return_when=asyncio.FIRST_COMPLETED

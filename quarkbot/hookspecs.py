@@ -99,6 +99,16 @@ def register_settings() -> type[Any] | None:
 
 
 @hookspec
+def register_ws_profiles() -> Sequence[Any] | None:
+    """Called when a WebSocket client asks for a message profile.
+
+    Returns ``quarkbot.ws.MessageProfile`` entries: a name a client may ask for on connect
+    (``?profile=`` or ``"profile"`` in its auth message) and how the bus's events are shaped
+    for it (a seed system's message format). Events and permissions stay the bus's.
+    """
+
+
+@hookspec
 def register_strategies() -> Sequence[Any] | None:
     """Called when the strategy registry is built.
 

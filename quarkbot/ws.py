@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import functools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -31,6 +33,34 @@ CLOSE_POLICY = 1008  # authentication or authorisation failed
 CLOSE_SERVER_ERROR = 1011
 CLOSE_RESTART = 1012  # the server is shutting down; reconnect and resume
 CLOSE_SLOW_CONSUMER = 4001  # the client's send queue overflowed; reconnect and resume
+
+
+@dataclass(frozen=True)
+class MessageProfile:
+    """A seed system's message shape, asked for on connect (``register_ws_profiles``).
+
+    ``render(envelope)`` turns the bus envelope ``{"channel", "type", "seq", "ts", "data"}`` into
+    the message that client expects, or None to send it nothing for that event. ``channels`` are
+    subscribed on connect to ``/ws`` (a seed dashboard that never subscribes); ``control`` False
+    keeps protocol messages (welcome, subscribed, pong...) away from a client that cannot parse
+    them. The events are the same bus's: a profile only changes their shape.
+    """
+
+    name: str
+    render: Callable[[dict[str, Any]], dict[str, Any] | None]
+    channels: tuple[str, ...] = ()
+    control: bool = True
+
+
+@functools.lru_cache(maxsize=512)
+def render(profile: MessageProfile, raw: str) -> str | None:
+    """``raw`` (an envelope) in ``profile``'s shape; one rendering per event and profile."""
+    try:
+        message = profile.render(json.loads(raw))
+    except Exception:  # a profile must never break the stream of native clients
+        log.exception("message profile %s failed on an event", profile.name)
+        return None
+    return None if message is None else json.dumps(message, default=str)
 
 
 @dataclass(eq=False)
@@ -48,6 +78,7 @@ class Client:
     # opted in with {"type": "options", "batch": true}: a backlog is sent as one JSON array
     batch: bool = False
     restarting: asyncio.Event = field(default_factory=asyncio.Event)
+    profile: MessageProfile | None = None
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.queue_size)
@@ -69,7 +100,21 @@ class Client:
         if seq <= self.last_seq.get(channel, 0):
             return
         self.last_seq[channel] = seq
+        self.deliver(raw)
+
+    def deliver(self, raw: str) -> None:
+        """Send an event, in the client's message profile when it asked for one."""
+        if self.profile is not None:
+            shaped = render(self.profile, raw)
+            if shaped is None:
+                return
+            raw = shaped
         self.send(raw)
+
+    def control(self, message: str) -> None:
+        """Send a protocol message, unless the client's profile keeps them away."""
+        if self.profile is None or self.profile.control:
+            self.send(message)
 
 
 class ChannelRegistry:
@@ -248,7 +293,7 @@ class Hub:
             notice = json.dumps({"type": "resync_required", "channel": channel})
             for client in targets:
                 if channel not in client.replaying:  # a resume in progress handles it itself
-                    client.send(notice)
+                    client.control(notice)
                     client.last_seq[channel] = last
 
     async def _history_changed(self, channel: str) -> bool:
@@ -321,14 +366,14 @@ class Hub:
             while True:
                 missed = await self.bus.replay(name, client.last_seq[name], limit=1000)
                 if missed is None:
-                    client.send(json.dumps({"type": "resync_required", "channel": name}))
+                    client.control(json.dumps({"type": "resync_required", "channel": name}))
                     client.last_seq[name] = await self.bus.last_seq(name)
                     break
                 if not missed:
                     break
                 for raw in missed:
                     client.last_seq[name] += 1
-                    client.send(raw)
+                    client.deliver(raw)
         finally:
             buffered = client.replaying.pop(name, [])
         for seq, raw in buffered:
