@@ -9,7 +9,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from quarkbot import events
+from quarkbot import events, hooks
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import TIMEFRAME_SECONDS, utc_now
 from quarkbot_plugins.strategies import service
@@ -71,12 +71,19 @@ async def _trade_unless_stale(
     instance: StrategyInstance, row: Signal, summary: Summary, now: datetime
 ) -> None:
     max_bars = settings_of(StrategiesSettings).max_signal_age_bars_to_trade
-    reason = stale_reason(row.ts, instance.timeframe, max_bars, now)
+    reason = stale_reason(row.ts, instance.timeframe, max_bars, now) or await vetoed(instance, row)
     if reason is None:
         await trade(instance, row, summary)
     else:  # stored and published (dashboards), never traded
         await Signal.filter(id=row.id).update(order_status="skipped", order_error=reason)
         row.order_status, row.order_error = "skipped", reason
+
+
+async def vetoed(instance: StrategyInstance, row: Signal) -> str | None:
+    """A plugin's reason not to trade the signal (``check_signal``: the regime plugin's
+    ``allowed_regimes``), or None."""
+    found = await hooks.first("check_signal", instance=instance, signal=row)
+    return str(found[1]) if found is not None else None
 
 
 def stale_reason(ts: datetime, timeframe: str, max_bars: int, now: datetime) -> str | None:
