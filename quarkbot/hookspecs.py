@@ -184,6 +184,17 @@ def register_regime_models() -> Sequence[Mapping[str, Any]] | None:
 
 
 @hookspec
+def register_backtest_runners() -> Sequence[Any] | None:
+    """Called by the backtests plugin when a backtest request names another kind of target.
+
+    Returns runners, each with ``field`` (the request body field it claims, e.g. ``agent``),
+    ``backend`` (a label), ``async prepare(data, identity)`` -> the backtest's fields
+    (``strategy_type``, ``strategy_name``, ``symbols``, ``timeframe``, ``params``; raises
+    ``Invalid``) and ``async run(backtest, progress)`` -> ``metrics``, ``equity``, ``trades``.
+    """
+
+
+@hookspec
 def check_order(order: Any, ctx: Any) -> Any:
     """Called for every order before it reaches a broker, and again by ``orders/preview``.
 
