@@ -77,9 +77,17 @@ async def run_chunk(ctx: dict[str, Any], backtest_id: int, index: int) -> dict[s
     return await tasks.run_chunk(ctx, backtest_id, index)
 
 
+@runs_on("numeric")
+async def run_external(ctx: dict[str, Any], backtest_id: int) -> dict[str, Any]:
+    """Run a backtest of another plugin's target (an agent) through its runner."""
+    from quarkbot_plugins.backtests import external
+
+    return await external.run(backtest_id)
+
+
 @hookimpl
 def register_jobs() -> Sequence[Any]:
-    return [run_chunk]
+    return [run_chunk, run_external]
 
 
 async def reap(ctx: dict[str, Any]) -> dict[str, Any]:

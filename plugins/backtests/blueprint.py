@@ -15,7 +15,7 @@ from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
 from quarkbot.pagination import paginate
-from quarkbot_plugins.backtests import service
+from quarkbot_plugins.backtests import external, service
 from quarkbot_plugins.backtests.schemas import (
     BacktestDetail,
     BacktestIn,
@@ -36,6 +36,11 @@ TAGS = ["backtests"]
 async def _queue(data: BacktestOptions, instance: Any = None) -> tuple[Queued, int]:
     host = current_host()
     fields = data.model_dump(exclude_unset=True) | {"start": data.start, "end": data.end}
+    runner = external.claimed(fields)
+    if runner is not None:  # another plugin's target (an agent): its runner prepares and runs
+        ident, job = current_identity(), host.job(external.JOB_NAME)
+        backtest = await external.create(runner, fields, ident, host.job_queue(), job)
+        return Queued.of(backtest, service.channel(backtest.id)), 202
     backtest = await service.create(
         fields, current_identity(), host.job_queue(), host.job(service.JOB_NAME), instance
     )

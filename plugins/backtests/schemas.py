@@ -43,11 +43,15 @@ class BacktestOptions(BaseModel):
 class BacktestIn(BacktestOptions):
     strategy_type: str | None = Field(None, min_length=1, max_length=64)
     strategy_id: Id | None = None
+    agent: dict[str, Any] | None = Field(
+        None, description="An agent backtest: {type, parameters} or {instance_id}"
+    )
 
     @model_validator(mode="after")
     def _one_strategy(self) -> BacktestIn:
-        if (self.strategy_type is None) == (self.strategy_id is None):
-            raise ValueError("give exactly one of strategy_type and strategy_id")
+        given = [x for x in (self.strategy_type, self.strategy_id, self.agent) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of strategy_type, strategy_id and agent")
         return self
 
 
