@@ -78,5 +78,12 @@ def register_jobs() -> Sequence[Any]:
 
 
 @hookimpl
+def register_backtest_runners() -> Sequence[Any]:
+    from quarkbot_plugins.agents.backtest import Runner
+
+    return [Runner()]
+
+
+@hookimpl
 def register_cron_jobs() -> Sequence[CronJob]:
     return [CronJob(run_instances, second=15)]

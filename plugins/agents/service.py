@@ -39,10 +39,13 @@ def checked_params(agent: AgentType, values: dict[str, Any] | None, loc: str) ->
     try:
         return agent.validate(values)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        raise Invalid(
-            [problem(["body", loc, *e["loc"]], e["msg"], e["type"]) for e in errors]
-        ) from exc
+        raise invalid(exc, loc) from exc
+
+
+def invalid(exc: ValidationError, *loc: Any) -> Invalid:
+    """A pydantic error as a 422, each problem's ``loc`` under ``body.<loc>``."""
+    errors = exc.errors(include_url=False, include_input=False)
+    return Invalid([problem(["body", *loc, *e["loc"]], e["msg"], e["type"]) for e in errors])
 
 
 async def known_symbol(symbol: str, loc: list[Any]) -> None:

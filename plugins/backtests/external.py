@@ -6,6 +6,7 @@ No runner is imported: they come from the hook."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from quarkbot import hooks
@@ -49,7 +50,7 @@ async def create(
         "strategy_id": None,
         "start": data["start"],
         "end": data["end"],
-        "initial_capital": data.get("initial_capital"),
+        "initial_capital": Decimal(data.get("initial_capital") or Decimal("10000")),
         "fees": float(data.get("fees") or 0.0),
         "slippage": float(data.get("slippage") or 0.0),
         **await runner.prepare(data, identity),

@@ -23,6 +23,7 @@ UNRELATED = "strategies,demo,metrics,hedging,alerts"
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUARKBOT_DISABLED_PLUGINS", UNRELATED)
+    monkeypatch.setenv("QUARKBOT_BACKTESTS_WARM_UP", "false")
 
 
 def csv_text(name: str, rows: int | None = None) -> str:

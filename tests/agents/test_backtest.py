@@ -1,0 +1,81 @@
+"""Agent backtests through ``POST /api/v1/backtests``: the committee over the whole GOOG daily
+sample, decisions bar by bar, trades with reasoning and confidence, the LLM-BTC seed's summary
+and detail fields, identical reruns, and the LLM call limit (422)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BACKTESTS = "/api/v1/backtests"
+RANGE = {"start": "2004-08-01T00:00:00Z", "end": "2013-04-01T00:00:00Z"}
+# the LLM-BTC dashboard seed: GET /api/backtests summaries and the detail's parts
+SEED_SUMMARY = ("id", "initial_capital", "final_value", "total_return_pct", "total_trades")
+SEED_METRICS = ("sharpe_ratio", "max_drawdown_pct", "win_rate", "alpha_pct", "backend")
+SEED_EQUITY = ("timestamp", "portfolio_value", "btc_price")
+SEED_TRADE = ("action", "price", "reasoning", "confidence", "asset")
+
+
+async def run_backtest(client: Any, trader: dict[str, str], run_worker: Any) -> dict[str, Any]:
+    body = {"agent": {"type": "committee"}, "symbols": ["GOOG"], "timeframe": "1d", **RANGE}
+    response = await client.post(BACKTESTS, json=body, headers=trader)
+    assert response.status_code == 202, await response.get_data(as_text=True)
+    queued = await response.get_json()
+    assert queued["channel"] == f"backtests:{queued['id']}"
+    assert await run_worker() >= 1
+    found = await client.get(f"{BACKTESTS}/{queued['id']}", headers=trader)
+    assert found.status_code == 200
+    return dict(await found.get_json())
+
+
+async def test_committee_backtest_on_goog(
+    client: Any, import_bars: Any, trader: dict[str, str], run_worker: Any
+) -> None:
+    bars = await import_bars("GOOG")
+    first = await run_backtest(client, trader, run_worker)
+    assert first["status"] == "complete", first["error"]
+    assert first["strategy_type"] == "agent:committee"
+    for name in SEED_SUMMARY:
+        assert first[name] is not None, name
+    metrics = first["metrics"]
+    for name in SEED_METRICS:
+        assert name in metrics, name
+    assert metrics["backend"] == "offline" and metrics["llm_calls"] == 0
+    assert sum(metrics["decisions"].values()) == bars
+    assert metrics["before_knowledge_cutoff"] is False
+    assert len(first["equity"]) == bars
+    assert all(set(SEED_EQUITY) <= set(point) for point in first["equity"])
+    trades = first["trades"]
+    assert first["total_trades"] == len(trades) > 4
+    for trade in trades:
+        assert set(SEED_TRADE) <= set(trade)
+        assert trade["action"] in ("BUY", "SELL") and 0 <= trade["confidence"] <= 100
+        assert trade["reasoning"].startswith("committee score")
+    value = float(first["final_value"])
+    assert value == first["equity"][-1]["portfolio_value"]
+    assert first["total_return_pct"] == (value / 10000 - 1) * 100
+
+    again = await run_backtest(client, trader, run_worker)
+    assert again["trades"] == trades and again["metrics"] == metrics
+
+
+async def test_limits_and_bad_targets(
+    client: Any, import_bars: Any, trader: dict[str, str]
+) -> None:
+    await import_bars("GOOG")
+    llm = {"type": "llm", "parameters": {"provider": "local", "model": "m"}}
+    cases = [
+        ({"agent": llm, "symbols": ["GOOG"]}, ["body", "agent"], "limit_exceeded"),
+        ({"agent": {"type": "ghost"}, "symbols": ["GOOG"]}, ["body", "agent"], None),
+        ({"agent": {"type": "technical"}, "symbols": ["GOOG", "X"]}, ["body", "symbols"], None),
+        ({"agent": {"type": "technical", "parameters": {"slow": 1}}, "symbols": ["GOOG"]},
+         ["body", "agent", "slow"], None),
+        ({"agent": {"type": "technical"}, "symbols": ["NOPE"]}, ["body", "symbols", 0], None),
+    ]  # fmt: skip
+    for body, loc, kind in cases:
+        response = await client.post(BACKTESTS, json={**body, **RANGE}, headers=trader)
+        assert response.status_code == 422, (body, await response.get_data(as_text=True))
+        problem = (await response.get_json())["detail"][0]
+        assert problem["loc"] == loc, (body, problem)
+        assert kind is None or problem["type"] == kind
+    listed = await client.get(BACKTESTS, headers=trader)
+    assert (await listed.get_json())["total"] == 0  # nothing stored
