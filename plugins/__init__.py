@@ -15,6 +15,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("metrics", "quarkbot_plugins.metrics"),
     ("alerts", "quarkbot_plugins.alerts"),
     ("hedging", "quarkbot_plugins.hedging"),
+    ("regime", "quarkbot_plugins.regime"),
     ("agents", "quarkbot_plugins.agents"),
     ("demo", "quarkbot_plugins.demo"),
     ("dashboard", "quarkbot_plugins.dashboard"),
@@ -27,4 +28,5 @@ BUILTINS: tuple[tuple[str, str], ...] = (
 REQUIRES: dict[str, tuple[str, tuple[str, ...]]] = {
     "strategies": ("numeric", ("numpy", "pandas", "numba", "sklearn")),
     "backtests": ("numeric", ("numpy", "pandas", "numba", "vectorbt", "plotly")),
+    "regime": ("numeric", ("numpy", "statsmodels")),
 }
