@@ -5,6 +5,7 @@ is causal (its fit saw no later bar, and a read with data up to t equals the who
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,7 +53,7 @@ async def test_goog_crash_and_calm_through_the_backfill_job(
     assert response.status_code == 200, await response.get_json()
     segments = (await response.get_json())["regimes"]
     assert segments and {"regime", "confidence", "start_time", "end_time"} <= set(segments[0])
-    assert all(a["end_time"] == b["start_time"] for a, b in zip(segments, segments[1:]))
+    assert all(a["end_time"] == b["start_time"] for a, b in itertools.pairwise(segments))
     assert segments[0]["start_time"] <= "2008-09-01T00:00:00Z"
 
 
@@ -78,8 +79,13 @@ async def test_a_read_up_to_t_equals_the_whole_run_at_t(
             continue
         last, full = got[-1], whole[s.ts[t]]
         assert last.ts == s.ts[t]
-        assert (last.reading.regime, last.model_version) == (full.reading.regime, full.model_version)
+        assert (last.reading.regime, last.model_version) == (
+            full.reading.regime,
+            full.model_version,
+        )
         assert last.reading.probabilities == full.reading.probabilities
     # and the stored readings are those of the whole run
     stored = {r.ts: r for r in await RegimeReading.filter(symbol="GOOG")}
-    assert {ts: r.regime for ts, r in stored.items()} == {ts: r.reading.regime for ts, r in whole.items()}
+    assert {ts: r.regime for ts, r in stored.items()} == {
+        ts: r.reading.regime for ts, r in whole.items()
+    }
