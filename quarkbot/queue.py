@@ -10,9 +10,11 @@ from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss
 from arq.cron import next_cron
 from arq.jobs import Job, JobStatus
+from arq.utils import timestamp_ms
 
 from quarkbot.contrib import DEFAULT_QUEUE, QUEUES, CronJob
 from quarkbot.jobs import JobSpec, record_enqueued
+from quarkbot.wakeup import nudge
 
 TRIGGER_LOCK_SECONDS = 3600
 
@@ -50,6 +52,7 @@ class JobQueue:
         )
         if job is None:
             return None
+        await nudge(self.redis, self.names[spec.queue])
         await record_enqueued(job_id, spec.name, enqueued_by)
         return job_id
 
@@ -92,7 +95,11 @@ class JobQueue:
 
     async def abort(self, job_id: str) -> bool:
         """Ask the worker to abort a queued or running job (arq ``allow_abort_jobs``)."""
-        job = Job(job_id, self.redis, _queue_name=await self._queue_of(job_id))
+        name = await self._queue_of(job_id)
+        job = Job(job_id, self.redis, _queue_name=name)
+        # arq's abort records the request, then waits for the worker: nudge it in between
+        await self.redis.zadd(abort_jobs_ss, {job_id: timestamp_ms()})
+        await nudge(self.redis, name)
         try:
             return await job.abort(timeout=0.5, poll_delay=0.05)
         except TimeoutError:

@@ -226,10 +226,10 @@ def run_one(settings: Settings, queue: str, *, notices: bool = True) -> None:
     it raises, and the database connection (aiosqlite keeps a non-daemon thread) would keep the
     process alive forever. The shutdown work is therefore finished here whatever ``close()`` did.
     """
-    from arq.worker import Worker
+    from quarkbot.wakeup import WakingWorker
 
     kwargs = build_worker_settings(settings, queue=queue, notices=notices)
-    worker = Worker(**kwargs)
+    worker = WakingWorker(**kwargs)
     try:
         worker.run()
     except Exception:
