@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from quart import has_request_context, request
 from quart_schema import OpenAPIProvider
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import BaseConverter, NumberConverter
 
 from quarkbot.auth import PUBLIC, route_role
 from quarkbot.errors import ErrorBody, ValidationErrorBody
+from quarkbot.openapi_document import TOKEN_URL, finish_document, with_token_url
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 _VALIDATION_REF = {"$ref": "#/components/schemas/ValidationErrorBody"}
@@ -40,6 +42,19 @@ def also_form(func: F) -> F:
 
 
 class QuarkbotOpenAPIProvider(OpenAPIProvider):
+    _document: dict[str, Any] | None = None
+
+    def schema(self) -> dict[str, Any]:
+        """quart-schema's document, finished (``quarkbot.openapi_document``); built once.
+
+        In a request the OAuth2 token URL is absolute, on the origin the client used.
+        """
+        if self._document is None:
+            self._document = finish_document(super().schema())
+        if has_request_context():
+            return with_token_url(self._document, request.url_root.rstrip("/") + TOKEN_URL)
+        return self._document
+
     def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
         """Numeric path parameters carry the converter's range (``<int>`` has no sign: >= 0)."""
         parameter = super().build_path_parameter(name, converter)
