@@ -97,3 +97,15 @@ class JobEffect(Model):
 
     class Meta:
         table = "quarkbot_job_effect"
+
+
+class OutboxEvent(Model):
+    # An event written in the transaction of the change it describes (quarkbot.outbox); deleted
+    # once published. ``body`` is the envelope without its ``seq`` (Redis assigns that once).
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharField(max_length=200)
+    body = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "quarkbot_outbox"
