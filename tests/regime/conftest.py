@@ -33,6 +33,12 @@ def goog() -> tuple[list[Any], list[float], list[float]]:
     return dates, [float(r["Close"]) for r in rows], [float(r["Volume"]) for r in rows]
 
 
+@pytest.fixture(autouse=True)
+def _no_numba_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numeric worker of these tests fits models; it runs no backtest to warm up for."""
+    monkeypatch.setenv("QUARKBOT_BACKTESTS_WARM_UP", "false")
+
+
 @pytest.fixture
 def regime_env(app: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """``regime_env(min_fit_bars=300)``: set QUARKBOT_REGIME_* for workers and the running app."""
