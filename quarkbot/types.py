@@ -2,7 +2,7 @@
 
 Money and quantities are ``Decimal`` in storage and arithmetic and travel as strings
 (``"100.34"``: fixed point, no padding zeros, never an exponent); requests accept JSON numbers
-or decimal strings (``DECIMAL_INPUT_PATTERN``: no exponent), below ``DECIMAL_LIMIT`` (what a
+or decimal strings (``DECIMAL_INPUT_PATTERN``), below ``DECIMAL_LIMIT`` (what a
 column of 30 digits, 12 after the point, can be quantized to in Python's 28-digit decimal context)
 and with at most 12 places. Times are aware UTC datetimes and travel as ISO-8601 with ``Z``; a
 request time is ISO-8601 (without an offset: UTC) or integer epoch seconds, nothing else. Ids in
@@ -55,25 +55,29 @@ def clean_decimal(value: Decimal) -> Decimal:
 
 
 def decimal_input_pattern(whole_digits: int = MAX_WHOLE_DIGITS) -> str:
-    """A decimal string in a request: sign, whole digits, at most 12 places, no exponent."""
+    """A decimal string in a request: sign, whole digits, at most 12 places; or a scientific
+    spelling (``"1.5e3"``, as CSV exports write them), whose value the bounds then check."""
     places = DECIMAL_PLACES
-    return rf"^[+-]?(\d{{1,{whole_digits}}}(\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+    fixed = rf"\d{{1,{whole_digits}}}(\.\d{{0,{places}}})?|\.\d{{1,{places}}}"
+    return rf"^[+-]?({fixed}|\d{{1,20}}(\.\d{{1,20}})?[eE][+-]?\d{{1,3}})$"
 
 
-#: A decimal string in a request (money columns): sign, 16 whole digits, 12 places, no exponent.
+#: A decimal string in a request (money columns): sign, 16 whole digits, 12 places (or 1.5e3).
 DECIMAL_INPUT_PATTERN = decimal_input_pattern()
 
 
-def _decimal_text(pattern: str) -> BeforeValidator:
-    compiled = re.compile(pattern)
+#: The shape the server checks; the documented pattern's limits (16 whole digits, 12 places) are
+#: then checked by the bounds, whose errors say which limit (less_than, decimal_max_places...).
+_DECIMAL_SHAPE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NOT_FINITE = re.compile(r"^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
 
-    def check(value: object) -> object:
-        # "1e16", "NaN", " 1" and the like are refused, as the documented pattern says
-        if isinstance(value, str) and not compiled.match(value):
-            raise ValueError(f"a decimal string matching {pattern}")
-        return value
 
-    return BeforeValidator(check)
+def _decimal_text(value: object) -> object:
+    # " 1", "1_000", "0x10" and the like are refused, as the documented pattern says ("NaN" and
+    # "inf" are left to pydantic's finite_number error)
+    if isinstance(value, str) and not (_DECIMAL_SHAPE.match(value) or _NOT_FINITE.match(value)):
+        raise ValueError(f"a decimal string matching {DECIMAL_INPUT_PATTERN}")
+    return value
 
 
 def _decimal_input(minimum: Decimal, *, exclusive: bool, maximum: Decimal = DECIMAL_LIMIT) -> tuple:
@@ -84,7 +88,7 @@ def _decimal_input(minimum: Decimal, *, exclusive: bool, maximum: Decimal = DECI
     text = {"type": "string", "pattern": pattern}
     output = {"type": "string", "pattern": DECIMAL_OUTPUT_PATTERN}
     return (
-        _decimal_text(pattern),
+        BeforeValidator(_decimal_text),
         Field(
             gt=minimum if exclusive else None,
             ge=None if exclusive else minimum,
@@ -131,8 +135,43 @@ def iso_utc(value: datetime) -> str:
     return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
-#: A datetime in a request: naive values are UTC.
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+_EPOCH_SECONDS = re.compile(r"^[+-]?\d{1,12}$")
+_OTHER_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+#: Integer epoch seconds a request time may be: 0001-01-01 to 9999-12-31.
+EPOCH_RANGE = (-62_135_596_800, 253_402_300_799)
+
+
+def _time_input(value: object) -> object:
+    """ISO 8601 text or integer epoch seconds; nothing else becomes a time (``0.5``, ``1e9``,
+    ``true`` are refused, where pydantic alone would read 1970 or take milliseconds)."""
+    if isinstance(value, str) and _EPOCH_SECONDS.match(value):
+        value = int(value)
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("a time is ISO 8601 text or integer epoch seconds")
+    if isinstance(value, int):
+        if not EPOCH_RANGE[0] <= value <= EPOCH_RANGE[1]:
+            raise ValueError("epoch seconds out of range")
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str) and _OTHER_NUMBER.match(value):
+        raise ValueError("a time is ISO 8601 text or integer epoch seconds")
+    return value
+
+
+_TIME_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "integer", "minimum": EPOCH_RANGE[0], "maximum": EPOCH_RANGE[1]},
+    ],
+    "description": "ISO 8601 (without an offset: UTC) or integer epoch seconds",
+}
+
+#: A datetime in a request: ISO 8601 (naive values are UTC) or integer epoch seconds.
+UtcDatetime = Annotated[
+    datetime,
+    BeforeValidator(_time_input),
+    AfterValidator(as_utc),
+    WithJsonSchema(_TIME_SCHEMA, mode="validation"),
+]
 #: A datetime in a response: ``...Z``.
 DatetimeOut = Annotated[
     datetime,

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from quarkbot.pagination import Lookup, PageQuery
 from quarkbot.types import (
@@ -31,6 +32,11 @@ MAX_FEED_SYMBOLS = 100
 
 Kind = Literal["spot", "perpetual"]
 FeedAction = Literal["start", "stop"]
+
+
+#: ``X | NotNull = None``: the field may be left out, and null (refused by a validator) is not
+#: in the schema.
+NotNull = SkipJsonSchema[None]
 
 
 def _not_null(value: Any) -> Any:
@@ -65,20 +71,21 @@ class InstrumentIn(BaseModel):
 
 
 class InstrumentPatch(BaseModel):
-    """Fields to change; the symbol cannot change."""
+    """Fields to change; the symbol cannot change. ``null`` clears ``sector`` and is refused for
+    the other fields (the schema shows them without null)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Kind | None = None
-    base_currency: Currency | None = None
-    quote_currency: Currency | None = None
-    name: str | None = Field(None, max_length=200)
+    kind: Kind | NotNull = None
+    base_currency: Currency | NotNull = None
+    quote_currency: Currency | NotNull = None
+    name: Annotated[str, Field(max_length=200)] | NotNull = None
     sector: str | None = Field(None, min_length=1, max_length=64)
-    tick_size: PositiveDecimal | None = None
-    lot_size: PositiveDecimal | None = None
-    min_notional: NonNegativeDecimal | None = None
-    max_leverage: int | None = Field(None, ge=1, le=MAX_LEVERAGE)
-    is_active: bool | None = None
+    tick_size: PositiveDecimal | NotNull = None
+    lot_size: PositiveDecimal | NotNull = None
+    min_notional: NonNegativeDecimal | NotNull = None
+    max_leverage: Annotated[int, Field(ge=1, le=MAX_LEVERAGE)] | NotNull = None
+    is_active: bool | NotNull = None
 
     _no_nulls = field_validator(
         "kind",

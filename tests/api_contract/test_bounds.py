@@ -106,3 +106,18 @@ async def test_query_ids_beyond_the_columns_are_refused(client, admin, path, val
     assert response.status_code == 422, await response.get_data(as_text=True)
     largest = await client.get(path.format(2**31 - 1), headers=admin)
     assert largest.status_code == 200, await largest.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["0.5", "1e9", "true", "1700000000000000", "yesterday"])
+async def test_query_times_are_iso_or_integer_epoch_seconds(client, admin, instruments, value):
+    response = await client.get(f"/api/v1/fills?start={value}", headers=admin)
+    assert response.status_code == 422, (value, await response.get_data(as_text=True))
+
+
+async def test_integer_epoch_seconds_are_a_time(client, admin, trader, holding):
+    fills = "/api/v1/fills?start={}"
+    for value in ("0", "1700000000", "2023-11-14T22:13:20Z"):
+        page = await (await client.get(fills.format(value), headers=trader)).get_json()
+        assert page["total"] == 1, value
+    future = await client.get(fills.format("253402300799"), headers=trader)
+    assert (await future.get_json())["total"] == 0

@@ -92,7 +92,7 @@ async def _check_routes_are_documented(client):
         if path.startswith(("/api/v1/instruments", "/api/v1/market-data"))
         for method, operation in item.items()
     }
-    assert len(operations) == 10
+    assert len(operations) == 11  # with DELETE /api/v1/instruments/{symbol}
     for (path, method), operation in operations.items():
         assert operation.get("summary"), (path, method)
         assert operation.get("tags") in (["instruments"], ["market-data"]), (path, method)
