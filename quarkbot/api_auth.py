@@ -1,4 +1,4 @@
-"""Routes: log in, who am I, log out, users (admin) and API keys."""
+"""Routes: log in, who am I, log out, users (admin) and API keys (``/token``: ``api_token``)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,6 @@ from quarkbot.schemas import (
     LoginRequest,
     MeOut,
     MessageOut,
-    TokenForm,
     TokenResponse,
     UserCreate,
     UserOut,
@@ -53,7 +52,6 @@ from quarkbot.users import UserError, create_api_key, create_user, revoke_api_ke
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-token_bp = Blueprint("token", __name__)
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 
@@ -87,7 +85,8 @@ def _user_error(exc: UserError) -> ApiError:
     return ApiError(exc.status, str(exc))
 
 
-async def _login(username: str, password: str) -> dict[str, Any]:
+async def login_with_password(username: str, password: str) -> dict[str, Any]:
+    """Check the password (rate limited, audited as a login) and issue a bearer token."""
     host = current_host()
     g.audit_actor = username[:100]
     g.audit_actor_type = "login"
@@ -104,21 +103,6 @@ async def _login(username: str, password: str) -> dict[str, Any]:
         raise unauthorized("Incorrect username or password")
     token, expires_in = host.tokens.issue(user)
     return {"access_token": token, "token_type": "bearer", "expires_in": expires_in}
-
-
-@token_bp.post("/token")
-@public
-@tag(["auth"])
-@validate_request(TokenForm, source=DataSource.FORM)
-@validate_response(TokenResponse, 200)
-@validate_response(ErrorBody, 401)
-@validate_response(ErrorBody, 429)
-async def token(data: TokenForm) -> dict[str, Any]:
-    """Issue a bearer token (OAuth2 password flow).
-
-    Form fields ``username`` and ``password``. Rate limited per username and client address.
-    """
-    return await _login(data.username, data.password)
 
 
 def _json_or_form(model: type[Any]) -> Callable[[F], F]:
@@ -150,7 +134,7 @@ async def login(data: LoginRequest) -> dict[str, Any]:
 
     Same rules as ``POST /token``.
     """
-    return await _login(data.username, data.password)
+    return await login_with_password(data.username, data.password)
 
 
 @auth_bp.get("/me")

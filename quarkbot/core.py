@@ -23,9 +23,10 @@ def register_models() -> Mapping[str, Sequence[str]]:
 
 @hookimpl
 def register_blueprints(app: Quart) -> Sequence[Blueprint]:
-    from quarkbot.api_auth import auth_bp, token_bp
+    from quarkbot.api_auth import auth_bp
     from quarkbot.api_jobs import jobs_bp, system_jobs_bp
     from quarkbot.api_system import audit_bp, health_bp, system_bp
+    from quarkbot.api_token import token_bp
     from quarkbot.api_ws import ws_bp
 
     return [health_bp, token_bp, auth_bp, system_bp, system_jobs_bp, jobs_bp, audit_bp, ws_bp]

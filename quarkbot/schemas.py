@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from quarkbot.errors import ValidationItem
 from quarkbot.pagination import PageQuery
 from quarkbot.users import USERNAME_PATTERN
 
@@ -28,14 +29,35 @@ class LoginRequest(WriteModel):
 
 
 class TokenForm(BaseModel):
-    """OAuth2 password form (``application/x-www-form-urlencoded``)."""
+    """OAuth2 password grant (RFC 6749 section 4.3), ``application/x-www-form-urlencoded``.
 
-    grant_type: Literal["password"] | None = None
+    Clients are public: a ``client_id`` is accepted and ignored, a client secret is refused.
+    """
+
+    grant_type: str = Field("password", max_length=64, json_schema_extra={"enum": ["password"]})
     username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     password: str = Password
-    scope: str = ""
-    client_id: str | None = None
-    client_secret: str | None = None
+    scope: str = Field("", max_length=1024)
+    client_id: str = Field("", max_length=256)
+    client_secret: str = Field("", max_length=1024)
+
+
+OAuthErrorCode = Literal[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+]
+
+
+class OAuthErrorBody(BaseModel):
+    """An error of the token endpoint (RFC 6749 section 5.2); ``detail`` as in every error."""
+
+    error: OAuthErrorCode
+    error_description: str
+    detail: str | list[ValidationItem]
 
 
 class TokenResponse(BaseModel):
