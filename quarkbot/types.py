@@ -16,7 +16,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    Strict,
+    WithJsonSchema,
+)
 
 # Columns that hold money and quantities: 30 digits, 12 after the point.
 MAX_DIGITS = 30
@@ -118,6 +125,15 @@ Quantity = Annotated[
     PlainSerializer(format_decimal, return_type=str, when_used="json"),
 ]
 Price = Quantity
+
+
+# JSON body scalars ------------------------------------------------------------------------------
+#: A boolean in a JSON body: ``true`` or ``false`` only (not ``0``, ``1`` or ``"true"``). Query
+#: strings keep plain ``bool`` (their values are text by nature).
+JsonBool = Annotated[bool, Strict()]
+#: An integer in a JSON body: a JSON integer (``3``), never ``3.5``, ``"3"`` or ``true``. Query
+#: strings keep plain ``int``.
+JsonInt = Annotated[int, Strict()]
 
 
 # times ------------------------------------------------------------------------------------------
