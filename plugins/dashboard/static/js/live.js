@@ -64,9 +64,12 @@ export class LiveSocket {
       this.stopPolling();
       this.setState("live");
       if (this.handlers.size) this.subscribe([...this.handlers.keys()]);
+      // a channel that had no event before the drop has no seq to resume from: reload it
+      if (this.opened) for (const channel of this.handlers.keys()) if (!this.seq.has(channel)) this.reload(channel);
+      this.opened = true;
       return;
     }
-    if (message.type === "resync_required") { this.reload(message.channel); return; }
+    if (message.type === "resync_required") { this.stats.resyncs += 1; this.reload(message.channel); return; }
     if (message.seq === undefined || !message.channel) return;
     const last = this.seq.get(message.channel);
     if (last !== undefined && message.seq <= last) { this.stats.duplicates += 1; return; }
@@ -78,7 +81,6 @@ export class LiveSocket {
   }
 
   reload(channel) {
-    this.stats.resyncs += 1;
     for (const { reload } of this.handlers.get(channel) || []) if (reload) reload();
   }
 
