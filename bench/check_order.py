@@ -129,9 +129,9 @@ async def time_gates(n: int, side: str, instrument: Any, quote: Any) -> list[flo
     for _ in range(n):
         (order,) = await make_orders(1, side, instrument.symbol, "1")
         started = time.perf_counter()
-        denial = await service.run_gates(order, instrument, quote, "check")
+        denial, ctx = await service.run_gates(order, instrument, quote, "check")
         if denial is None:  # as place_order: again right before the broker call
-            denial = await service.run_gates(order, instrument, quote, "pre_submit")
+            denial, _ = await service.run_gates(order, instrument, quote, "pre_submit", ctx)
         times.append((time.perf_counter() - started) * 1000)
         if denial is not None:
             raise SystemExit(f"unexpected denial {denial}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from quarkbot import cache_version
 from quarkbot_plugins.market_data import service
 from quarkbot_plugins.market_data.service import (
     QUOTE_CHANNEL_PREFIX,
@@ -60,10 +61,28 @@ __all__ = [
 ]
 
 
+#: this process's instruments by symbol, with the version of the instruments they were read at
+_instruments: dict[str, tuple[cache_version.Version, Instrument | None]] = {}
+_CACHED_MAX = 10_000
+
+
 async def get_instrument(symbol: str) -> Instrument | None:
-    """The instrument with this symbol (active or not), or None."""
+    """The instrument with this symbol (active or not), or None.
+
+    Cached per process against the instruments' version in Redis (``quarkbot.cache_version``),
+    which every create, update and delete bumps: a change on any process is seen at once.
+    """
+    version = await cache_version.current(*service.INSTRUMENTS_VERSION)
+    hit = _instruments.get(symbol)
+    if version is not None and hit is not None and hit[0] == version:
+        return hit[1]
     record = await service.get_instrument_record(symbol)
-    return Instrument.from_record(record) if record is not None else None
+    instrument = Instrument.from_record(record) if record is not None else None
+    if version is not None:
+        if len(_instruments) >= _CACHED_MAX:
+            _instruments.clear()
+        _instruments[symbol] = (version, instrument)
+    return instrument
 
 
 async def latest_quote(symbol: str) -> Quote | None:

@@ -2,8 +2,8 @@
 
 It reads the trading books only through ``quarkbot_plugins.trading.api`` and quotes through
 ``quarkbot_plugins.market_data.api``, and needs both plugins. Snapshots are recorded every
-minute (cron job ``portfolio.snapshot``), after every fill (``on_order_event``) and on request;
-each is published on the ``portfolio`` channel (type ``snapshot``). Reference:
+minute (cron job ``portfolio.snapshot``), after fills (``on_order_event``, at most one a second)
+and on request; each is published on the ``portfolio`` channel (type ``snapshot``). Reference:
 ``docs/trading.md``.
 """
 
@@ -56,12 +56,13 @@ def register_cron_jobs() -> Sequence[CronJob]:
 
 @hookimpl
 async def on_order_event(event: Any) -> None:
-    """A fill changes cash and positions: record a snapshot (a few reads and one insert)."""
-    from quarkbot_plugins.portfolio.snapshots import record_snapshot
+    """A fill changes cash and positions: a snapshot, at most one a second (a burst of fills is
+    covered by one trailing snapshot, ``fill_snapshots.py``)."""
+    from quarkbot_plugins.portfolio.fill_snapshots import after_fill
     from quarkbot_plugins.trading.api import FILL_EVENTS
 
     if event.kind in FILL_EVENTS and event.fill is not None:
-        await record_snapshot("fill")
+        await after_fill()
 
 
 def _require_plugins() -> None:
@@ -76,9 +77,29 @@ def _require_plugins() -> None:
 
 @hookimpl
 def startup(app: Quart) -> None:
+    from quarkbot_plugins.portfolio.fill_snapshots import reset
+
     _require_plugins()
+    reset()
+
+
+@hookimpl
+def shutdown(app: Quart) -> None:
+    from quarkbot_plugins.portfolio.fill_snapshots import reset
+
+    reset()
 
 
 @hookimpl
 def worker_startup(ctx: dict[str, Any]) -> None:
+    from quarkbot_plugins.portfolio.fill_snapshots import reset
+
     _require_plugins()
+    reset()
+
+
+@hookimpl
+def worker_shutdown(ctx: dict[str, Any]) -> None:
+    from quarkbot_plugins.portfolio.fill_snapshots import reset
+
+    reset()

@@ -89,12 +89,17 @@ async def check_order(order: Any, ctx: Any) -> Any:
 async def on_order_event(event: Any) -> None:
     """Fills feed the loss breakers; broker rejections feed the rejection-rate breaker."""
     from quarkbot_plugins.risk.breakers import BROKER_REJECTIONS, evaluate_breakers
+    from quarkbot_plugins.risk.gate_state import gate_state
 
+    names: tuple[str, ...] = ()
     if event.kind in ("filled", "partially_filled") and event.fill is not None:
-        await evaluate_breakers(("daily_loss", "max_drawdown", "consecutive_losses"))
+        names = ("daily_loss", "max_drawdown", "consecutive_losses")
     elif event.kind == "rejected" and event.order.deny_code in BROKER_REJECTIONS:
         # a gate's denial is not a broker outcome; only the broker's refusals count
-        await evaluate_breakers(("rejection_rate",))
+        names = ("rejection_rate",)
+    enabled = (await gate_state()).enabled_breakers if names else frozenset()
+    if any(name in enabled for name in names):  # the cached settings: no query when none is on
+        await evaluate_breakers(names)
 
 
 @hookimpl

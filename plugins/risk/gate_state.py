@@ -28,6 +28,7 @@ class GateState:
     state: TradingState | None
     limits: Limits
     open_breakers: tuple[CircuitBreaker, ...]
+    enabled_breakers: frozenset[str]
 
 
 _cached: GateState | None = None
@@ -41,9 +42,10 @@ def forget() -> None:
 
 async def load(version: tuple[str, int] | None) -> GateState:
     state = await TradingState.get_or_none(id=STATE_ID)
-    breakers = await CircuitBreaker.filter(state="open", enabled=True).order_by("id")
+    enabled = await CircuitBreaker.filter(enabled=True).order_by("id")
     limits = parse_limits(state.limits if state is not None else {})
-    return GateState(version, state, limits, tuple(breakers))
+    opened = tuple(b for b in enabled if b.state == "open")
+    return GateState(version, state, limits, opened, frozenset(b.name for b in enabled))
 
 
 async def gate_state() -> GateState:

@@ -106,8 +106,15 @@ def install_brokers() -> None:
     use_brokers(brokers)
 
 
+def _forget_cash_rows() -> None:
+    from quarkbot_plugins.trading.holds import rows_seen
+
+    rows_seen.clear()  # the database may be another one (tests, a restarted app)
+
+
 @hookimpl
 def startup(app: Quart) -> None:
+    _forget_cash_rows()
     install_brokers()
 
 
@@ -118,6 +125,7 @@ def worker_startup(ctx: dict[str, Any]) -> None:
     from quarkbot_plugins.trading.booking import apply_fill
     from quarkbot_plugins.trading.paper import MatchingEngine
 
+    _forget_cash_rows()
     install_brokers()
     engine = MatchingEngine(apply_fill)
     ctx["trading_engine"] = asyncio.create_task(

@@ -16,10 +16,10 @@ from tortoise.transactions import in_transaction
 
 from quarkbot.types import ZERO, utc_now
 from quarkbot_plugins.market_data import api as market
-from quarkbot_plugins.trading import ledger
+from quarkbot_plugins.trading import holds, ledger
 from quarkbot_plugins.trading.announce import announce
 from quarkbot_plugins.trading.cash import cash_row
-from quarkbot_plugins.trading.domain import FillReport, OrderStatus
+from quarkbot_plugins.trading.domain import OPEN_STATUSES, FillReport, OrderStatus
 from quarkbot_plugins.trading.models import CashBalance, CashEntry, Fill, Order, Position, Trade
 
 _STORED = Decimal("1e-12")
@@ -48,19 +48,18 @@ async def apply_fill(report: FillReport) -> Fill | None:
         raise LookupError(f"fill for an unknown instrument {order.symbol!r}")
     await cash_row(order.account, instrument.quote_currency)
     try:
-        fill = await _book(order, instrument, report)
+        fill, order = await _book(order, instrument, report)  # the order as booked
     except IntegrityError:
         if await Fill.exists(fill_id=report.fill_id):
             return None  # already booked
         raise
-    await order.refresh_from_db()
     await announce(
         "filled" if order.status == OrderStatus.FILLED else "partially_filled", order, fill
     )
     return fill
 
 
-async def _book(order: Order, instrument: Any, report: FillReport) -> Fill:
+async def _book(order: Order, instrument: Any, report: FillReport) -> tuple[Fill, Order]:
     async with in_transaction() as conn:
         fill = await Fill.create(
             fill_id=report.fill_id,
@@ -78,15 +77,17 @@ async def _book(order: Order, instrument: Any, report: FillReport) -> Fill:
             using_db=conn,
         )
         locked = await Order.filter(id=order.id).select_for_update().using_db(conn).get()
-        await _book_order(locked, report, conn)
+        released = await _book_order(locked, report, conn)
         effect = await _book_position(locked, instrument, fill, report, conn)
         fill.realized_pnl = effect.realized_pnl
         await fill.save(update_fields=["realized_pnl"], using_db=conn)
-        await _book_cash(locked, instrument, fill, effect.cash_delta, conn)
-    return fill
+        await _book_cash(locked, instrument, fill, effect.cash_delta, conn, released)
+    return fill, locked
 
 
-async def _book_order(order: Order, report: FillReport, conn: Any) -> None:
+async def _book_order(order: Order, report: FillReport, conn: Any) -> Decimal:
+    """Add the fill to the order; returns the cash hold it consumes (``holds.py``)."""
+    held_before = holds.held(order) if order.status in OPEN_STATUSES else ZERO
     filled_before = Decimal(order.filled_quantity)
     filled = filled_before + report.quantity
     if filled > Decimal(order.quantity):
@@ -101,6 +102,8 @@ async def _book_order(order: Order, report: FillReport, conn: Any) -> None:
     elif order.status in (OrderStatus.ACCEPTED, OrderStatus.UNKNOWN, OrderStatus.PENDING_SUBMIT):
         order.status = OrderStatus.PARTIALLY_FILLED
     await order.save(using_db=conn)
+    held_after = holds.held(order) if order.status in OPEN_STATUSES else ZERO
+    return held_before - held_after
 
 
 async def _locked_position(order: Order, instrument: Any, conn: Any) -> Position:
@@ -178,7 +181,9 @@ async def _record_trade(
     )
 
 
-async def _book_cash(order: Order, instrument: Any, fill: Fill, delta: Decimal, conn: Any) -> None:
+async def _book_cash(
+    order: Order, instrument: Any, fill: Fill, delta: Decimal, conn: Any, released: Decimal
+) -> None:
     row = (
         await CashBalance.filter(account=order.account, currency=instrument.quote_currency)
         .select_for_update()
@@ -186,6 +191,8 @@ async def _book_cash(order: Order, instrument: Any, fill: Fill, delta: Decimal, 
         .get()
     )
     row.amount = Decimal(row.amount) + delta
+    if released and order.hold_currency == row.currency:
+        row.held = Decimal(row.held) - released
     await row.save(using_db=conn)
     await CashEntry.create(
         account=order.account,

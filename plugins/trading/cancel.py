@@ -17,6 +17,7 @@ from quarkbot_plugins.trading.domain import (
     TERMINAL_STATUSES,
     OrderStatus,
 )
+from quarkbot_plugins.trading.holds import close_if
 from quarkbot_plugins.trading.models import Order
 from quarkbot_plugins.trading.settings import TradingSettings
 
@@ -93,9 +94,7 @@ async def _cancel_logged(order: Order, reason: str) -> bool:
 
 async def close_order(order: Order, status: OrderStatus) -> bool:
     """Settle an open order as CANCELED or EXPIRED (the broker has already done so)."""
-    changed = await Order.filter(id=order.id, status__in=list(OPEN_STATUSES)).update(
-        status=status, closed_at=utc_now()
-    )
+    changed = await close_if(order, OPEN_STATUSES, status=status, closed_at=utc_now())
     await order.refresh_from_db()
     if changed:
         await announce("canceled" if status == OrderStatus.CANCELED else "expired", order)

@@ -106,6 +106,8 @@ class OrderContext:
     position_quantity: Decimal
     cash: Decimal
     phase: GatePhase = "check"
+    #: cash held by the working orders (the order being checked included once it is stored)
+    cash_held: Decimal = Decimal(0)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def exposure_after(self, side: str, quantity: Decimal) -> Decimal:

@@ -3,19 +3,20 @@
 
 Trading's own checks: the instrument is active, the leverage is allowed, a reduce-only order
 reduces, spot is never sold short, and there is cash for the notional plus the fee beyond what
-working orders already hold.
+working orders already hold (a running total, ``holds.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
 from quarkbot import hooks
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import ZERO
-from quarkbot_plugins.market_data import api as market
-from quarkbot_plugins.trading.cash import cash_balance
+from quarkbot_plugins.trading import holds
+from quarkbot_plugins.trading.cash import cash_row
 from quarkbot_plugins.trading.domain import OPEN_STATUSES, Denial, GatePhase, OrderContext
 from quarkbot_plugins.trading.models import Order, Position
 from quarkbot_plugins.trading.settings import TradingSettings
@@ -40,13 +41,14 @@ async def order_context(
     order: Order, instrument: Any, quote: Any, phase: GatePhase
 ) -> OrderContext:
     position = await Position.get_or_none(account=order.account, symbol=order.symbol)
-    cash = await cash_balance(order.account, instrument.quote_currency)
+    cash = await cash_row(order.account, instrument.quote_currency)
     return OrderContext(
         instrument=instrument,
         quote=quote,
         position_quantity=position.quantity if position else ZERO,
-        cash=cash,
+        cash=Decimal(cash.amount),
         phase=phase,
+        cash_held=Decimal(cash.held),
     )
 
 
@@ -63,10 +65,27 @@ def as_denial(result: Any, plugin: str) -> Denial:
     return result
 
 
-async def run_gates(order: Order, instrument: Any, quote: Any, phase: GatePhase) -> Denial | None:
-    """The trading plugin's own checks, then every ``check_order`` hook in call order."""
-    ctx = await order_context(order, instrument, quote, phase)
-    own = await builtin_checks(order, ctx)
+async def run_gates(
+    order: Order, instrument: Any, quote: Any, phase: GatePhase, checked: OrderContext | None = None
+) -> tuple[Denial | None, OrderContext]:
+    """The trading plugin's own checks, then every ``check_order`` hook in call order; returns
+    the first denial and the context the hooks saw.
+
+    ``pre_submit`` takes the context of the ``check`` phase (``checked``) with the latest quote:
+    the position, cash and working orders were read moments ago, so trading's own checks that
+    need them are not repeated; only what another process may have changed meanwhile (the risk
+    gate's trading state and breakers, validated by their version) is checked again by the hooks.
+    """
+    if checked is not None:
+        ctx = dataclasses.replace(checked, quote=quote, phase=phase, extra={})
+        own = check_instrument(order, ctx.instrument)
+    else:
+        ctx = await order_context(order, instrument, quote, phase)
+        own = await builtin_checks(order, ctx)
+    return await _hooks_after(order, ctx, own), ctx
+
+
+async def _hooks_after(order: Order, ctx: OrderContext, own: Denial | None) -> Denial | None:
     if own is not None:
         return own
     found = await hooks.first("check_order", order=order, ctx=ctx)
@@ -144,7 +163,8 @@ async def check_funds(order: Order, ctx: OrderContext) -> Denial | None:
         return None
     notional = quantity * estimate_price(order, ctx.quote)
     needed = notional / Decimal(order.leverage) + estimate_fee(notional)
-    held = await _cash_held(order)
+    # the running total, less what this order itself holds once stored (holds.py)
+    held = ctx.cash_held - (holds.held(order) if order.id else ZERO)
     available = ctx.cash - held
     if needed <= available:
         return None
@@ -165,24 +185,3 @@ async def _working_orders(order: Order, **filters: Any) -> list[Order]:
 async def _open_quantity(order: Order, side: str) -> Decimal:
     rows = await _working_orders(order, symbol=order.symbol, side=side)
     return sum((Decimal(o.quantity) - Decimal(o.filled_quantity) for o in rows), ZERO)
-
-
-async def _cash_held(order: Order) -> Decimal:
-    """Cash that working orders may still spend: spot buys' notional, perpetuals' margin.
-
-    A best-effort view for this check (two orders racing can both see the same cash); the
-    budget plugin's atomic reservations are the hard limit.
-    """
-    held = ZERO
-    kinds: dict[str, str] = {}
-    for other in await _working_orders(order):
-        if other.symbol not in kinds:
-            instrument = await market.get_instrument(other.symbol)
-            kinds[other.symbol] = instrument.kind if instrument is not None else "spot"
-        if other.reduce_only or (kinds[other.symbol] == "spot" and other.side == "sell"):
-            continue  # spends no cash
-        remaining = Decimal(other.quantity) - Decimal(other.filled_quantity)
-        price = Decimal(other.price or other.stop_price or other.arrival_mid or 0)
-        notional = remaining * price
-        held += notional / Decimal(other.leverage) + estimate_fee(notional)
-    return held

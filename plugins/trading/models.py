@@ -42,6 +42,9 @@ class Order(Model):
     broker = fields.CharField(max_length=32)
     broker_order_id = fields.CharField(max_length=64, null=True)
     arrival_mid: Decimal | None = money(null=True)
+    # cash held per unit of remaining quantity and its currency; null: holds none (holds.py)
+    hold_rate: Decimal | None = money(null=True)
+    hold_currency = fields.CharField(max_length=16, null=True)
     created_by = fields.CharField(max_length=100)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -126,6 +129,8 @@ class CashBalance(Model):
     account = fields.CharField(max_length=64)
     currency = fields.CharField(max_length=16)
     amount: Decimal = money(default=Decimal(0))
+    # cash held by this account's working orders in this currency: a running total (holds.py)
+    held: Decimal = money(default=Decimal(0))
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -55,22 +55,20 @@ class PaperBroker:
         self.report_fill = report_fill
 
     async def submit(self, order: Any) -> BrokerAck:
-        try:
-            paper, _ = await PaperOrder.get_or_create(
+        try:  # one INSERT; the unique (account, client_order_id) finds a retry
+            paper = await PaperOrder.create(
                 account=order.account,
                 client_order_id=order.client_order_id,
-                defaults={
-                    "symbol": order.symbol,
-                    "side": order.side,
-                    "type": order.type,
-                    "time_in_force": order.time_in_force,
-                    "quantity": order.quantity,
-                    "price": order.price,
-                    "stop_price": order.stop_price,
-                    "status": OPEN,
-                },
+                symbol=order.symbol,
+                side=order.side,
+                type=order.type,
+                time_in_force=order.time_in_force,
+                quantity=order.quantity,
+                price=order.price,
+                stop_price=order.stop_price,
+                status=OPEN,
             )
-        except IntegrityError:  # a concurrent retry of the same client_order_id
+        except IntegrityError:  # a retry of the same client_order_id
             paper = await PaperOrder.get(
                 account=order.account, client_order_id=order.client_order_id
             )

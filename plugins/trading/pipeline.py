@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from quarkbot.errors import Conflict
+from quarkbot.errors import Conflict, DomainError
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
 from quarkbot_plugins.market_data import api as market
@@ -28,6 +28,7 @@ from quarkbot_plugins.trading.domain import (
     OrderStatus,
 )
 from quarkbot_plugins.trading.gates import run_gates
+from quarkbot_plugins.trading.holds import close_if, hold_rate, store_order
 from quarkbot_plugins.trading.models import Order
 from quarkbot_plugins.trading.settings import TradingSettings
 from quarkbot_plugins.trading.validation import priceable
@@ -38,25 +39,30 @@ log = logging.getLogger("quarkbot.trading")
 async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
     """Place an order. Returns (order, created); a retried ``client_order_id`` is not created."""
     account = settings_of(TradingSettings).account
-    existing = await _existing(account, request)
-    if existing is not None:
-        return existing, False
-    instrument, quote = await priceable(request)
     try:
-        order = draft_order(request, actor, arrival_mid=quote.mid)
-        await order.save()
+        instrument, quote = await priceable(request)
+    except DomainError:
+        # a retry is answered with its order even when the request no longer validates
+        existing = await _existing(account, request)
+        if existing is not None:
+            return existing, False
+        raise
+    try:
+        # no lookup first: the unique (account, client_order_id) finds a retry
+        order = draft_order(request, actor, arrival_mid=quote.mid, instrument=instrument)
+        await store_order(order)
     except IntegrityError:
         raced = await _existing(account, request)
         if raced is None:
             raise
         return raced, False
     await announce("submitted", order)
-    denial = await run_gates(order, instrument, quote, phase="check")
+    denial, ctx = await run_gates(order, instrument, quote, phase="check")
     if denial is None:
         # State may have changed while the gates ran (a kill switch on another process): the
         # gates run once more right before the broker call.
         latest = await market.latest_quote(order.symbol) or quote
-        denial = await run_gates(order, instrument, latest, phase="pre_submit")
+        denial, _ = await run_gates(order, instrument, latest, phase="pre_submit", checked=ctx)
     if denial is not None:
         await reject(order, denial)
     else:
@@ -64,10 +70,16 @@ async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
     return order, True
 
 
-def draft_order(request: OrderRequest, actor: str, arrival_mid: Decimal | None = None) -> Order:
-    """The unsaved order a request describes (stored by ``place_order``, gated by ``preview``)."""
+def draft_order(
+    request: OrderRequest,
+    actor: str,
+    arrival_mid: Decimal | None = None,
+    instrument: Any = None,
+) -> Order:
+    """The unsaved order a request describes (stored by ``place_order``, gated by ``preview``);
+    with its ``instrument``, also the cash it holds while working (``holds.py``)."""
     settings = settings_of(TradingSettings)
-    return Order(
+    order = Order(
         account=settings.account,
         client_order_id=request.client_order_id,
         request_hash=request.fingerprint(),
@@ -87,6 +99,10 @@ def draft_order(request: OrderRequest, actor: str, arrival_mid: Decimal | None =
         arrival_mid=arrival_mid,
         created_by=actor,
     )
+    if instrument is not None:
+        order.hold_rate = hold_rate(order, instrument)
+        order.hold_currency = instrument.quote_currency if order.hold_rate is not None else None
+    return order
 
 
 async def find_order(client_order_id: str) -> Order | None:
@@ -111,14 +127,15 @@ async def _existing(account: str, request: OrderRequest) -> Order | None:
 
 async def reject(order: Order, denial: Denial) -> None:
     """Store a denied order as ``REJECTED`` with the code, reason and plugin that denied it."""
-    changed = await Order.filter(id=order.id, status=OrderStatus.PENDING_SUBMIT).update(
-        status=OrderStatus.REJECTED,
-        deny_code=denial.code,
-        deny_reason=denial.reason[:500],
-        deny_plugin=denial.plugin[:64],
-        closed_at=utc_now(),
-    )
-    await order.refresh_from_db()
+    fields = {
+        "status": OrderStatus.REJECTED,
+        "deny_code": denial.code,
+        "deny_reason": denial.reason[:500],
+        "deny_plugin": denial.plugin[:64],
+        "closed_at": utc_now(),
+    }
+    changed = await close_if(order, [OrderStatus.PENDING_SUBMIT], **fields)
+    await _reload_unless(changed, order, **fields)
     if changed:
         await announce("rejected", order)
 
@@ -148,6 +165,18 @@ async def submit(order: Order) -> None:
 
 
 async def _update_pending(order: Order, **fields: Any) -> None:
-    """Update an order still ``PENDING_SUBMIT`` (a fill may have overtaken it), then reload."""
-    await Order.filter(id=order.id, status=OrderStatus.PENDING_SUBMIT).update(**fields)
-    await order.refresh_from_db()
+    """Update an order still ``PENDING_SUBMIT`` (a fill may have overtaken it): the broker's
+    acknowledgement and the new status in one statement; the row is read back only when a fill
+    got there first."""
+    changed = await Order.filter(id=order.id, status=OrderStatus.PENDING_SUBMIT).update(**fields)
+    await _reload_unless(changed, order, **fields)
+
+
+async def _reload_unless(changed: int, order: Order, **fields: Any) -> None:
+    """After a conditional update: this process made it (the fields are set on ``order`` as
+    stored), or another got there first (``order`` is read back)."""
+    if changed:
+        for name, value in fields.items():
+            setattr(order, name, value)
+    else:
+        await order.refresh_from_db()

@@ -20,6 +20,7 @@ from quarkbot_plugins.trading.booking import apply_fill
 from quarkbot_plugins.trading.broker import BrokerError, BrokerOrderState, broker_for
 from quarkbot_plugins.trading.cancel import close_order
 from quarkbot_plugins.trading.domain import OPEN_STATUSES, Denial, OrderStatus
+from quarkbot_plugins.trading.holds import close_if
 from quarkbot_plugins.trading.models import Order
 from quarkbot_plugins.trading.pipeline import reject
 from quarkbot_plugins.trading.settings import TradingSettings
@@ -75,7 +76,9 @@ async def _settle_unreceived(order: Order, run: Pass) -> None:
         return
     if order.status != UNKNOWN or run.now - (order.submitted_at or order.created_at) <= run.grace:
         return
-    changed = await Order.filter(id=order.id, status=UNKNOWN).update(
+    changed = await close_if(
+        order,
+        [UNKNOWN],
         status=OrderStatus.REJECTED,
         deny_code="BROKER_UNKNOWN",
         deny_reason="the broker never received this order",

@@ -57,6 +57,7 @@ from quarkbot_plugins.market_data.service.feed_state import (
     set_desired,
 )
 from quarkbot_plugins.market_data.service.instruments import (
+    INSTRUMENTS_VERSION,
     Instrument,
     create_instrument,
     delete_instrument,
@@ -84,6 +85,7 @@ from quarkbot_plugins.market_data.service.quotes import (
 __all__ = [
     "FEED_CONNECTED_CHANNEL",
     "FEED_DISCONNECTED_CHANNEL",
+    "INSTRUMENTS_VERSION",
     "QUOTE_CHANNEL_PREFIX",
     "Bar",
     "BarRow",

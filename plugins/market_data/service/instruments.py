@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
+from quarkbot import cache_version
 from quarkbot.pagination import filtered
 from quarkbot.types import clean_decimal
 from quarkbot_plugins.market_data.errors import (
@@ -56,6 +57,11 @@ class Instrument:
         )
 
 
+#: the version in Redis that ``api.get_instrument``'s cache is read against; bumped after every
+#: change of an instrument
+INSTRUMENTS_VERSION = ("market_data", "instruments")
+
+
 async def get_instrument_record(symbol: str) -> InstrumentRecord | None:
     return await InstrumentRecord.get_or_none(symbol=symbol)
 
@@ -77,9 +83,11 @@ async def create_instrument(data: InstrumentIn) -> InstrumentRecord:
     if await InstrumentRecord.exists(symbol=data.symbol):
         raise DuplicateInstrument(data.symbol)
     try:
-        return await InstrumentRecord.create(**data.model_dump())
+        record = await InstrumentRecord.create(**data.model_dump())
     except IntegrityError as exc:  # created concurrently
         raise DuplicateInstrument(data.symbol) from exc
+    await cache_version.bump(*INSTRUMENTS_VERSION)
+    return record
 
 
 async def update_instrument(symbol: str, patch: InstrumentPatch) -> InstrumentRecord:
@@ -95,6 +103,7 @@ async def update_instrument(symbol: str, patch: InstrumentPatch) -> InstrumentRe
         for name, value in changes.items():
             setattr(record, name, value)
         await record.save()
+        await cache_version.bump(*INSTRUMENTS_VERSION)
     return record
 
 
@@ -118,6 +127,7 @@ async def delete_instrument(symbol: str) -> None:
     if used:
         raise InstrumentInUse(symbol, used)
     await record.delete()
+    await cache_version.bump(*INSTRUMENTS_VERSION)
 
 
 def instrument_queryset(query: InstrumentQuery) -> QuerySet[InstrumentRecord]:
