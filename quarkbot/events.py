@@ -4,11 +4,25 @@ The envelope is ``{"channel", "type", "seq", "ts", "data"}``. ``seq`` increases 
 channel: one Lua script increments the counter, appends to the stream (entry id ``<seq>-0``) and
 publishes, atomically, so concurrent publishers on any process can never reorder a channel.
 Plugins call :func:`publish` from web handlers and jobs alike.
+
+Transactional outbox: inside ``async with events.atomic():`` (a database transaction),
+:func:`publish` writes the event to the outbox table in that transaction instead, so that it
+exists exactly when the change it describes does. Right after the commit the process publishes
+the outbox rows up to its own, oldest first, and deletes them (low latency); what that misses
+(Redis down, the process killed between commit and publish) the next commit's publish or the
+relay (``quarkbot.outbox``, in the worker, under leader election) publishes later. Publishing an
+outbox row is idempotent (keyed by its outbox id, in the Lua script that assigns ``seq``): at
+least once from the outbox, never twice on the bus. Order: an event committed before another
+began is published first (it has the smaller id and is still in the table until published).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -16,12 +30,32 @@ from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("quarkbot.events")
+
+#: seconds an outbox event's "published" marker is kept (covers the relay's lag after an outage)
+DONE_TTL_SECONDS = 7 * 24 * 3600
+OUTBOX_BATCH = 500
 
 _PUBLISH_LUA = """
 local seq = redis.call('INCR', KEYS[1])
 local envelope = '{"seq":' .. seq .. ',' .. ARGV[1]
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', envelope)
 redis.call('PUBLISH', KEYS[3], envelope)
+return seq
+"""
+
+
+# KEYS: seq, stream, pub/sub channel, done marker; ARGV: tail, maxlen, marker ttl
+_PUBLISH_ONCE_LUA = """
+local done = redis.call('GET', KEYS[4])
+if done then return tonumber(done) end
+local seq = redis.call('INCR', KEYS[1])
+local envelope = '{"seq":' .. seq .. ',' .. ARGV[1]
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', envelope)
+redis.call('PUBLISH', KEYS[3], envelope)
+redis.call('SET', KEYS[4], seq, 'EX', ARGV[3])
 return seq
 """
 
@@ -46,12 +80,19 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_default, separators=(",", ":"))
 
 
+def envelope_tail(channel: str, type: str, data: Any) -> tuple[str, str]:
+    """(ts, the envelope's JSON without its opening brace): the Lua scripts put ``seq`` first."""
+    ts = datetime.now(UTC).isoformat()
+    return ts, dumps({"channel": channel, "type": type, "ts": ts, "data": data})[1:]
+
+
 class EventBus:
     def __init__(self, redis: Redis, prefix: str, stream_maxlen: int) -> None:
         self.redis = redis
         self.prefix = prefix
         self.stream_maxlen = stream_maxlen
         self._script = redis.register_script(_PUBLISH_LUA)
+        self._once = redis.register_script(_PUBLISH_ONCE_LUA)
 
     @property
     def pubsub_channel(self) -> str:
@@ -65,14 +106,25 @@ class EventBus:
         return f"{self.prefix}:stream:{channel}"
 
     async def publish(self, channel: str, type: str, data: Any = None) -> dict[str, Any]:
-        ts = datetime.now(UTC).isoformat()
-        body = {"channel": channel, "type": type, "ts": ts, "data": data}
-        tail = dumps(body)[1:]  # the Lua script puts "seq" first
+        ts, tail = envelope_tail(channel, type, data)
         seq = await self._script(
             keys=[self._seq_key(channel), self._stream_key(channel), self.pubsub_channel],
             args=[tail, self.stream_maxlen],
         )
         return {"channel": channel, "type": type, "seq": int(seq), "ts": ts, "data": data}
+
+    async def publish_once(self, outbox_id: int, channel: str, tail: str) -> int:
+        """Publish an outbox event unless it was already: its ``seq`` either way."""
+        seq = await self._once(
+            keys=[
+                self._seq_key(channel),
+                self._stream_key(channel),
+                self.pubsub_channel,
+                f"{self.prefix}:outbox:done:{outbox_id}",
+            ],
+            args=[tail, self.stream_maxlen, DONE_TTL_SECONDS],
+        )
+        return int(seq)
 
     async def last_seq(self, channel: str) -> int:
         value = await self.redis.get(self._seq_key(channel))
@@ -126,5 +178,90 @@ def current_bus() -> EventBus:
 
 
 async def publish(channel: str, type: str, data: Any = None) -> dict[str, Any]:
-    """Publish one event on ``channel``; returns the envelope with its ``seq``."""
-    return await current_bus().publish(channel, type, data)
+    """Publish one event on ``channel``; returns the envelope with its ``seq``.
+
+    Inside :func:`atomic` the event goes to the outbox in the transaction instead and is
+    published after the commit; the envelope returned then has ``seq`` None.
+    """
+    pending = _pending.get()
+    if pending is None:
+        return await current_bus().publish(channel, type, data)
+    from quarkbot.models import OutboxEvent
+
+    ts, tail = envelope_tail(channel, type, data)
+    row = await OutboxEvent.create(channel=channel, body=tail)
+    pending.append((row.id, channel, tail))
+    return {"channel": channel, "type": type, "seq": None, "ts": ts, "data": data}
+
+
+_pending: ContextVar[list[tuple[int, str, str]] | None] = ContextVar(
+    "quarkbot_outbox_pending", default=None
+)
+
+#: called after the commit, before the direct publish (tests inject a crash here)
+after_commit_hooks: list[Callable[[], None]] = []
+
+
+@contextlib.asynccontextmanager
+async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
+    """A database transaction whose :func:`publish` calls are written to the outbox in it.
+
+    ``async with events.atomic() as conn:`` instead of tortoise's ``in_transaction()``. Nested
+    inside another ``atomic``, the events are published after the outermost commit.
+    """
+    from tortoise.transactions import in_transaction
+
+    if _pending.get() is not None:
+        async with in_transaction(connection_name) as conn:
+            yield conn
+        return
+    pending: list[tuple[int, str, str]] = []
+    token = _pending.set(pending)
+    try:
+        async with in_transaction(connection_name) as conn:
+            yield conn
+    finally:
+        _pending.reset(token)
+    for hook in after_commit_hooks:
+        hook()
+    if pending:
+        try:
+            await publish_committed(max(row[0] for row in pending))
+        except Exception:  # committed: the relay publishes what this could not
+            log.exception("publishing after commit failed")
+
+
+async def publish_committed(last_id: int) -> int:
+    """After a commit: publish every outbox row up to ``last_id``, oldest first; returns how many.
+
+    Older rows still there belong to publishes that failed or are in flight elsewhere: they go
+    first, so that an event is never published before one committed ahead of it (each
+    ``publish_once`` waits for Redis's answer before the next is sent; a repeat is a no-op).
+    """
+    from quarkbot.models import OutboxEvent
+
+    if _bus is None:
+        return 0
+    rows = (
+        await OutboxEvent.filter(id__lte=last_id)
+        .order_by("id")
+        .limit(OUTBOX_BATCH)
+        .values_list("id", "channel", "body")
+    )
+    return await publish_rows(_bus, rows)
+
+
+async def publish_rows(bus: EventBus, rows: Sequence[tuple[int, str, str]]) -> int:
+    """Publish outbox rows in order until one fails; delete those published; return how many."""
+    from quarkbot.models import OutboxEvent
+
+    published: list[int] = []
+    try:
+        for outbox_id, channel, body in rows:
+            await bus.publish_once(outbox_id, channel, body)
+            published.append(outbox_id)
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("publishing the outbox failed (%s); retried later", type(exc).__name__)
+    if published:
+        await OutboxEvent.filter(id__in=published).delete()
+    return len(published)

@@ -35,7 +35,7 @@ from quarkbot.manager import PluginManager
 from quarkbot.queue import JobQueue, queue_name
 from quarkbot.redis_conn import connect, resolve_url
 from quarkbot.settings import Settings
-from quarkbot.utils import maybe_await
+from quarkbot.utils import cancel_and_wait, maybe_await
 
 log = logging.getLogger("quarkbot.worker")
 
@@ -136,6 +136,10 @@ class _Lifecycle:
             events.install(EventBus(redis, settings.redis_prefix, settings.events.stream_maxlen))
         hooks.install(self.manager)
         ctx["plugin_manager"] = self.manager
+        if self.queue == DEFAULT_QUEUE:
+            from quarkbot.outbox import start_in_worker
+
+            ctx["quarkbot_outbox_relay"] = start_in_worker()
         await self._plugins_start(ctx)
 
     async def _plugins_start(self, ctx: dict[str, Any]) -> None:
@@ -153,6 +157,9 @@ class _Lifecycle:
                 await ctx["redis"].delete(starting)
 
     async def on_shutdown(self, ctx: dict[str, Any]) -> None:
+        relay = ctx.pop("quarkbot_outbox_relay", None)
+        if relay is not None:
+            await cancel_and_wait(relay)
         try:
             for _plugin, result in self.manager.call_each("worker_shutdown", ctx=ctx):
                 await maybe_await(result)

@@ -1,0 +1,239 @@
+"""The transactional outbox: events written with the change they describe, published at least
+once, never twice, in order, whatever happens between commit and publish.
+
+Each test runs its own ``redis-server`` (it gets SIGSTOPped; the machine's shared Redis never
+is) and the test database (SQLite, or PostgreSQL when configured). "Orders" here are two
+transactions each (a state row plus an event: created, then filled), as the order path has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from quarkbot import db, events, outbox
+from quarkbot.events import EventBus
+from quarkbot.models import JobEffect, OutboxEvent
+from quarkbot.redis_conn import connect
+from quarkbot.settings import Settings
+from quarkbot.testing_processes import free_port, wait_until
+
+CHANNEL = "orders"
+# one order every 50 ms for 4 s; Redis stopped for 2.5 s in between: longer than the client's
+# 1 s timeout, so publishes fail (rows left behind) as well as wait (sent, answered on SIGCONT)
+ORDERS, INTERVAL = 80, 0.05
+STOP_AT, CONT_AT = 10, 60
+
+
+@pytest.fixture
+def private_redis(tmp_path: Any) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    proc = subprocess.Popen(  # the system redis-server, loopback only
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        import redis as sync_redis
+
+        client = sync_redis.Redis(port=port, socket_timeout=1)
+
+        def up() -> bool:
+            with contextlib.suppress(Exception):
+                return bool(client.ping())
+            return False
+
+        wait_until(up, 10, what="redis-server")
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0", proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def settings(quarkbot_settings: Settings, private_redis: tuple[str, Any]) -> Settings:
+    return quarkbot_settings.model_copy(update={"redis_url": private_redis[0]})
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[EventBus]:
+    await db.init_db(db.tortoise_config(settings, {"quarkbot": ["quarkbot.models"]}))
+    redis = connect(url_of(settings), settings)
+    bus = EventBus(redis, settings.redis_prefix, 10_000)
+    events.install(bus)
+    try:
+        yield bus
+    finally:
+        events.install(None)
+        await redis.aclose()
+        await db.close_db()
+
+
+def url_of(settings: Settings) -> str:
+    assert settings.redis_url is not None
+    return settings.redis_url
+
+
+class Collector:
+    """Every envelope on the bus, in arrival order (its own connection, no socket timeout)."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        self.redis = Redis.from_url(url)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.channel = channel
+        self.received: list[dict[str, Any]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.stopping = False
+
+    async def __aenter__(self) -> Collector:
+        await self.pubsub.subscribe(self.channel)
+        self.task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        while not self.stopping:
+            message = await self.pubsub.get_message(timeout=0.1)
+            if message is not None:
+                self.received.append(json.loads(message["data"]))
+
+    async def wait_for(self, count: int, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.received) < count:
+                await asyncio.sleep(0.05)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stopping = True
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 5)
+        await self.pubsub.aclose()
+        await self.redis.aclose()
+
+
+async def step(settings: Settings, order: int, kind: str) -> None:
+    async with events.atomic():
+        await JobEffect.create(key=f"{settings.redis_prefix}:{order}:{kind}")
+        await events.publish(CHANNEL, f"order.{kind}", {"order": order})
+
+
+async def place(settings: Settings, order: int) -> None:
+    await step(settings, order, "created")
+    await step(settings, order, "filled")
+
+
+def check_delivery(received: list[dict[str, Any]], orders: int) -> None:
+    """Every order's two events, once each, created before filled, seq strictly increasing."""
+    seqs = [e["seq"] for e in received]
+    assert seqs == sorted(set(seqs)), "seq repeated or out of order"
+    keys = [(e["data"]["order"], e["type"]) for e in received]
+    assert len(keys) == len(set(keys)) == 2 * orders, "an event missing or delivered twice"
+    for order in range(orders):
+        assert keys.index((order, "order.created")) < keys.index((order, "order.filled"))
+
+
+async def test_events_follow_the_commit_and_vanish_with_a_rollback(
+    settings: Settings, bus: EventBus
+) -> None:
+    async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+        with pytest.raises(RuntimeError):
+            async with events.atomic():
+                await JobEffect.create(key=f"{settings.redis_prefix}:rolled-back")
+                await events.publish(CHANNEL, "order.created", {"order": -1})
+                raise RuntimeError("rolled back")
+        await place(settings, 0)
+        await seen.wait_for(2, 5)
+        await asyncio.sleep(0.2)
+    check_delivery(seen.received, 1)
+    assert not await JobEffect.filter(key=f"{settings.redis_prefix}:rolled-back").exists()
+    assert await OutboxEvent.all().count() == 0  # published, then deleted
+
+
+async def test_redis_stopped_during_a_burst_loses_nothing(
+    settings: Settings, bus: EventBus, private_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    redis_proc = private_redis[1]
+    relay = outbox.start_in_worker()
+    try:
+        async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+            burst = []
+            for order in range(ORDERS):
+                burst.append(asyncio.create_task(place(settings, order)))
+                if order == STOP_AT:
+                    redis_proc.send_signal(signal.SIGSTOP)
+                if order == CONT_AT:
+                    redis_proc.send_signal(signal.SIGCONT)
+                await asyncio.sleep(INTERVAL)
+            await asyncio.gather(*burst)
+            await seen.wait_for(2 * ORDERS, 60)
+            await asyncio.sleep(1.0)  # anything published twice would show up by now
+    finally:
+        redis_proc.send_signal(signal.SIGCONT)
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+    check_delivery(seen.received, ORDERS)
+    assert await JobEffect.filter(key__startswith=settings.redis_prefix).count() == 2 * ORDERS
+    assert await OutboxEvent.all().count() == 0
+
+
+CRASHING_CHILD = """
+import asyncio, os, signal
+from quarkbot import db, events
+from quarkbot.events import EventBus
+from quarkbot.models import JobEffect
+from quarkbot.redis_conn import connect
+from quarkbot.settings import Settings
+
+async def main():
+    settings = Settings()
+    await db.init_db(db.tortoise_config(settings, {"quarkbot": ["quarkbot.models"]}))
+    events.install(EventBus(connect(url_of(settings), settings), settings.redis_prefix, 1000))
+    events.after_commit_hooks.append(lambda: os.kill(os.getpid(), signal.SIGKILL))
+    async with events.atomic():
+        await JobEffect.create(key=settings.redis_prefix + ":crashed:created")
+        await events.publish("orders", "order.created", {"order": 0})
+
+asyncio.run(main())
+"""
+
+
+async def test_killed_between_commit_and_publish_the_event_still_arrives(
+    settings: Settings, bus: EventBus
+) -> None:
+    env = dict(
+        os.environ,
+        QUARKBOT_DATABASE_URL=settings.effective_database_url,
+        QUARKBOT_DATA_DIR=str(settings.data_dir),
+        QUARKBOT_REDIS_URL=url_of(settings),
+        QUARKBOT_REDIS_PREFIX=settings.redis_prefix,
+    )
+    async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", CRASHING_CHILD, env=env)
+        assert await asyncio.wait_for(child.wait(), 120) == -signal.SIGKILL
+        assert await JobEffect.filter(key=f"{settings.redis_prefix}:crashed:created").exists()
+        assert await OutboxEvent.all().count() == 1  # committed with the change, not published
+        await asyncio.sleep(0.3)
+        assert seen.received == []
+        relay = outbox.start_in_worker()  # the restarted worker's relay
+        try:
+            await seen.wait_for(1, 10)
+            await asyncio.sleep(0.5)
+        finally:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+    assert [(e["type"], e["data"]) for e in seen.received] == [("order.created", {"order": 0})]
+    assert await OutboxEvent.all().count() == 0
