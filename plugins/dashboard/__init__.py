@@ -23,7 +23,9 @@ __version__ = "0.1.0"
 def register_blueprints(app: Quart) -> Sequence[Blueprint]:
     from quarkbot_plugins.dashboard import routes, service
 
-    app.extensions["dashboard"] = service.PanelRegistry()
+    registry = service.PanelRegistry()
+    registry.load(app.extensions["quarkbot"].manager)  # a panel id used twice stops start-up
+    app.extensions["dashboard"] = registry
     blueprints = [routes.ui_bp, routes.api_bp]
     if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):
         blueprints.append(routes.root_bp)

@@ -19,6 +19,7 @@ from quarkbot.testing_servers import TEST_PASSWORD, Deployment, Server, bearer
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
+PLUGINS_DIR = Path(__file__).resolve().parent / "plugins"
 #: Where the screenshots go (a temporary directory unless this names one).
 SHOTS_ENV = "QUARKBOT_DASHBOARD_SCREENSHOTS"
 
@@ -59,8 +60,13 @@ def live(
     module_deployment: Callable[..., AbstractContextManager[Deployment]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Live]:
-    # RESUME right after KILL: the test walks the kill switch both ways
-    with module_deployment(QUARKBOT_RISK_KILL_SWITCH_COOLDOWN_SECONDS="0") as deployment:
+    # RESUME right after KILL: the test walks the kill switch both ways; panel_demo is a
+    # third-party plugin with dashboard panels
+    with module_deployment(
+        QUARKBOT_RISK_KILL_SWITCH_COOLDOWN_SECONDS="0",
+        PYTHONPATH=str(PLUGINS_DIR),
+        QUARKBOT_PLUGIN_MODULES="panel_demo",
+    ) as deployment:
         server = deployment.serve(worker=True)
         admin, password = deployment.admin_credentials()
         deployment.cli("demo", "--url", server.base_url, timeout=180)

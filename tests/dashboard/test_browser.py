@@ -170,6 +170,19 @@ def test_a_hostile_strategy_name_is_text(admin_session: Session, live: Live) -> 
     _clean(admin_session)
 
 
+def test_a_third_party_plugin_s_panels_render_as_text(admin_session: Session, live: Live) -> None:
+    page = go(admin_session, live, "overview")
+    status = page.locator("[data-panel='panel_demo.status']")
+    status.locator("dd", has_text=XSS).wait_for()
+    assert status.locator("img").count() == 0
+    page.locator("[data-panel='panel_demo.custom']", has_text=f"custom panel: {XSS}").wait_for()
+    items = page.locator("[data-panel='panel_demo.items']")
+    items.locator("button", has_text="Ack").click()
+    page.locator("#toast", has_text="Ack: done").wait_for()
+    assert page.locator("[data-panel='panel_demo.admin']").count() == 0  # a system-page panel
+    _clean(admin_session)
+
+
 def test_the_socket_resumes_without_a_missing_or_duplicated_fill(
     admin_session: Session, live: Live
 ) -> None:

@@ -91,7 +91,7 @@ async function report(id) {
   section.dataset.backtest = String(id);
   text("#report-title", `#${id} · ${detail.strategy_name || detail.strategy_type}`);
   const metrics = Object.entries(detail.metrics || {}).filter(([, v]) => v === null || typeof v !== "object");
-  $("#report-metrics").replaceChildren(...metrics.flatMap(([k, v]) => [el("dt", {}, k.replaceAll("_", " ")), el("dd", {}, typeof v === "number" ? fmt(v) : String(v))]));
+  $("#report-metrics").replaceChildren(...metrics.flatMap(([k, v]) => [el("dt", {}, k.replaceAll("_", " ")), el("dd", {}, typeof v === "number" ? fmt(v, Number.isInteger(v) ? 0 : 2) : String(v))]));
   const points = (detail.equity || []).map((p) => ({ time: seconds(p.ts), value: Number(p.value) }));
   if (equity) equity.set(points); else equity = equityChart($("#report-equity"), points);
   heatmap(detail, combos.items);

@@ -4,7 +4,7 @@ start(async (live) => {
   const jobs = new Table("#jobs", [
     ["Job", (j) => el("code", {}, j.name)],
     ["Plugin", (j) => j.plugin],
-    ["Schedule", (j) => (j.cron ? j.schedule : "on demand")],
+    ["Schedule", (j) => (j.cron ? schedule(j.schedule) : "on demand")],
     ["Next run", (j) => fmtTime(j.next_run_at)],
     ["Description", (j) => j.description],
     ["", (j) => (allows("admin") ? button("Trigger", async () => {
@@ -41,6 +41,11 @@ start(async (live) => {
   ]);
   if (allows("admin")) await audit();
 });
+
+function schedule(value) {
+  if (!value || typeof value !== "object") return value;
+  return Object.entries(value).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(",") : v}`).join(" · ");
+}
 
 async function audit() {
   const table = new Table("#audit", [
