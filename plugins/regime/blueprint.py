@@ -21,6 +21,7 @@ from quarkbot_plugins.regime.schemas import (
     AnalyzeOut,
     BacktestRegimesOut,
     CurrentOut,
+    FitIn,
     HistoryOut,
     HistoryQuery,
     ModelsOut,
@@ -92,6 +93,26 @@ async def analyze(data: AnalyzeIn) -> Any:
 async def models() -> dict[str, Any]:
     """The regime models (``register_regime_models``), the active one and each pair's fit."""
     return await service.models()
+
+
+@regime_bp.post("/fits")
+@requires("admin")
+@tag(TAGS)
+@validate_request(FitIn)
+@validate_response(Queued, 202)
+@validate_response(ErrorBody, 404)
+@validate_response(ValidationErrorBody, 422)
+async def queue_fit(data: FitIn) -> tuple[Queued, int]:
+    """Queue a fit (numeric queue) through the latest bar, or a walk-forward backfill (202)."""
+    await series.known_symbol(data.symbol)
+    host, who = current_host(), current_identity().username
+    if data.backfill:
+        job_id = await host.enqueue(
+            "regime.backfill", data.symbol, data.timeframe, every=data.every, by=who
+        )
+    else:
+        job_id = await host.enqueue("regime.fit", data.symbol, data.timeframe, by=who)
+    return Queued(job_id=job_id or "", bars=0), 202
 
 
 @regime_bp.get("/parameters")

@@ -162,6 +162,17 @@ class ModelsOut(BaseModel):
     fits: list[FitOut]
 
 
+class FitIn(BaseModel):
+    """Queue a fit through the latest bar, or a walk-forward backfill of the whole history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: Symbol
+    timeframe: Timeframe = "1d"
+    backfill: bool = False
+    every: int | None = Field(None, ge=1, le=10_000, description="Backfill: bars between refits.")
+
+
 class AllowedRegimesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -151,3 +151,31 @@ def test_web_side_modules_never_import_statsmodels() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+async def test_admins_queue_a_fit_on_the_numeric_queue(
+    client: Any, trader: dict, admin: dict, viewer: dict, import_bars: Any, run_worker: Any
+) -> None:
+    assert await import_bars("GOOG", "1d", rows=300) == 300
+    body = {"symbol": "GOOG", "timeframe": "1d"}
+    assert (await client.post(f"{URL}/fits", json=body, headers=trader)).status_code == 403
+    missing = await client.post(f"{URL}/fits", json={**body, "symbol": "NOPE"}, headers=admin)
+    assert missing.status_code == 404
+    response = await client.post(f"{URL}/fits", json=body, headers=admin)
+    assert response.status_code == 202
+    job_id = (await response.get_json())["job_id"]
+    assert (await JobRun.get(job_id=job_id)).name == "regime.fit"
+    await run_worker()
+    run = await JobRun.get(job_id=job_id)
+    assert run.status == "complete", run.error
+    assert run.result["model_version"] == "markov-v1"
+    fits = (await (await client.get(f"{URL}/models", headers=viewer)).get_json())["fits"]
+    assert [(f["symbol"], f["model_version"], f["n_obs"]) for f in fits] == [
+        ("GOOG", "markov-v1", 299)
+    ]
+    assert fits[0]["fitted_through"] == "2005-10-25T00:00:00Z"  # the 300th bar
+    # the same fit again (a rerun of the job) stores no second version
+    await client.post(f"{URL}/fits", json=body, headers=admin)
+    await run_worker()
+    fits = (await (await client.get(f"{URL}/models", headers=viewer)).get_json())["fits"]
+    assert [f["model_version"] for f in fits] == ["markov-v1"]
