@@ -200,7 +200,7 @@ from quarkbot.settings import Settings
 async def main():
     settings = Settings()
     await db.init_db(db.tortoise_config(settings, {"quarkbot": ["quarkbot.models"]}))
-    events.install(EventBus(connect(url_of(settings), settings), settings.redis_prefix, 1000))
+    events.install(EventBus(connect(settings.redis_url, settings), settings.redis_prefix, 1000))
     events.after_commit_hooks.append(lambda: os.kill(os.getpid(), signal.SIGKILL))
     async with events.atomic():
         await JobEffect.create(key=settings.redis_prefix + ":crashed:created")
