@@ -12,9 +12,10 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
+from quarkbot import events
 from quarkbot.errors import DomainError
 from quarkbot_plugins.agents.models import AgentDecision, AgentInstance
-from quarkbot_plugins.agents.service import strategy_id
+from quarkbot_plugins.agents.service import CHANNEL, strategy_id
 from quarkbot_plugins.trading import api as trading
 
 
@@ -57,7 +58,18 @@ async def trade(instance: AgentInstance, decision: AgentDecision) -> int:
             outcome["deny_code"] = order.deny_code
     await AgentDecision.filter(id=decision.id).update(**outcome)
     decision.update_from_dict(outcome)
+    if created:
+        await announce(decision, order)
     return int(created)
+
+
+async def announce(decision: AgentDecision, order: Any) -> None:
+    """The LLM-BTC seed's live trade message, on agents:decisions (type ``trade``)."""
+    price = order.avg_fill_price if order.avg_fill_price is not None else order.arrival_mid
+    data = {"id": order.id, "asset": decision.symbol, "action": decision.action, "price": price,
+            "reasoning": decision.reasoning, "confidence": decision.confidence,
+            "decision_uid": decision.uid}  # fmt: skip
+    await events.publish(CHANNEL, "trade", data)
 
 
 async def _denied(request: Any, actor: str) -> str | None:

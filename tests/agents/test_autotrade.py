@@ -50,7 +50,13 @@ async def state(client: Any, headers: dict[str, str], sid: str) -> tuple[list[An
 
 
 async def test_one_order_per_decision_and_the_kill_switch(
-    client: Any, import_bars: Any, admin: dict[str, str], trader: dict[str, str], run_worker: Any
+    client: Any,
+    import_bars: Any,
+    admin: dict[str, str],
+    trader: dict[str, str],
+    run_worker: Any,
+    open_socket: Any,
+    receive_until: Any,
 ) -> None:
     await import_bars("GOOG", rows=300)
     await market.set_quote("GOOG", "100", "100.1", "100.05")
@@ -64,9 +70,16 @@ async def test_one_order_per_decision_and_the_kill_switch(
     response = await client.post("/api/v1/agents/instances", json=body, headers=trader)
     instance = await response.get_json()
     sid = instance["strategy_id"]
-    for _ in range(2):
-        await cron(client, admin, run_worker)
+    async with client.websocket("/ws") as ws:
+        await open_socket(ws, trader, ["agents:decisions"])
+        for _ in range(2):
+            await cron(client, admin, run_worker)
+        trade = await receive_until(ws, lambda m: m.get("type") == "trade")
     decisions, orders = await state(client, trader, sid)
+    # the LLM-BTC seed's live trade message: {id, asset, action, price, reasoning}
+    assert trade["data"]["id"] == orders[0]["id"] and trade["data"]["asset"] == "GOOG"
+    assert trade["data"]["action"] == "BUY" and trade["data"]["reasoning"].startswith("close ")
+    assert trade["data"]["price"] is not None
     assert len(decisions) == 1 and len(orders) == 1
     assert decisions[0]["order_id"] == orders[0]["id"]
     assert decisions[0]["client_order_id"] == orders[0]["client_order_id"]
