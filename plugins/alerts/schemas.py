@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from quarkbot.pagination import Lookup, Page, PageQuery
-from quarkbot.types import DatetimeOut, Id, UtcDatetime
+from quarkbot.types import DatetimeOut, Id, JsonBool, JsonInt, UtcDatetime
 
 Severity = Literal["info", "warning", "critical"]
 Condition = Literal["above", "below", "rate_of_change", "absent"]
@@ -29,13 +29,13 @@ class RuleIn(BaseModel):
     labels: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]] = {}
     condition: Condition
     threshold: float = 0.0
-    window_seconds: int = Field(0, ge=0, le=30 * DAY)
-    for_seconds: int = Field(0, ge=0, le=DAY)
-    cooldown_seconds: int = Field(300, ge=0, le=7 * DAY)
+    window_seconds: JsonInt = Field(0, ge=0, le=30 * DAY)
+    for_seconds: JsonInt = Field(0, ge=0, le=DAY)
+    cooldown_seconds: JsonInt = Field(300, ge=0, le=7 * DAY)
     severity: Severity = "warning"
-    risk: bool = Field(False, description="Also publish on risk:alerts.")
+    risk: JsonBool = Field(False, description="Also publish on risk:alerts.")
     description: str = Field("", max_length=500)
-    enabled: bool = True
+    enabled: JsonBool = True
 
     @field_validator("threshold")
     @classmethod
@@ -102,7 +102,7 @@ class TargetIn(BaseModel):
     notifier: str = Field(min_length=1, max_length=32)
     config: dict[str, Any] = {}
     min_severity: Severity = "info"
-    enabled: bool = True
+    enabled: JsonBool = True
 
 
 class TargetOut(BaseModel):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quarkbot.pagination import PageQuery
-from quarkbot.types import Id, Money, Timeframe, UtcDatetime
+from quarkbot.types import Id, JsonInt, Money, Timeframe, UtcDatetime
 
 from .metrics import MetricName
 
@@ -37,7 +37,7 @@ class BacktestOptions(BaseModel):
         None, description="Each parameter a list of values or {start, stop, step} (inclusive)"
     )
     rank_by: MetricName = "sharpe_ratio"
-    chunk_size: int | None = Field(None, ge=1, le=1_000_000)
+    chunk_size: JsonInt | None = Field(None, ge=1, le=1_000_000)
 
 
 class BacktestIn(BacktestOptions):

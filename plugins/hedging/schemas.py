@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from quarkbot.pagination import PageQuery
-from quarkbot.types import CURRENCY_PATTERN, DatetimeOut, Money, Timeframe, UtcDatetime
+from quarkbot.types import CURRENCY_PATTERN, DatetimeOut, JsonBool, Money, Timeframe, UtcDatetime
 from quarkbot_plugins.hedging.settings import Method, Ratio
 
 Asset = Annotated[str, Field(pattern=CURRENCY_PATTERN, examples=["BTC"])]
@@ -31,7 +31,7 @@ class ExecuteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = False
+    dry_run: JsonBool = False
     idempotency_key: IdempotencyKey | None = None
     assets: list[Asset] | None = Field(None, min_length=1, max_length=100)
     method: Method | None = None
@@ -43,7 +43,7 @@ class CloseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = False
+    dry_run: JsonBool = False
     idempotency_key: IdempotencyKey | None = None
     assets: list[Asset] | None = Field(None, min_length=1, max_length=100)
 

@@ -17,6 +17,8 @@ from quarkbot.pagination import Lookup, PageQuery
 from quarkbot.types import (
     Currency,
     DatetimeOut,
+    JsonBool,
+    JsonInt,
     Money,
     NonNegativeDecimal,
     PositiveDecimal,
@@ -60,8 +62,8 @@ class InstrumentIn(BaseModel):
     tick_size: PositiveDecimal
     lot_size: PositiveDecimal
     min_notional: NonNegativeDecimal = Decimal(0)
-    max_leverage: int = Field(1, ge=1, le=MAX_LEVERAGE, description="1 for spot")
-    is_active: bool = True
+    max_leverage: JsonInt = Field(1, ge=1, le=MAX_LEVERAGE, description="1 for spot")
+    is_active: JsonBool = True
 
     @model_validator(mode="after")
     def _spot_has_no_leverage(self) -> InstrumentIn:
@@ -84,8 +86,8 @@ class InstrumentPatch(BaseModel):
     tick_size: PositiveDecimal | NotNull = None
     lot_size: PositiveDecimal | NotNull = None
     min_notional: NonNegativeDecimal | NotNull = None
-    max_leverage: Annotated[int, Field(ge=1, le=MAX_LEVERAGE)] | NotNull = None
-    is_active: bool | NotNull = None
+    max_leverage: Annotated[JsonInt, Field(ge=1, le=MAX_LEVERAGE)] | NotNull = None
+    is_active: JsonBool | NotNull = None
 
     _no_nulls = field_validator(
         "kind",
@@ -227,7 +229,7 @@ class FeedCommand(BaseModel):
     source: str = Field("simulated", pattern=SOURCE_PATTERN)
     speed: float | None = Field(None, gt=0, le=1000, description="Steps (bars) per second")
     spread_bps: Decimal | None = Field(None, ge=0, le=1000, decimal_places=4)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    seed: JsonInt | None = Field(None, ge=0, le=2**63 - 1)
     timeframe: Timeframe | None = Field(
         None, description="Bars to replay; default: the finest timeframe with bars"
     )

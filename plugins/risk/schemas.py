@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from quarkbot.pagination import Page, PageQuery
-from quarkbot.types import Money, Timeframe
+from quarkbot.types import JsonBool, JsonInt, Money, Timeframe
 
 #: A money limit: positive, at most 1e15, a string in JSON.
 PositiveMoney = Annotated[Money, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
@@ -117,12 +117,12 @@ class BreakerQuery(PageQuery):
 
 
 class BreakerConfigIn(Strict):
-    enabled: bool | None = None
+    enabled: JsonBool | None = None
     threshold: PositiveMoney | None = None
-    window_seconds: int | None = Field(None, ge=1, le=30 * 86400)
-    min_samples: int | None = Field(None, ge=1, le=100_000)
-    cooldown_seconds: int | None = Field(None, ge=0, le=30 * 86400)
-    half_open: bool | None = None
+    window_seconds: JsonInt | None = Field(None, ge=1, le=30 * 86400)
+    min_samples: JsonInt | None = Field(None, ge=1, le=100_000)
+    cooldown_seconds: JsonInt | None = Field(None, ge=0, le=30 * 86400)
+    half_open: JsonBool | None = None
 
 
 # limits -----------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ class PortfolioLimits(Strict):
     max_leverage: Annotated[Money, Field(gt=0, le=1000)] | None = Field(
         None, description="Gross exposure / equity"
     )
-    max_open_orders: int | None = Field(None, ge=1, le=1_000_000)
+    max_open_orders: JsonInt | None = Field(None, ge=1, le=1_000_000)
     max_order_notional: PositiveMoney | None = None
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_valida
 from pydantic_core import PydanticCustomError
 
 from quarkbot.pagination import Lookup, Page, PageQuery
-from quarkbot.types import Money, Timeframe, UtcDatetime, format_decimal
+from quarkbot.types import JsonBool, Money, Timeframe, UtcDatetime, format_decimal
 from quarkbot_plugins.strategies.types import StrategyType
 
 # at most 1e15 (a little more than an order's 1e12: the order pipeline refuses the excess)
@@ -59,8 +59,8 @@ class StrategyIn(BaseModel):
         None, description="Required for a registered type; optional for an external strategy."
     )
     timeframe: Timeframe | None = Field(None, description="Default: the type's timeframe.")
-    is_active: bool = True
-    auto_trade: bool = False
+    is_active: JsonBool = True
+    auto_trade: JsonBool = False
     trade_quantity: Quantity = Decimal(1)
 
 
@@ -79,8 +79,8 @@ class StrategyPatch(BaseModel):
     parameters: dict[str, Any] | None = None
     symbols: Symbols | None = None
     timeframe: Timeframe | None = Field(None, description="null: the type's timeframe.")
-    is_active: bool | None = None
-    auto_trade: bool | None = None
+    is_active: JsonBool | None = None
+    auto_trade: JsonBool | None = None
     trade_quantity: Quantity | None = None
 
     @field_validator(*NOT_NULL, mode="before")

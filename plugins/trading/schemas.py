@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from quarkbot.pagination import Lookup, Page, PageQuery
-from quarkbot.types import Id, Money, Price, Quantity, StrategyId, Symbol, UtcDatetime
+from quarkbot.types import Id, JsonBool, Money, Price, Quantity, StrategyId, Symbol, UtcDatetime
 from quarkbot_plugins.trading import ledger
 from quarkbot_plugins.trading.domain import OrderStatus
 from quarkbot_plugins.trading.periods import seconds
@@ -58,7 +58,7 @@ class OrderIn(BaseModel):
     stop_price: Price | None = None
     time_in_force: Literal["day", "gtc", "ioc"] = "gtc"
     leverage: Annotated[Decimal, Field(ge=1, le=125, max_digits=6, decimal_places=2)] = Decimal(1)
-    reduce_only: bool = False
+    reduce_only: JsonBool = False
     strategy_id: StrategyId | None = None
     strategy_name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
