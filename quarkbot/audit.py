@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from quarkbot.models import AuditLog
@@ -89,17 +90,26 @@ def normalize(entry: AuditEntry) -> AuditEntry:
     )
 
 
+#: The last row this process appended, per database client: the next append links to it with
+#: no read first. Another process's append in between makes the insert fail on the unique
+#: ``seq`` (never a fork), and the tail is read again.
+_tails: weakref.WeakKeyDictionary[object, tuple[int, str]] = weakref.WeakKeyDictionary()
+
+
 async def append(entry: AuditEntry) -> AuditLog:
     """Append one row. ``seq`` is unique, so concurrent writers in other processes retry."""
     entry = normalize(entry)
+    client = connections.get("default")
     async with _lock():
         for _attempt in range(50):
-            last = await AuditLog.all().order_by("-seq").first()
-            seq = (last.seq + 1) if last else 1
-            prev = last.hash if last else GENESIS
+            tail = _tails.pop(client, None)
+            if tail is None:
+                last = await AuditLog.all().order_by("-seq").first()
+                tail = (last.seq, last.hash) if last else (0, GENESIS)
+            seq, prev = tail[0] + 1, tail[1]
             ts = datetime.now(UTC)
             try:
-                return await AuditLog.create(
+                row = await AuditLog.create(
                     seq=seq,
                     ts=ts,
                     prev_hash=prev,
@@ -115,6 +125,9 @@ async def append(entry: AuditEntry) -> AuditLog:
                 )
             except IntegrityError:
                 await asyncio.sleep(random.uniform(0.001, 0.02))
+            else:
+                _tails[client] = (row.seq, row.hash)
+                return row
     raise RuntimeError("could not append to the audit log after 50 attempts")
 
 
