@@ -10,6 +10,7 @@ passed through unchanged (its ``{"detail": ...}`` is every seed's error shape to
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,11 @@ async def native(
 
     if method in MUTATING:
         g.audit_delegated = True  # the native request writes the audit row; not this one
-    await current_app(scope, receive, send)  # type: ignore[arg-type]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # a fresh context: the native request pushes its own app context (its own ``g``), as a
+    # request from outside would; inheriting this one would share ``g`` and the identity
+    call = app(scope, receive, send)
+    await asyncio.create_task(call, context=contextvars.Context())
     answer = _answer(sent)
     if passthrough and not answer.ok:
         raise Passthrough(answer)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from quart import request
 
-from quarkbot_plugins.compat.adapters import Profile, items
+from quarkbot_plugins.compat.adapters import Profile, items, numbers
 from quarkbot_plugins.compat.forward import native, passthrough_response
 
 profile = Profile("nautilus")
@@ -100,21 +100,40 @@ async def audit() -> list[Any]:
     return items((await native("GET", "/api/v1/audit", query=_query())).body)
 
 
-# budget: the same paths under /api/v1 -------------------------------------------------------------
-async def _same(method: str, path: str) -> Any:
-    body = await request.get_json(silent=True) if method == "PUT" else None
-    answer = await native(method, "/api/v1" + path, query=_query(), body=body)
-    return passthrough_response(answer)
+# budget -------------------------------------------------------------------------------------------
+MONEY = ("allocated", "reserved", "committed", "available", "realized_pnl", "total_fees")
+
+
+def _quoted(*parts: str) -> str:
+    return "/".join(quote(part, safe="") for part in parts)
+
+
+async def _fees(strategy_id: str) -> dict[str, Any]:
+    path = f"/api/v1/budget/{_quoted(strategy_id)}/pnl/realized"
+    rows = items((await native("GET", path, query={"limit": 1000})).body)
+    return {row["currency"]: row["total_fees"] for row in rows}
+
+
+async def _summary(row: dict[str, Any], fees: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A native budget row as Nautilus' BudgetSummaryResponse (numbers, ``total_fees``)."""
+    if fees is None:
+        fees = await _fees(row["strategy_id"])
+    return dict(numbers({**row, "total_fees": fees.get(row["currency"], "0")}, MONEY))
 
 
 @profile.route("GET", "/api/budget/registry", ("GET", "/api/v1/budget/registry"))
-async def budget_registry() -> Any:
-    return await _same("GET", "/budget/registry")
+async def budget_registry() -> list[Any]:
+    body = (await native("GET", "/api/v1/budget/registry", query={"limit": 1000})).body
+    return [dict(numbers(row, MONEY)) for row in items(body)]
 
 
 @profile.route("GET", "/api/budget/<strategy_id>", ("GET", f"/api/v1/budget/{SAMPLE}"))
 async def budget(strategy_id: str) -> Any:
-    return await _same("GET", f"/budget/{quote(strategy_id, safe='')}")
+    """The strategy's budget: one summary, or a list when it has several currencies."""
+    body = (await native("GET", f"/api/v1/budget/{_quoted(strategy_id)}")).body
+    fees = await _fees(strategy_id)
+    rows = [await _summary(row, fees) for row in items(body)]
+    return rows[0] if len(rows) == 1 else rows
 
 
 @profile.route(
@@ -124,7 +143,10 @@ async def budget(strategy_id: str) -> Any:
     role="trader",
 )
 async def put_budget(strategy_id: str, currency: str) -> Any:
-    return await _same("PUT", f"/budget/{quote(strategy_id, safe='')}/{quote(currency, safe='')}")
+    data = await request.get_json(silent=True)
+    path = f"/api/v1/budget/{_quoted(strategy_id, currency)}"
+    answer = await native("PUT", path, body=data)
+    return await _summary(answer.body), answer.status
 
 
 @profile.route(
@@ -134,8 +156,8 @@ async def put_budget(strategy_id: str, currency: str) -> Any:
     role="trader",
 )
 async def delete_budget(strategy_id: str, currency: str) -> Any:
-    path = f"/budget/{quote(strategy_id, safe='')}/{quote(currency, safe='')}"
-    return await _same("DELETE", path)
+    answer = await native("DELETE", f"/api/v1/budget/{_quoted(strategy_id, currency)}")
+    return passthrough_response(answer)
 
 
 @profile.route(
@@ -144,4 +166,6 @@ async def delete_budget(strategy_id: str, currency: str) -> Any:
     ("GET", f"/api/v1/budget/{SAMPLE}/pnl/realized"),
 )
 async def realized_pnl(strategy_id: str) -> Any:
-    return await _same("GET", f"/budget/{quote(strategy_id, safe='')}/pnl/realized")
+    path = f"/api/v1/budget/{_quoted(strategy_id)}/pnl/realized"
+    body = (await native("GET", path, query=_query())).body
+    return numbers(body, ("realized_pnl", "total_fees", "net_pnl"))

@@ -146,3 +146,24 @@ def site(make: Any, market: bool = True, **env: str) -> Iterator[Site]:
             credentials,
             d,
         )
+
+
+def history_market(admin: Client, symbol: str = "ETH-USD", days: int = 400) -> None:
+    """An instrument outside the live feed with ``days`` daily bars from 2023-01-01 (a wave, so
+    that crossover strategies trade): what a backtest needs."""
+    import math
+    from datetime import UTC, datetime, timedelta
+
+    body = {"symbol": symbol, "kind": "spot", "base_currency": symbol.split("-")[0],
+            "quote_currency": "USD", "sector": "crypto", "tick_size": "0.01",
+            "lot_size": "0.001", "min_notional": "1"}  # fmt: skip
+    admin.ok(admin.post("/api/v1/instruments", body), 201)
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    bars = []
+    for day in range(days):
+        close = 2000 + 300 * math.sin(day / 15) + day
+        ts = (start + timedelta(days=day)).isoformat()
+        bars.append({"ts": ts, "open": f"{close:.2f}", "high": f"{close + 10:.2f}",
+                     "low": f"{close - 10:.2f}", "close": f"{close:.2f}", "volume": 100})  # fmt: skip
+    path = f"/api/v1/market-data/{symbol}/bars"
+    admin.ok(admin.http.post(path, json=bars, params={"timeframe": "1d"}))
