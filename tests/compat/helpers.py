@@ -163,7 +163,8 @@ def history_market(admin: Client, symbol: str = "ETH-USD", days: int = 400) -> N
     for day in range(days):
         close = 2000 + 300 * math.sin(day / 15) + day
         ts = (start + timedelta(days=day)).isoformat()
-        bars.append({"ts": ts, "open": f"{close:.2f}", "high": f"{close + 10:.2f}",
-                     "low": f"{close - 10:.2f}", "close": f"{close:.2f}", "volume": 100})  # fmt: skip
+        price = f"{close:.2f}"
+        bars.append({"ts": ts, "open": price, "high": f"{close + 10:.2f}",
+                     "low": f"{close - 10:.2f}", "close": price, "volume": 100})  # fmt: skip
     path = f"/api/v1/market-data/{symbol}/bars"
     admin.ok(admin.http.post(path, json=bars, params={"timeframe": "1d"}))
