@@ -9,6 +9,7 @@ smoothed, probabilities) and the windows trail.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -81,17 +82,20 @@ def features_series(
     """Features at every bar (index-aligned with ``closes``); each uses bars up to it only."""
     rets = log_returns(closes)
     out: list[Features] = []
-    vols: list[float] = []
+    vols: list[float] = []  # every volatility so far, in order
+    ranked: list[float] = []  # the trailing ``percentile_window`` of them, sorted
     for t in range(len(closes)):
         f = Features()
         window = rets[max(0, t - cfg.window) : t]  # returns ending at bar t
         if len(window) >= 2:
             f.volatility = _stdev(window) * math.sqrt(ppy)
-            trailing = vols[-cfg.percentile_window :]
             f.volatility_percentile = (
-                sum(v <= f.volatility for v in trailing) / len(trailing) if trailing else 0.5
+                bisect.bisect_right(ranked, f.volatility) / len(ranked) if ranked else 0.5
             )
             vols.append(f.volatility)
+            bisect.insort(ranked, f.volatility)
+            if len(vols) > cfg.percentile_window:
+                del ranked[bisect.bisect_left(ranked, vols[-cfg.percentile_window - 1])]
         trend = rets[max(0, t - cfg.trend_window) : t]
         sd = _stdev(trend)
         if len(trend) >= 2 and sd > 0:
