@@ -186,6 +186,17 @@ class TokenService:
             raise unauthorized("Invalid or expired credentials") from exc
 
     async def authenticate(self, token: str) -> Identity:
+        # before the lookup (see identity_cache); a hit skips the JWT decode too: the entry was
+        # made from this very token, verified then, so only its expiry is left to check
+        generation = await identity_cache.current_generation()
+        cached: Identity | None = identity_cache.cache().get(f"t:{token}", generation)
+        leeway = timedelta(seconds=self.settings.leeway_seconds)
+        if (
+            cached is not None
+            and cached.token_expires_at is not None
+            and datetime.now(UTC) < cached.token_expires_at + leeway
+        ):
+            return cached
         claims = self.decode(token)
         try:
             user_id = int(claims["sub"])
@@ -193,10 +204,6 @@ class TokenService:
         except (TypeError, ValueError) as exc:
             raise unauthorized("Invalid or expired credentials") from exc
         jti = str(claims["jti"])
-        generation = await identity_cache.current_generation()  # before the lookup: see there
-        cached: Identity | None = identity_cache.cache().get(f"t:{jti}", generation)
-        if cached is not None:
-            return cached
         user = await User.get_or_none(id=user_id)
         if user is None or not user.is_active or user.token_version != version:
             raise unauthorized("Invalid or expired credentials")
@@ -211,7 +218,7 @@ class TokenService:
             token_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
             user=user,
         )
-        identity_cache.cache().put(f"t:{jti}", generation, identity)
+        identity_cache.cache().put(f"t:{token}", generation, identity)
         return identity
 
 

@@ -48,13 +48,38 @@ _key = ""
 
 def install(redis: Redis | None, prefix: str = "") -> None:
     """Use ``redis`` for generations (the web app at start-up; None at shutdown)."""
-    global _redis, _key
+    global _redis, _key, _next_read
     _redis, _key = redis, f"{prefix}:auth:generation"
+    _next_read = None
     _cache.clear()
 
 
 async def current_generation() -> str | None:
-    """The generation in Redis (created when missing); None when Redis cannot tell."""
+    """The generation in Redis, read after this call began; None when Redis cannot tell.
+
+    Concurrent callers share one read, as long as it was not sent before they called: a read
+    sent after a caller arrived reflects every invalidation finished before it arrived, which is
+    all the argument above needs. Under load this saves most of the round trips.
+    """
+    global _next_read
+    if _redis is None:
+        return None
+    if _next_read is None:
+        _next_read = asyncio.ensure_future(_read_soon())
+    return await asyncio.shield(_next_read)
+
+
+_next_read: asyncio.Future[str | None] | None = None
+
+
+async def _read_soon() -> str | None:
+    global _next_read
+    await asyncio.sleep(0)  # let the requests of this loop iteration join
+    _next_read = None  # from here on, newcomers start the next read
+    return await _read()
+
+
+async def _read() -> str | None:
     if _redis is None:
         return None
     try:
