@@ -17,6 +17,7 @@ from quarkbot.jobs import JobSpec, record_aborted_before_start
 from quarkbot.models import JobRun
 from quarkbot.pagination import PageQuery, paginate
 from quarkbot.queue import JobQueue, next_run
+from quarkbot.types import UtcDatetime
 
 system_jobs_bp = Blueprint("system_jobs", __name__, url_prefix="/api/v1/system/jobs")
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
@@ -66,8 +67,8 @@ class JobRunPage(BaseModel):
 class JobRunQuery(PageQuery):
     name: str | None = Field(None, max_length=200)
     status: Literal["queued", "running", "complete", "failed", "aborted"] | None = None
-    start: datetime | None = None
-    end: datetime | None = None
+    start: UtcDatetime | None = None
+    end: UtcDatetime | None = None
 
 
 def _queue() -> JobQueue:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from quarkbot.errors import ValidationItem
 from quarkbot.pagination import PageQuery
+from quarkbot.types import JsonBool, UtcDatetime
 from quarkbot.users import USERNAME_PATTERN
 
 Username = Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)
@@ -88,7 +89,7 @@ class UserCreate(WriteModel):
 class UserUpdate(WriteModel):
     password: str | None = Field(None, min_length=12, max_length=1024)
     role: Literal["viewer", "trader", "admin"] | None = None
-    is_active: bool | None = None
+    is_active: JsonBool | None = None
 
 
 class UserPage(BaseModel):
@@ -167,21 +168,8 @@ class AuditQuery(PageQuery):
     method: Literal["POST", "PUT", "PATCH", "DELETE"] | None = None
     path_prefix: str | None = Field(None, max_length=500, pattern=NO_NUL)
     status: int | None = Field(None, ge=100, le=599)
-    start: datetime | None = Field(None, description="Inclusive; without a time zone, UTC.")
-    end: datetime | None = Field(None, description="Exclusive; without a time zone, UTC.")
-
-    @field_validator("start", "end")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        """Normalise to UTC; a time zone that moves the instant out of range is invalid."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        try:
-            return value.astimezone(UTC)
-        except OverflowError as exc:
-            raise ValueError("date and time out of range") from exc
+    start: UtcDatetime | None = Field(None, description="Inclusive; without a time zone, UTC.")
+    end: UtcDatetime | None = Field(None, description="Exclusive; without a time zone, UTC.")
 
 
 class ComponentStatus(BaseModel):

@@ -173,6 +173,13 @@ def _time_input(value: object) -> object:
     return value
 
 
+def _utc_input(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("date and time out of range") from exc
+
+
 _TIME_SCHEMA = {
     "anyOf": [
         {"type": "string", "format": "date-time"},
@@ -185,7 +192,7 @@ _TIME_SCHEMA = {
 UtcDatetime = Annotated[
     datetime,
     BeforeValidator(_time_input),
-    AfterValidator(as_utc),
+    AfterValidator(_utc_input),
     WithJsonSchema(_TIME_SCHEMA, mode="validation"),
 ]
 #: A datetime in a response: ``...Z``.
