@@ -6,7 +6,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from quarkbot.errors import Conflict, NotFound
 from quarkbot.plugin_settings import settings_of
@@ -17,6 +18,8 @@ from quarkbot_plugins.regime.models import RegimeFit
 from quarkbot_plugins.regime.settings import RegimeSettings
 
 RULES_VERSION = "rules-1"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -65,11 +68,9 @@ async def load(
     await known_symbol(symbol)
     cap = limit or settings_of(RegimeSettings).max_bars
     if start is None:
-        bars = await market_data.recent_bars(symbol, timeframe, cap, until=end)
-        rows = [(b.ts, b.close, b.volume) for b in bars]
+        rows = await _last_rows(symbol, timeframe, cap, end or FAR)
     else:
-        end = end or datetime.max.replace(tzinfo=start.tzinfo)
-        raw = await market_data.bar_rows(symbol, timeframe, start, end, cap)
+        raw = await market_data.bar_rows(symbol, timeframe, start, end or FAR, cap)
         rows = [(r[0], r[4], r[5]) for r in raw]
     if not rows:
         raise Conflict(f"No {timeframe} bars of {symbol} in the window", code="NO_MARKET_DATA")
@@ -80,6 +81,25 @@ async def load(
         [float(r[1]) for r in rows],
         [float(r[2] or 0) for r in rows],
     )
+
+
+async def _last_rows(
+    symbol: str, timeframe: str, n: int, end: datetime
+) -> list[tuple[datetime, Any, Any]]:
+    """The last ``n`` bars before ``end`` as (ts, close, volume), read as raw rows (no model
+    objects): a window back from the last bar, doubled until it holds ``n`` (or all) bars."""
+    want = min(n, await market_data.count_bars(symbol, timeframe, EPOCH, end))
+    if want == 0:
+        return []
+    last = (await market_data.recent_bars(symbol, timeframe, 1, until=end))[-1].ts
+    span = timedelta(seconds=TIMEFRAME_SECONDS[timeframe] * want * 1.5)
+    while True:
+        start = max(EPOCH, last - span)
+        inside = await market_data.count_bars(symbol, timeframe, start, end)
+        if inside >= want or start == EPOCH:
+            raw = await market_data.bar_rows(symbol, timeframe, start, end, inside)
+            return [(r[0], r[4], r[5]) for r in raw[-want:]]
+        span *= 2
 
 
 def _fit_for(fits: Sequence[RegimeFit], through: list[datetime], ts: datetime) -> RegimeFit | None:
