@@ -175,3 +175,26 @@ def test_errors_take_the_documented_shapes(ta: Site) -> None:
 def test_health(ta: Site) -> None:
     body = httpx.get(f"{ta.base_url}/health", timeout=30).json()
     has_fields(body, {"status": "healthy", "version": "1.0.0"})
+
+
+def test_an_external_strategy_takes_its_signals_through_the_api(ta: Site) -> None:
+    instrument = {"symbol": "ETH-USD", "kind": "spot", "base_currency": "ETH",
+                  "quote_currency": "USD", "tick_size": "0.01", "lot_size": "0.001",
+                  "min_notional": "1"}  # fmt: skip
+    ta.admin.ok(ta.admin.post("/api/v1/instruments", instrument), 201)
+    user = Client(ta.base_url, form_login(ta.base_url).json()["access_token"])
+    created = user.ok(user.post("/api/v1/strategies", {**CREATE_REQUEST, "name": "Notebook"}), 201)
+    signal = {"symbol": "ETH-USD", "side": "buy", "price": "2000", "confidence": 70,
+              "reasoning": "RSI 28", "ts": "2024-01-15T10:30:00Z"}  # fmt: skip
+    path = f"/api/v1/strategies/{created['id']}/signals"
+    stored = user.ok(user.post(path, signal), 201)
+    assert (stored["side"], stored["reasoning"], stored["price"]) == ("buy", "RSI 28", "2000")
+    assert user.post(path, signal).status_code == 409
+    listed = user.ok(user.get(path))
+    assert [s["id"] for s in listed["items"]] == [stored["id"]]
+    assert ta.viewer.post(path, signal).status_code == 403
+    refused = user.post(
+        "/api/v1/strategies", {**CREATE_REQUEST, "name": "Auto", "auto_trade": True}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "auto_trade"]
