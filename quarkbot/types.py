@@ -61,12 +61,17 @@ def clean_decimal(value: Decimal) -> Decimal:
     return Decimal(format_decimal(value))
 
 
-def decimal_input_pattern(whole_digits: int = MAX_WHOLE_DIGITS) -> str:
+def decimal_input_pattern(
+    whole_digits: int = MAX_WHOLE_DIGITS, *, signed: bool = True, nonzero: bool = False
+) -> str:
     """A decimal string in a request: sign, whole digits, at most 12 places; or a scientific
-    spelling (``"1.5e3"``, as CSV exports write them), whose value the bounds then check."""
+    spelling (``"1.5e3"``, as CSV exports write them), whose value the bounds then check.
+    ``signed=False``: no minus sign; ``nonzero``: not a spelling of zero."""
     places = DECIMAL_PLACES
     fixed = rf"\d{{1,{whole_digits}}}(\.\d{{0,{places}}})?|\.\d{{1,{places}}}"
-    return rf"^[+-]?({fixed}|\d{{1,20}}(\.\d{{1,20}})?[eE][+-]?\d{{1,3}})$"
+    sign = "[+-]?" if signed else "[+]?"
+    not_zero = r"(?![0.]*([eE][+-]?\d+)?$)" if nonzero else ""
+    return rf"^{sign}{not_zero}({fixed}|\d{{1,20}}(\.\d{{1,20}})?[eE][+-]?\d{{1,3}})$"
 
 
 #: A decimal string in a request (money columns): sign, 16 whole digits, 12 places (or 1.5e3).
@@ -89,7 +94,9 @@ def _decimal_text(value: object) -> object:
 
 def _decimal_input(minimum: Decimal, *, exclusive: bool, maximum: Decimal = DECIMAL_LIMIT) -> tuple:
     """Validation and schema of a request decimal in [minimum, maximum) (or (minimum, ...))."""
-    pattern = decimal_input_pattern(len(str(int(maximum) - 1)))
+    pattern = decimal_input_pattern(
+        len(str(int(maximum) - 1)), signed=minimum < 0, nonzero=exclusive and minimum == 0
+    )
     bound = "exclusiveMinimum" if exclusive else "minimum"
     number = {"type": "number", bound: float(minimum), "exclusiveMaximum": float(maximum)}
     text = {"type": "string", "pattern": pattern}
