@@ -139,3 +139,10 @@ async def check_signal(instance: Any, signal: Any) -> Any:
     from quarkbot_plugins.regime.gates import signal_veto
 
     return await signal_veto(instance, signal)
+
+
+@hookimpl
+def register_dashboard_panels() -> Sequence[Any]:
+    from quarkbot_plugins.regime.panels import PANELS
+
+    return PANELS

@@ -8,7 +8,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from quarkbot import events
+from quarkbot import events, hooks
 from quarkbot.types import as_utc, iso_utc, utc_now
 from quarkbot_plugins.regime import series
 from quarkbot_plugins.regime.models import RegimeReading, RegimeTransition
@@ -104,7 +104,25 @@ async def publish_pending(symbol: str, timeframe: str) -> int:
             await events.publish(CHANNEL, "change", change_event(row))
         count += 1
         _count_change(row.to_regime)
+        await alert_on_high_vol(row)
     return count
+
+
+async def alert_on_high_vol(row: RegimeTransition) -> None:
+    """Entering HIGH_VOL raises a warning through the alerts plugin (when it is loaded);
+    leaving it resolves that alert."""
+    if not any(p.name == "alerts" for p in hooks.current_manager().plugins()):
+        return
+    from quarkbot_plugins.alerts import api as alerts
+
+    fingerprint = f"regime:{row.symbol}:{row.timeframe}:HIGH_VOL"
+    if row.to_regime == "HIGH_VOL":
+        message = f"{row.symbol} ({row.timeframe}) entered HIGH_VOL at {iso_utc(row.ts)}"
+        labels = {"symbol": row.symbol, "timeframe": row.timeframe}
+        await alerts.raise_alert(fingerprint, "regime", "warning", message, labels=labels,
+                                 value=row.confidence)  # fmt: skip
+    elif row.from_regime == "HIGH_VOL":
+        await alerts.resolve_alert(fingerprint, "regime")
 
 
 def change_event(row: RegimeTransition) -> dict[str, Any]:

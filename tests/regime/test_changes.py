@@ -64,3 +64,25 @@ async def test_a_change_arrives_once_over_two_evaluations(
         "GOOG", new.to_regime, new.from_regime,
     )  # fmt: skip
     assert data["model_version"] == "rules-1"
+
+
+async def test_entering_high_vol_raises_an_alert_and_leaving_resolves_it(
+    app: Any, client: Any, viewer: dict, import_bars: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from quarkbot_plugins.alerts.models import Alert
+    from quarkbot_plugins.regime import store
+
+    await import_bars("GOOG", "1d", rows=10)
+    day = datetime(2004, 9, 1, tzinfo=UTC)
+    for n, (before, after) in enumerate([(None, "HIGH_VOL"), ("HIGH_VOL", "BULL")]):
+        await RegimeTransition.create(
+            symbol="GOOG", timeframe="1d", ts=day.replace(day=1 + n), from_regime=before,
+            to_regime=after, confidence=0.7, model_version="rules-1",
+        )  # fmt: skip
+        assert await store.publish_pending("GOOG", "1d") == 1
+        alert = await Alert.get(fingerprint="regime:GOOG:1d:HIGH_VOL")
+        assert alert.source == "regime" and alert.severity == "warning"
+        assert (alert.status == "resolved") is (after != "HIGH_VOL")
+    assert await store.publish_pending("GOOG", "1d") == 0
