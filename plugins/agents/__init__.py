@@ -87,3 +87,10 @@ def register_backtest_runners() -> Sequence[Any]:
 @hookimpl
 def register_cron_jobs() -> Sequence[CronJob]:
     return [CronJob(run_instances, second=15)]
+
+
+@hookimpl
+def register_dashboard_panels() -> Sequence[Any]:
+    from quarkbot_plugins.agents.panels import PANELS
+
+    return PANELS

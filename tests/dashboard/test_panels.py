@@ -86,3 +86,16 @@ async def test_the_audit_chain_is_verified_for_admins_only(
     assert response.status_code == 200
     result = await response.get_json()
     assert result["ok"] is True and result["rows"] >= 1
+
+
+async def test_every_panel_source_answers_json(client: Any, admin: dict[str, str]) -> None:
+    panels = await _panels(client, admin)
+    assert {"regime.current", "regime.history", "agents.decisions", "alerts.firing"} <= set(panels)
+    for panel in panels.values():
+        if not panel["source"]:
+            continue
+        response = await client.get(panel["source"], headers=admin)
+        # 404/422: nothing to show yet (no regime reading, no watched pair); the panel shows
+        # the API's message. Never a server error, a refusal or a missing route.
+        assert response.status_code in (200, 404, 422), (panel["id"], response.status_code)
+        assert isinstance(await response.get_json(), dict | list), panel["id"]
