@@ -56,7 +56,7 @@ class Client:
 
 
 #: Free-form objects of the examples (their keys are the example's data, not fields).
-OPAQUE = frozenset({"parameters", "params", "sector_exposure", "data", "features"})
+OPAQUE = frozenset({"parameters", "params", "sector_exposure"})
 
 
 def has_fields(body: Any, example: Any, where: str = "") -> None:
