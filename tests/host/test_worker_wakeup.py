@@ -20,7 +20,7 @@ from quarkbot import hookimpl
 from quarkbot.wakeup import IDLE_WAKE_SECONDS, WakingWorker
 from quarkbot.worker import build_worker_settings
 
-PICKUP_LIMIT = 0.25  # seconds: well under the 1 s idle wake-up
+PICKUP_LIMIT = 0.4  # seconds: well under the 1 s idle wake-up (a loaded machine is slow)
 
 
 async def stamp(ctx: dict[str, Any]) -> float:
@@ -96,5 +96,6 @@ async def test_an_idle_worker_polls_about_once_a_second(app: Any, worker: Waking
 
 async def test_a_deferred_job_starts_on_time(app: Any, worker: WakingWorker) -> None:
     await wait_ready(worker)
-    delay = await run_job(app, _defer_by=0.6)
-    assert 0.55 <= delay < 0.6 + PICKUP_LIMIT, delay
+    delay = await run_job(app, _defer_by=0.3)
+    # without waking for it, the job would start with the idle wake-up, a second later
+    assert 0.25 <= delay < 0.3 + PICKUP_LIMIT, delay
