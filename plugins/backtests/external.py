@@ -5,6 +5,7 @@ No runner is imported: they come from the hook."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -57,7 +58,8 @@ async def create(
     }
     fields["params"] = {**fields.get("params", {}), "runner": runner.field}
     backtest = await _store_within_limit(fields, identity.username, settings)
-    backtest.job_ids = [f"backtest-{backtest.id}-external"]
+    # arq's job keys are global to the Redis database: a token keeps the id unique
+    backtest.job_ids = [f"backtest-{backtest.id}-external-{uuid.uuid4().hex[:8]}"]
     await backtest.save(update_fields=["job_ids"])
     await queue.enqueue(
         spec, backtest.id, job_id=backtest.job_ids[0], enqueued_by=identity.username

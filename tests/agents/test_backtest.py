@@ -15,23 +15,38 @@ SEED_EQUITY = ("timestamp", "portfolio_value", "btc_price")
 SEED_TRADE = ("action", "price", "reasoning", "confidence", "asset")
 
 
-async def run_backtest(client: Any, trader: dict[str, str], run_worker: Any) -> dict[str, Any]:
+async def run_backtest(
+    client: Any, trader: dict[str, str], run_worker: Any, sockets: tuple[Any, Any]
+) -> dict[str, Any]:
+    open_socket, receive_until = sockets
     body = {"agent": {"type": "committee"}, "symbols": ["GOOG"], "timeframe": "1d", **RANGE}
-    response = await client.post(BACKTESTS, json=body, headers=trader)
-    assert response.status_code == 202, await response.get_data(as_text=True)
-    queued = await response.get_json()
-    assert queued["channel"] == f"backtests:{queued['id']}"
-    assert await run_worker() >= 1
+    async with client.websocket("/ws") as ws:
+        response = await client.post(BACKTESTS, json=body, headers=trader)
+        assert response.status_code == 202, await response.get_data(as_text=True)
+        queued = await response.get_json()
+        assert queued["channel"] == f"backtests:{queued['id']}"
+        await open_socket(ws, trader, [queued["channel"]])
+        assert await run_worker() >= 1
+        progress = await receive_until(ws, lambda m: m.get("type") == "progress")
+        assert 0 < progress["data"]["done"] <= progress["data"]["total"]
+        done = await receive_until(ws, lambda m: m.get("type") == "completed")
+        assert done["data"]["status"] == "complete"
     found = await client.get(f"{BACKTESTS}/{queued['id']}", headers=trader)
     assert found.status_code == 200
     return dict(await found.get_json())
 
 
 async def test_committee_backtest_on_goog(
-    client: Any, import_bars: Any, trader: dict[str, str], run_worker: Any
+    client: Any,
+    import_bars: Any,
+    trader: dict[str, str],
+    run_worker: Any,
+    open_socket: Any,
+    receive_until: Any,
 ) -> None:
     bars = await import_bars("GOOG")
-    first = await run_backtest(client, trader, run_worker)
+    sockets = (open_socket, receive_until)
+    first = await run_backtest(client, trader, run_worker, sockets)
     assert first["status"] == "complete", first["error"]
     assert first["strategy_type"] == "agent:committee"
     for name in SEED_SUMMARY:
@@ -54,7 +69,7 @@ async def test_committee_backtest_on_goog(
     assert value == first["equity"][-1]["portfolio_value"]
     assert first["total_return_pct"] == (value / 10000 - 1) * 100
 
-    again = await run_backtest(client, trader, run_worker)
+    again = await run_backtest(client, trader, run_worker, sockets)
     assert again["trades"] == trades and again["metrics"] == metrics
 
 
