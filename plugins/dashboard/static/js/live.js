@@ -11,7 +11,7 @@ export class LiveSocket {
     this.onState = onState;
     this.handlers = new Map(); // channel -> [{event, reload}]
     this.seq = new Map(); // channel -> last seq delivered
-    this.stats = { events: 0, duplicates: 0, resyncs: 0, reconnects: 0 };
+    this.stats = { events: 0, duplicates: 0, resyncs: 0, reconnects: 0, lags: [], channels: {} };
     this.failures = 0;
     this.suspended = false;
     this.ws = null;
@@ -75,6 +75,10 @@ export class LiveSocket {
     if (last !== undefined && message.seq <= last) { this.stats.duplicates += 1; return; }
     this.seq.set(message.channel, message.seq);
     this.stats.events += 1;
+    this.stats.channels[message.channel] = (this.stats.channels[message.channel] || 0) + 1;
+    // publication to delivery, ms (the bench reads the last 2,000)
+    if (message.ts) this.stats.lags.push(Date.now() - Date.parse(message.ts));
+    if (this.stats.lags.length > 2000) this.stats.lags.shift();
     for (const { handler } of this.handlers.get(message.channel) || []) {
       try { handler(message); } catch (error) { console.error(error); }
     }
