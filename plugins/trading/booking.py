@@ -61,9 +61,13 @@ async def apply_fill(report: FillReport) -> Fill | None:
 
 async def _book(order: Order, instrument: Any, report: FillReport) -> tuple[Fill, Order]:
     async with in_transaction() as conn:
+        locked = await Order.filter(id=order.id).select_for_update().using_db(conn).get()
+        position, before, effect = await _position_effect(locked, instrument, report, conn)
+        # the fill is inserted before the order is touched: a fill booked before fails here
+        # (IntegrityError on fill_id), not as an overfill
         fill = await Fill.create(
             fill_id=report.fill_id,
-            order=order,
+            order=locked,
             account=order.account,
             symbol=order.symbol,
             side=order.side,
@@ -74,13 +78,11 @@ async def _book(order: Order, instrument: Any, report: FillReport) -> tuple[Fill
             liquidity=report.liquidity,
             strategy_id=order.strategy_id,
             ts=report.ts,
+            realized_pnl=effect.realized_pnl,
             using_db=conn,
         )
-        locked = await Order.filter(id=order.id).select_for_update().using_db(conn).get()
         released = await _book_order(locked, report, conn)
-        effect = await _book_position(locked, instrument, fill, report, conn)
-        fill.realized_pnl = effect.realized_pnl
-        await fill.save(update_fields=["realized_pnl"], using_db=conn)
+        await _book_position(locked, position, before, effect, fill, conn)
         await _book_cash(locked, instrument, fill, effect.cash_delta, conn, released)
     return fill, locked
 
@@ -126,15 +128,27 @@ async def _locked_position(order: Order, instrument: Any, conn: Any) -> Position
     )
 
 
-async def _book_position(
-    order: Order, instrument: Any, fill: Fill, report: FillReport, conn: Any
-) -> ledger.FillEffect:
+async def _position_effect(
+    order: Order, instrument: Any, report: FillReport, conn: Any
+) -> tuple[Position, ledger.PositionState, ledger.FillEffect]:
+    """The order's position row (locked), as it is, and what the fill does to it."""
     position = await _locked_position(order, instrument, conn)
     before = ledger.PositionState(Decimal(position.quantity), Decimal(position.avg_price))
     effect = ledger.apply_fill(
         before, order.side, report.quantity, report.price, report.fee, instrument.kind
     )
-    now = report.ts
+    return position, before, effect
+
+
+async def _book_position(
+    order: Order,
+    position: Position,
+    before: ledger.PositionState,
+    effect: ledger.FillEffect,
+    fill: Fill,
+    conn: Any,
+) -> None:
+    now = fill.ts
     if effect.closed_quantity > 0 and before.quantity != 0:
         await _record_trade(order, position, before, effect, fill, conn)
     after = effect.position.quantity
@@ -147,9 +161,8 @@ async def _book_position(
     position.avg_price = effect.position.avg_price
     position.leverage = Decimal(order.leverage)
     position.realized_pnl = Decimal(position.realized_pnl) + effect.realized_pnl
-    position.fees = Decimal(position.fees) + report.fee
+    position.fees = Decimal(position.fees) + Decimal(fill.fee)
     await position.save(using_db=conn)
-    return effect
 
 
 async def _record_trade(
