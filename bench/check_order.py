@@ -162,7 +162,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         api_key_secret=SecretStr(secrets.token_urlsafe(48)),
     )
     app = create_app(settings)
-    async with app.test_app():
+    test_app = app.test_app()
+    test_app.startup_timeout = 600  # type: ignore[attr-defined]  # migrations on a busy machine
+    async with test_app:
         for symbol, sector in (("AAPL", "technology"), ("BTC-USD", "crypto")):
             await InstrumentRecord.create(
                 symbol=symbol,
