@@ -46,7 +46,8 @@ async def worker(
     kwargs = build_worker_settings(
         quarkbot_settings, plugins=quarkbot_plugins, redis_url=quarkbot_settings.redis_url
     )
-    kwargs.update(handle_signals=False, poll_delay=5.0)
+    # no cron jobs: nothing but what is tested may wake it
+    kwargs.update(handle_signals=False, poll_delay=5.0, cron_jobs=[])
     started = WakingWorker(**kwargs)
     started.main_task = asyncio.create_task(started.main())
     try:
