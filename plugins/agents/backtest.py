@@ -131,7 +131,7 @@ async def run(backtest: Any, progress: Any) -> dict[str, Any]:
             for ts, o, h, lo, c, v in rows]  # fmt: skip
     result = await simulate(
         agent, params, symbol, timeframe, timeframe_delta(timeframe), bars,
-        float(backtest.initial_capital), backtest.fees, progress, regime_reader(symbol),
+        float(backtest.initial_capital), backtest.fees, progress, regime_reader(symbol, timeframe),
     )  # fmt: skip
     result["metrics"] |= {
         "backend": saved["backend"],

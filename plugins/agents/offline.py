@@ -80,9 +80,7 @@ class RiskParams(BaseModel):
     max_drawdown: float = Field(0.15, gt=0, lt=1)
     trend_period: int = Field(20, ge=2, le=500)
     max_volatility: float = Field(0.05, gt=0, le=1, description="Stdev of bar returns.")
-    risk_off_regimes: list[str] = Field(
-        default_factory=lambda: ["bear", "crisis", "high_volatility"]
-    )
+    risk_off_regimes: list[str] = Field(default_factory=lambda: ["bear", "high_vol", "crisis"])
 
 
 def _risk_off(ctx: Context, p: RiskParams, regime: str | None, vol: float) -> str | None:

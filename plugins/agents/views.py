@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from quarkbot.types import timeframe_delta
-from quarkbot_plugins.agents.contract import BarView, Context, PortfolioView
+from quarkbot_plugins.agents.contract import BarView, Context, LookAhead, PortfolioView
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.trading import api as trading
 
@@ -26,8 +26,10 @@ def bar_view(bar: Any) -> BarView:
     )
 
 
-def regime_reader(symbol: str) -> Any:
-    """``async (as_of) -> label`` through the regime plugin's api, or None without it."""
+def regime_reader(symbol: str, timeframe: str) -> Any:
+    """``async (as_of) -> label`` through ``quarkbot_plugins.regime.api.regime_as_of(symbol,
+    timeframe, as_of)`` (a reading with ``regime`` and ``ts``, or None), when the regime plugin
+    offers it; None otherwise. A reading stamped after ``as_of`` is refused (LookAhead)."""
     try:
         regime = importlib.import_module("quarkbot_plugins.regime.api")
     except ImportError:
@@ -37,8 +39,13 @@ def regime_reader(symbol: str) -> Any:
         return None
 
     async def reading(as_of: datetime) -> str | None:
-        found = await read(symbol, as_of)
-        return None if found is None else str(getattr(found, "label", found))
+        found = await read(symbol, timeframe, as_of)
+        if found is None:
+            return None
+        stamped = getattr(found, "ts", None)
+        if stamped is not None and stamped > as_of:
+            raise LookAhead(f"look-ahead refused: regime at {stamped.isoformat()} is after as_of")
+        return str(getattr(found, "regime", found))
 
     return reading
 
@@ -71,5 +78,5 @@ async def live_context(symbol: str, timeframe: str, as_of: datetime, history: in
         [bar.ts for bar in series],
         await portfolio_view(symbol),
         (quote.ts, quote.last) if quote is not None and quote.ts <= as_of else None,
-        regime_reader(symbol),
+        regime_reader(symbol, timeframe),
     )

@@ -151,3 +151,27 @@ async def test_roles_and_instance_crud(
     assert (await client.get(url, headers=viewer)).status_code == 404  # not the viewer's
     assert (await client.delete(url, headers=trader)).status_code == 204
     assert (await client.get(url, headers=trader)).status_code == 404
+
+
+async def test_risk_aware_reads_the_regime_through_the_context() -> None:
+    from decimal import Decimal
+
+    from quarkbot_plugins.agents.api import BarView, PortfolioView
+    from quarkbot_plugins.agents.offline import RiskParams, risk_aware
+
+    start, step = datetime(2024, 1, 1, tzinfo=UTC), timedelta(days=1)
+    bars = [BarView(start + i * step, 100, 101, 99, 100 + i * 0.1, 10) for i in range(40)]
+    held = PortfolioView(Decimal(1), Decimal(100), Decimal(0), Decimal(103), Decimal(103))
+    seen: list[datetime] = []
+
+    async def bear(as_of: datetime) -> str:
+        seen.append(as_of)
+        return "BEAR"
+
+    as_of = start + 30 * step
+    ctx = Context("X", "1d", as_of, step, bars, [b.ts for b in bars], held, regime=bear)
+    said = await risk_aware(ctx, RiskParams())
+    assert said.action == "SELL" and "regime 'BEAR' is risk-off" in said.reasoning
+    assert seen == [as_of]
+    calm = Context("X", "1d", as_of, step, bars, [b.ts for b in bars], PortfolioView())
+    assert (await risk_aware(calm, RiskParams())).action == "BUY"  # uptrend, no regime
