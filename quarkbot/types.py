@@ -24,6 +24,7 @@ from pydantic import (
     Strict,
     WithJsonSchema,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 # Columns that hold money and quantities: 30 digits, 12 after the point.
 MAX_DIGITS = 30
@@ -141,6 +142,11 @@ JsonBool = Annotated[bool, Strict()]
 #: An integer in a JSON body: a JSON integer (``3``), never ``3.5``, ``"3"`` or ``true``. Query
 #: strings keep plain ``int``.
 JsonInt = Annotated[int, Strict()]
+
+
+#: ``field: X | NotNull = None`` in a PATCH model: the field may be left out, and ``null`` (which
+#: a validator refuses) is not offered in the schema.
+NotNull = SkipJsonSchema[None]
 
 
 # times ------------------------------------------------------------------------------------------

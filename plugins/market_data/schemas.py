@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from quarkbot.pagination import Lookup, PageQuery
 from quarkbot.types import (
@@ -21,6 +20,7 @@ from quarkbot.types import (
     JsonInt,
     Money,
     NonNegativeDecimal,
+    NotNull,
     PositiveDecimal,
     Symbol,
     Timeframe,
@@ -34,11 +34,6 @@ MAX_FEED_SYMBOLS = 100
 
 Kind = Literal["spot", "perpetual"]
 FeedAction = Literal["start", "stop"]
-
-
-#: ``X | NotNull = None``: the field may be left out, and null (refused by a validator) is not
-#: in the schema.
-NotNull = SkipJsonSchema[None]
 
 
 def _not_null(value: Any) -> Any:

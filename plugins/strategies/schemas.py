@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_valida
 from pydantic_core import PydanticCustomError
 
 from quarkbot.pagination import Lookup, Page, PageQuery
-from quarkbot.types import JsonBool, Money, Timeframe, UtcDatetime, format_decimal
+from quarkbot.types import JsonBool, Money, NotNull, Timeframe, UtcDatetime, format_decimal
 from quarkbot_plugins.strategies.types import StrategyType
 
 # at most 1e15 (a little more than an order's 1e12: the order pipeline refuses the excess)
@@ -73,15 +73,15 @@ class StrategyPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    type: str | None = Field(None, min_length=1, max_length=64)
-    description: str | None = Field(None, max_length=2000)
-    parameters: dict[str, Any] | None = None
-    symbols: Symbols | None = None
+    name: Name | NotNull = None
+    type: Annotated[str, Field(min_length=1, max_length=64)] | NotNull = None
+    description: Annotated[str, Field(max_length=2000)] | NotNull = None
+    parameters: dict[str, Any] | NotNull = None
+    symbols: Symbols | NotNull = None
     timeframe: Timeframe | None = Field(None, description="null: the type's timeframe.")
-    is_active: JsonBool | None = None
-    auto_trade: JsonBool | None = None
-    trade_quantity: Quantity | None = None
+    is_active: JsonBool | NotNull = None
+    auto_trade: JsonBool | NotNull = None
+    trade_quantity: Quantity | NotNull = None
 
     @field_validator(*NOT_NULL, mode="before")
     @classmethod
