@@ -14,7 +14,7 @@ import contextvars
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from quart import Response, current_app, g, request
 
@@ -57,7 +57,7 @@ def _scope(method: str, path: str, query: dict[str, Any] | None, body: bytes, ki
     return {
         **request.scope,
         "method": method,
-        "path": path,
+        "path": unquote(path),  # ASGI: decoded; ``raw_path`` as sent
         "raw_path": path.encode(),
         "query_string": urlencode(params, doseq=True).encode(),
         "headers": headers,
