@@ -20,6 +20,20 @@ INSTRUMENTS = [
 ]
 
 
+async def first_message(ws: Any, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first JSON message on ``ws`` that ``wanted`` accepts, within 60 seconds."""
+    import asyncio
+    import json
+
+    async def read() -> dict[str, Any]:
+        while True:
+            message: dict[str, Any] = json.loads(await ws.recv())
+            if wanted(message):
+                return message
+
+    return await asyncio.wait_for(read(), 60)
+
+
 def poll(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

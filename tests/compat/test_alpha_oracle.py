@@ -12,7 +12,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from .helpers import Site, has_fields, history_market, site
+from .helpers import Site, first_message, has_fields, history_market, site
 
 pytestmark = pytest.mark.e2e
 
@@ -154,13 +154,7 @@ def test_ws_sends_channel_and_data_only(ao: Site) -> None:
             order = {**SPOT, "client_order_id": "ao-ws-1", "quantity": "0.1"}
             placed = await asyncio.to_thread(ao.trader.post, "/api/v1/orders", order)
             assert placed.status_code == 201, placed.text
-            return await asyncio.wait_for(first_fill(ws), 60)
-
-    async def first_fill(ws: Any) -> dict[str, Any]:
-        while True:
-            message: dict[str, Any] = json.loads(await ws.recv())
-            if message.get("channel") == "execution:fills":
-                return message
+            return await first_message(ws, lambda m: m.get("channel") == "execution:fills")
 
     message = asyncio.run(scenario())
     assert set(message) == {"channel", "data"}

@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 
 from quarkbot.testing import TEST_PASSWORD
 
-from .helpers import Client, Site, has_fields, history_market, site
+from .helpers import Client, Site, first_message, has_fields, history_market, site
 
 pytestmark = pytest.mark.e2e
 AP = "/alphapulse"
@@ -181,13 +181,7 @@ def test_trades_channel_sends_new_trade(ap: Site) -> None:
             order = {**BUY, "client_order_id": "ap-ws-1", "quantity": "0.01"}
             placed = await asyncio.to_thread(ap.trader.post, "/api/v1/orders", order)
             assert placed.status_code == 201, placed.text
-            return await asyncio.wait_for(first_of(ws, "new_trade"), 60)
-
-    async def first_of(ws: Any, kind: str) -> dict[str, Any]:
-        while True:
-            message: dict[str, Any] = json.loads(await ws.recv())
-            if message.get("type") == kind:
-                return message
+            return await first_message(ws, lambda m: m.get("type") == "new_trade")
 
     message = asyncio.run(scenario())
     has_fields(message, NEW_TRADE)

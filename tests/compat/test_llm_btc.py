@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from .helpers import Site, has_fields, history_market, poll, site
+from .helpers import Site, first_message, has_fields, history_market, poll, site
 
 pytestmark = pytest.mark.e2e
 
@@ -70,13 +70,7 @@ def test_ws_trade_messages(lb: Site) -> None:
             await asyncio.sleep(1.0)
             placed = await asyncio.to_thread(lb.trader.post, "/api/v1/orders", BUY)
             assert placed.status_code == 201, placed.text
-            return await asyncio.wait_for(first_trade(ws), 60)
-
-    async def first_trade(ws: Any) -> dict[str, Any]:
-        while True:
-            message: dict[str, Any] = json.loads(await ws.recv())
-            if message.get("type") == "trade":
-                return message
+            return await first_message(ws, lambda m: m.get("type") == "trade")
 
     message = asyncio.run(scenario())
     has_fields(message, TRADE_MESSAGE)
