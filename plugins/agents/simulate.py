@@ -29,6 +29,7 @@ class Book:
     peak: float = 0.0
     entry: float = 0.0
     round_trips: list[float] = field(default_factory=list)
+    trades: list[dict[str, Any]] = field(default_factory=list)
 
     def value(self, price: float) -> float:
         return self.cash + self.quantity * price
@@ -60,6 +61,27 @@ def _trade(book: Book, action: str, price: float, fees: float) -> float:
     return 0.0
 
 
+def _record(book: Book, symbol: str, when: str, price: float, said: Any, fees: float) -> None:
+    """The trades in the backtests plugin's shape (one per round trip: entry and exit), each
+    with the agents' ``action``, ``reasoning`` and ``confidence`` (of the entry; the exit's as
+    ``exit_reasoning`` and ``exit_confidence``)."""
+    p = said.proposal
+    if p.action == "BUY":
+        book.trades.append({
+            "symbol": symbol, "action": "BUY", "entry_time": when, "entry_price": price,
+            "exit_time": None, "exit_price": None, "size": book.quantity, "pnl": 0.0,
+            "return_pct": 0.0, "status": "open", "reasoning": p.reasoning,
+            "confidence": p.confidence, "fees": book.quantity * price * fees,
+        })  # fmt: skip
+        return
+    trade = book.trades[-1]
+    pnl = trade["size"] * price * (1 - fees) - trade["size"] * trade["entry_price"]
+    trade.update(exit_time=when, exit_price=price, status="closed", exit_reasoning=p.reasoning,
+                 exit_confidence=p.confidence, pnl=pnl - trade["fees"],
+                 return_pct=book.round_trips[-1] * 100)  # fmt: skip
+    trade["fees"] += trade["size"] * price * fees
+
+
 async def simulate(
     agent: AgentType,
     params: BaseModel,
@@ -76,7 +98,6 @@ async def simulate(
     times = [bar.ts for bar in bars]
     book = Book(cash=capital, peak=capital)
     equity: list[dict[str, Any]] = []
-    trades: list[dict[str, Any]] = []
     counts = {"BUY": 0, "SELL": 0, "HOLD": 0}
     usage = {"llm_calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
     every = max(1, len(bars) // 20)
@@ -87,38 +108,33 @@ async def simulate(
         _count(usage, said.usage)
         proposal = said.proposal
         counts[proposal.action] += 1
-        quantity = _trade(book, proposal.action, bar.close, fees)
-        if quantity:
-            trades.append(
-                {
-                    "timestamp": ctx.as_of.isoformat(),
-                    "bar": bar.ts.isoformat(),
-                    "asset": symbol,
-                    "action": proposal.action,
-                    "price": bar.close,
-                    "quantity": quantity,
-                    "value": quantity * bar.close,
-                    "confidence": proposal.confidence,
-                    "reasoning": proposal.reasoning,
-                }
-            )
+        if _trade(book, proposal.action, bar.close, fees):
+            _record(book, symbol, ctx.as_of.isoformat(), bar.close, said, fees)
         equity.append(
             {
-                "timestamp": ctx.as_of.isoformat(),
-                "portfolio_value": book.value(bar.close),
+                "ts": ctx.as_of.isoformat(),
+                "value": book.value(bar.close),
                 "benchmark_price": bar.close,
-                "btc_price": bar.close,
             }
         )
         if progress is not None and (index + 1) % every == 0:
             await progress(index + 1, len(bars))
     return {
         "equity": equity,
-        "trades": trades,
+        "trades": _marked(book, bars[-1].close if bars else 0.0),
         "decisions": counts,
         "usage": usage,
         "metrics": metrics(equity, book, capital, step),
     }
+
+
+def _marked(book: Book, last: float) -> list[dict[str, Any]]:
+    """The trades, an open one marked at the last close."""
+    if book.trades and book.trades[-1]["status"] == "open":
+        trade = book.trades[-1]
+        trade["pnl"] = trade["size"] * (last - trade["entry_price"]) - trade["fees"]
+        trade["return_pct"] = (last / trade["entry_price"] - 1) * 100
+    return book.trades
 
 
 def _count(total: dict[str, Any], one: dict[str, Any]) -> None:
@@ -136,7 +152,7 @@ def metrics(
 ) -> dict[str, Any]:
     """Return, Sharpe (per-bar returns, annualised over 365 days), max drawdown, win rate of
     closed round trips, alpha vs holding the symbol."""
-    values = [p["portfolio_value"] for p in equity] or [capital]
+    values = [p["value"] for p in equity] or [capital]
     final = values[-1]
     total = (final / capital - 1) * 100
     prices = [p["benchmark_price"] for p in equity]

@@ -6,13 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 BACKTESTS = "/api/v1/backtests"
 RANGE = {"start": "2004-08-01T00:00:00Z", "end": "2013-04-01T00:00:00Z"}
 # the LLM-BTC dashboard seed: GET /api/backtests summaries and the detail's parts
 SEED_SUMMARY = ("id", "initial_capital", "final_value", "total_return_pct", "total_trades")
 SEED_METRICS = ("sharpe_ratio", "max_drawdown_pct", "win_rate", "alpha_pct", "backend")
 SEED_EQUITY = ("timestamp", "portfolio_value", "btc_price")
-SEED_TRADE = ("action", "price", "reasoning", "confidence", "asset")
+SEED_TRADE = ("id", "timestamp", "asset", "action", "price", "reasoning", "confidence")
+NATIVE_TRADE = ("symbol", "action", "entry_time", "entry_price", "exit_time", "exit_price",
+                "size", "pnl", "status", "reasoning", "confidence")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _llm_btc_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the LLM-BTC dashboard's own paths (/api/backtests...), served by the compat plugin
+    monkeypatch.setenv("QUARKBOT_COMPAT_PROFILES", "llm_btc")
 
 
 async def run_backtest(
@@ -58,16 +68,30 @@ async def test_committee_backtest_on_goog(
     assert sum(metrics["decisions"].values()) == bars
     assert metrics["before_knowledge_cutoff"] is False
     assert len(first["equity"]) == bars
-    assert all(set(SEED_EQUITY) <= set(point) for point in first["equity"])
+    assert all({"ts", "value", "benchmark_price"} <= set(p) for p in first["equity"])
     trades = first["trades"]
     assert first["total_trades"] == len(trades) > 4
     for trade in trades:
-        assert set(SEED_TRADE) <= set(trade)
-        assert trade["action"] in ("BUY", "SELL") and 0 <= trade["confidence"] <= 100
+        assert set(NATIVE_TRADE) <= set(trade)
+        assert trade["action"] == "BUY" and 0 <= trade["confidence"] <= 100
         assert trade["reasoning"].startswith("committee score")
+        if trade["status"] == "closed":
+            assert trade["exit_reasoning"].startswith("committee score")
+            assert 0 <= trade["exit_confidence"] <= 100
     value = float(first["final_value"])
-    assert value == first["equity"][-1]["portfolio_value"]
+    assert value == first["equity"][-1]["value"]
     assert first["total_return_pct"] == (value / 10000 - 1) * 100
+    report = await client.get(f"{BACKTESTS}/{first['id']}/report", headers=trader)
+    assert report.status_code == 200 and b"plotly" in await report.get_data()
+
+    # the seed's own shapes, through its paths
+    listed = await (await client.get("/api/backtests", headers=trader)).get_json()
+    assert {"start_date", "end_date", "backend", *SEED_SUMMARY} <= set(listed[0])
+    seed = await (await client.get(f"/api/backtests/{first['id']}", headers=trader)).get_json()
+    assert all(set(SEED_EQUITY) <= set(p) for p in seed["equity_curve"])
+    assert all(set(SEED_TRADE) <= set(t) for t in seed["trades"])
+    assert all(t["reasoning"] and t["confidence"] is not None for t in seed["trades"])
+    assert {"sharpe_ratio", "max_drawdown", "win_rate", "alpha_vs_hold"} <= set(seed["metrics"])
 
     again = await run_backtest(client, trader, run_worker, sockets)
     assert again["trades"] == trades and again["metrics"] == metrics
