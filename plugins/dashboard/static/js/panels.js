@@ -35,7 +35,12 @@ export async function mountPanels(page, live) {
 
 async function draw(panel, body, rowActions) {
   let data;
-  try { data = await api(panel.source); } catch (error) { body.replaceChildren(el("p", { class: "error" }, error.message)); return; }
+  try { data = await api(panel.source); } catch (error) {
+    // 404/422: nothing to show yet (the API says why); anything else is an error
+    const empty = error.status === 404 || error.status === 422;
+    body.replaceChildren(el("p", { class: empty ? "muted" : "error" }, error.message));
+    return;
+  }
   if (panel.kind === "badge") {
     const value = data[panel.columns[0]];
     body.replaceChildren(el("span", { class: `pill pill-${String(value).toLowerCase()}` }, value));

@@ -31,13 +31,22 @@ start(async (live) => {
   };
   // a burst of fills changes the portfolio many times: redraw at most once a second
   const soon = () => { if (!timer) timer = setTimeout(() => { timer = null; refresh(); }, 1000); };
-  live.on("portfolio", soon, refresh);
-  await Promise.all([refresh(), fills.load(), orders.load(), health()]);
+  live.on("portfolio", () => { soon(); }, refresh);
+  let summaryTimer = null;
+  live.on("execution:orders", () => { if (!summaryTimer) summaryTimer = setTimeout(() => { summaryTimer = null; summary(); }, 2000); });
+  await Promise.all([refresh(), fills.load(), orders.load(), health(), summary()]);
   setInterval(health, 15000);
 });
 
 function points(items) {
   return items.map((row) => ({ time: seconds(row.ts), value: Number(row.total_equity) }));
+}
+
+async function summary() {
+  const today = new Date().toISOString().slice(0, 10);
+  const result = await api(`/api/v1/trading/summary?start=${today}T00:00:00Z`);
+  const rows = [["Orders", result.orders_total], ["Filled", result.orders?.FILLED], ["Rejected", result.orders?.REJECTED], ["Fills", result.fills], ["Fees", fmt(result.fees)], ["Realized PnL", fmt(result.realized_pnl)]];
+  $("#summary").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v ?? "–")]));
 }
 
 async function health() {
