@@ -8,6 +8,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
+from quarkbot.openapi import no_content
 from quarkbot.pagination import PageQuery, filtered, get_or_404, paginate
 from quarkbot_plugins.alerts import lifecycle, notifiers, service
 from quarkbot_plugins.alerts.models import Alert, AlertRule, NotifierTarget
@@ -104,6 +105,7 @@ async def replace_rule(rule_id: int, data: RuleIn) -> RuleOut:
 @alerts_bp.delete("/rules/<int:rule_id>")
 @requires("admin")
 @tag(["alerts"])
+@no_content
 async def delete_rule(rule_id: int) -> tuple[str, int]:
     """Delete a rule (its alerts stay)."""
     await service.delete_rule(rule_id)
@@ -148,6 +150,7 @@ async def create_target(data: TargetIn) -> tuple[TargetOut, int]:
 @alerts_bp.delete("/targets/<int:target_id>")
 @requires("admin")
 @tag(["alerts"])
+@no_content
 async def delete_target(target_id: int) -> tuple[str, int]:
     """Delete a notifier target (its pending deliveries are dropped)."""
     await service.delete_target(target_id)

@@ -17,6 +17,7 @@ from quart_schema import (
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
+from quarkbot.openapi import no_content
 from quarkbot.pagination import paginate
 from quarkbot_plugins.market_data import service
 from quarkbot_plugins.market_data.schemas import (
@@ -99,6 +100,7 @@ async def update_instrument(symbol: str, data: InstrumentPatch) -> InstrumentOut
 @blueprint.delete("/instruments/<symbol>")
 @requires("admin")
 @tag(INSTRUMENTS)
+@no_content
 @validate_response(ErrorBody, 404)
 @validate_response(ErrorBody, 409)
 async def delete_instrument(symbol: str) -> tuple[str, int]:
