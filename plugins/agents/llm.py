@@ -47,18 +47,6 @@ class LlmParams(BaseModel):
     timeout_seconds: float | None = Field(None, gt=0, le=600)
 
 
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    action: str = Field(pattern="^(BUY|SELL|HOLD)$")
-    confidence: int = Field(ge=0, le=100)
-    reasoning: str = Field(min_length=1, max_length=8_000)
-    size: Decimal | None = Field(None, gt=0)
-    stop_loss: Decimal | None = Field(None, gt=0)
-    take_profit: Decimal | None = Field(None, gt=0)
-    horizon: str | None = Field(None, max_length=32)
-
-
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -87,8 +75,11 @@ def parse(symbol: str, content: str) -> Proposal:
     found = re.search(r"\{.*\}", content, re.DOTALL)
     if found is None:
         raise ValueError("no JSON object in the answer")
-    answer = Answer.model_validate(json.loads(found.group(0)))
-    return Proposal(symbol=symbol, **answer.model_dump())
+    answer = json.loads(found.group(0))
+    if not isinstance(answer, dict):
+        raise ValueError("the answer is not a JSON object")
+    known = {k: v for k, v in answer.items() if k in Proposal.model_fields and k != "symbol"}
+    return Proposal.model_validate({**known, "symbol": symbol})
 
 
 async def propose(ctx: Context, p: LlmParams) -> Proposal:
