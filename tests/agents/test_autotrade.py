@@ -102,3 +102,23 @@ async def test_one_order_per_decision_and_the_kill_switch(
     newest = decisions[0]
     assert newest["action"] == "BUY" and newest["deny_code"] == "KILL_SWITCH_ACTIVE"
     assert newest["order_id"] is None and newest["order_status"] == "denied"
+
+
+async def test_the_instance_budget_bounds_its_orders(
+    client: Any, import_bars: Any, admin: dict[str, str], trader: dict[str, str], run_worker: Any
+) -> None:
+    await import_bars("GOOG", rows=300)
+    await market.set_quote("GOOG", "100", "100.1", "100.05")
+    body = {"name": "poor", "agent_type": "always_buy", "symbols": ["GOOG"], "auto_trade": True}
+    created = await client.post("/api/v1/agents/instances", json=body, headers=trader)
+    instance = await created.get_json()
+    sid = instance["strategy_id"]
+    budget = await client.put(f"/api/v1/budget/{sid}/USD", json={"allocated": "50"}, headers=admin)
+    assert budget.status_code in (200, 201), await budget.get_data(as_text=True)
+    shown = await client.get(f"/api/v1/agents/instances/{instance['id']}", headers=trader)
+    assert (await shown.get_json())["budget_available"] == "50"
+    await cron(client, admin, run_worker)
+    decisions, orders = await state(client, trader, sid)
+    assert len(decisions) == 1 and orders == []
+    assert decisions[0]["deny_code"] == "BUDGET_EXCEEDED"
+    assert decisions[0]["order_status"] == "denied"
