@@ -146,7 +146,8 @@ async def _converse(
     provider = await AgentProvider.get_or_none(name=p.provider)
     if provider is None:
         raise ssrf.Refused(f"unknown provider {p.provider!r}")
-    ssrf.check_url(provider.base_url, settings.allowlist)
+    # DNS is blocking: resolve off the event loop
+    await asyncio.to_thread(ssrf.check_url, provider.base_url, settings.allowlist)
     for attempt in range(2):
         content = await _call(provider, p, settings, chat, outcome)
         if content is None:
@@ -175,9 +176,11 @@ async def _call(
     openai = await asyncio.to_thread(importlib.import_module, "openai")
 
     timeout = p.timeout_seconds or settings.timeout_seconds
+    # no redirects: a public provider must not bounce a call to an address the guard refuses
+    http = openai.DefaultAsyncHttpxClient(follow_redirects=False, timeout=timeout)
     client = openai.AsyncOpenAI(
         base_url=provider.base_url, api_key=provider.api_key or "none", timeout=timeout,
-        max_retries=0,
+        max_retries=0, http_client=http,
     )  # fmt: skip
     outcome["calls"] += 1
     try:

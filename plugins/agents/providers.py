@@ -3,6 +3,7 @@ passes the SSRF guard when saved (and again before every call)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from quarkbot.errors import Conflict, Invalid, problem
@@ -26,15 +27,16 @@ def out(row: AgentProvider) -> ProviderOut:
     )
 
 
-def checked_url(url: str) -> str:
+async def checked_url(url: str) -> str:
     try:
-        return ssrf.check_url(url, settings_of(AgentsSettings).allowlist)
+        allowlist = settings_of(AgentsSettings).allowlist
+        return await asyncio.to_thread(ssrf.check_url, url, allowlist)  # DNS is blocking
     except ssrf.Refused as exc:
         raise Invalid([problem(["body", "base_url"], str(exc), "ssrf_refused")]) from exc
 
 
 async def save(data: ProviderIn, actor: str, provider_id: int | None = None) -> AgentProvider:
-    fields: dict[str, Any] = data.model_dump() | {"base_url": checked_url(data.base_url)}
+    fields: dict[str, Any] = data.model_dump() | {"base_url": await checked_url(data.base_url)}
     if provider_id is None:
         if await AgentProvider.exists(name=data.name):
             raise Conflict(f"provider {data.name!r} exists", code="PROVIDER_EXISTS")

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from tortoise.exceptions import IntegrityError
 
 from quarkbot import events
 from quarkbot.auth import Identity
@@ -179,9 +180,13 @@ async def run_instances(actor: str = "agents:cron") -> dict[str, int]:
             uid = f"i{row.id}-{symbol}-{int(as_of.timestamp())}"
             decision = await AgentDecision.get_or_none(uid=uid)
             if decision is None:
-                decision = await decide(agent, params, symbol, row.timeframe, as_of, actor,
-                                        row.id, uid)  # fmt: skip
-                counts["decisions"] += 1
+                try:
+                    decision = await decide(agent, params, symbol, row.timeframe, as_of, actor,
+                                            row.id, uid)  # fmt: skip
+                except IntegrityError:  # another run decided on this bar at the same time
+                    decision = await AgentDecision.get(uid=uid)
+                else:
+                    counts["decisions"] += 1
             if row.auto_trade and decision.action != "HOLD":
                 counts["orders"] += await trade(row, decision)
     return counts
