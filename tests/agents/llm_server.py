@@ -5,6 +5,7 @@ model name (run as a process by the tests: ``python llm_server.py PORT``).
 - ``retry``: a malformed answer, then (asked again with the problem) a valid one
 - ``garbage``: a malformed answer every time
 - ``slow``: a valid proposal after 3 s (longer than the test's timeout)
+- ``redirect``: a 307 to ``/followed`` (a client that follows it is counted there)
 ``GET /calls`` answers the completions served so far, by model.
 """
 
@@ -49,7 +50,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         model, messages = body["model"], body["messages"]
-        CALLS[model] += 1
+        CALLS["followed" if self.path == "/followed" else model] += 1
+        if model == "redirect" and self.path != "/followed":
+            self.send_response(307)
+            self.send_header("Location", "/followed")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         content = answer(model, messages)
         prompt = sum(len(m["content"]) for m in messages) // 4
         self._send(

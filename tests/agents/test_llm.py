@@ -117,6 +117,26 @@ async def test_llm_agent_retry_hold_tokens_and_replay(
         assert float(decision["cost"]) == 0
 
 
+async def test_redirects_are_not_followed(
+    client: Any, import_bars: Any, admin: dict[str, str], trader: dict[str, str],
+    run_worker: Any, llm_server: str,
+) -> None:  # fmt: skip
+    await import_bars("GOOG", rows=100)
+    body = {"name": "local", "base_url": f"{llm_server}/v1"}
+    assert (await client.post(PROVIDERS, json=body, headers=admin)).status_code == 201
+    before = calls(llm_server)
+    analyze = {"agent": "llm", "symbol": "GOOG", "as_of": AS_OF,
+               "parameters": {"provider": "local", "model": "redirect"}}  # fmt: skip
+    queued = await (await client.post(ANALYZE, json=analyze, headers=trader)).get_json()
+    await run_worker()
+    found = await client.get(f"/api/v1/agents/decisions/{queued['decision_uid']}", headers=trader)
+    decision = await found.get_json()
+    assert decision["action"] == "HOLD" and "provider error" in decision["reasoning"]
+    after = calls(llm_server)
+    assert after.get("redirect", 0) - before.get("redirect", 0) == 1
+    assert after.get("followed", 0) == before.get("followed", 0)
+
+
 async def test_providers_ssrf_and_keys(client: Any, admin: dict[str, str], trader: dict[str, str]):
     refused = [
         "http://169.254.169.254/latest",
