@@ -70,7 +70,9 @@ async def history(
     rows = await pair.filter(ts__gte=start, ts__lt=end).order_by("ts")
     rows = ([before] if before is not None else []) + list(rows)
     after = await pair.filter(ts__gte=end).order_by("ts").first()
-    ends = [r.ts for r in rows[1:]] + [after.ts if after is not None else None]
+    # the last segment ends at the next transition; with no segment there is nothing to end
+    last_end = [after.ts if after is not None else None] if rows else []
+    ends = [r.ts for r in rows[1:]] + last_end
     return {
         "symbol": symbol,
         "timeframe": timeframe,
