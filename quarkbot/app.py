@@ -49,7 +49,7 @@ log = logging.getLogger("quarkbot")
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: Endpoints served without authentication besides the routes marked ``@public``.
-PUBLIC_ENDPOINTS = frozenset({"static", "openapi", "swagger_ui", "redoc_ui"})
+PUBLIC_ENDPOINTS = frozenset({"static", "openapi"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 API_DESCRIPTION = """\
@@ -84,14 +84,11 @@ def create_app(
     app = Quart("quarkbot", static_folder=str(STATIC_DIR), static_url_path="/static")
     app.url_map.converters["int"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/docs/swagger-ui/swagger-ui-bundle.js"
-    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/docs/swagger-ui/swagger-ui.css"
-    app.config["QUART_SCHEMA_REDOC_JS_URL"] = "/static/docs/redoc/redoc.standalone.js"
     QuartSchema(
         app,
         openapi_path="/openapi.json" if settings.docs_enabled else None,
-        swagger_ui_path="/docs",
-        redoc_ui_path="/redoc",
+        swagger_ui_path=None,  # the pages are quarkbot.api_docs (doctype, favicon, CSP)
+        redoc_ui_path=None,
         scalar_ui_path=None,
         info={"title": "quarkbot", "version": __version__, "description": API_DESCRIPTION},
         security_schemes={
@@ -100,6 +97,10 @@ def create_app(
         },
         openapi_provider_class=QuarkbotOpenAPIProvider,
     )
+    if settings.docs_enabled:
+        from quarkbot.api_docs import docs_bp
+
+        app.register_blueprint(docs_bp)
     if settings.cors_origins:
         from quart_cors import cors
 
