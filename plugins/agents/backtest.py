@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from quarkbot.auth import Identity
 from quarkbot.errors import Invalid, problem
 from quarkbot.plugin_settings import settings_of
-from quarkbot.types import timeframe_delta
+from quarkbot.types import Id, timeframe_delta
 from quarkbot_plugins.agents import service
 from quarkbot_plugins.agents.contract import AgentType, BarView
 from quarkbot_plugins.agents.settings import AgentsSettings
@@ -36,7 +36,7 @@ class AgentTarget(BaseModel):
 
     type: str | None = Field(None, min_length=1, max_length=64)
     parameters: dict[str, Any] | None = None
-    instance_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    instance_id: Id | None = None
 
 
 def _at(*loc: Any, msg: str, kind: str = "value_error") -> Invalid:

@@ -6,10 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quarkbot.pagination import Lookup, PageQuery
-from quarkbot.types import Money, Quantity, Symbol, Timeframe, UtcDatetime
+from quarkbot.types import (
+    Id,
+    JsonBool,
+    Money,
+    NotNull,
+    Quantity,
+    Symbol,
+    Timeframe,
+    UtcDatetime,
+)
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 Schedule = Literal["on_bar", "manual"]
@@ -31,7 +40,7 @@ class AnalyzeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent: Name | None = None
-    instance_id: int | None = Field(None, ge=1)
+    instance_id: Id | None = None
     parameters: dict[str, Any] | None = None
     symbol: Symbol
     timeframe: Timeframe = "1d"
@@ -78,7 +87,7 @@ class DecisionPage(BaseModel):
 
 
 class DecisionQuery(PageQuery):
-    instance_id: int | None = Field(None, ge=1)
+    instance_id: Id | None = None
     agent: Annotated[str | None, Lookup("agent_type")] = None
     symbol: Symbol | None = None
     action: ActionName | None = None
@@ -101,23 +110,30 @@ class InstanceIn(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     symbols: list[Symbol] = Field(min_length=1, max_length=50)
     timeframe: Timeframe = "1d"
-    auto_trade: bool = False
+    auto_trade: JsonBool = False
     trade_quantity: Quantity = Decimal(1)
     schedule: Schedule = "on_bar"
-    active: bool = True
+    active: JsonBool = True
 
 
 class InstancePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    parameters: dict[str, Any] | None = None
-    symbols: list[Symbol] | None = Field(None, min_length=1, max_length=50)
-    timeframe: Timeframe | None = None
-    auto_trade: bool | None = None
-    trade_quantity: Quantity | None = None
-    schedule: Schedule | None = None
-    active: bool | None = None
+    name: str | NotNull = Field(None, min_length=1, max_length=200)
+    parameters: dict[str, Any] | NotNull = None
+    symbols: list[Symbol] | NotNull = Field(None, min_length=1, max_length=50)
+    timeframe: Timeframe | NotNull = None
+    auto_trade: JsonBool | NotNull = None
+    trade_quantity: Quantity | NotNull = None
+    schedule: Schedule | NotNull = None
+    active: JsonBool | NotNull = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> InstancePatch:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"null is not a value for {', '.join(sorted(nulls))}")
+        return self
 
 
 class InstanceOut(BaseModel):

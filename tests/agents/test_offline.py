@@ -145,6 +145,9 @@ async def test_roles_and_instance_crud(
     bad = await client.patch(url, json={"parameters": {"threshold": 2}}, headers=trader)
     assert bad.status_code == 422
     assert (await bad.get_json())["detail"][0]["loc"][:3] == ["body", "parameters", "threshold"]
+    for body in ({"name": None}, {"active": 0}, {"instance": 1}):
+        refused = await client.patch(url, json=body, headers=trader)
+        assert refused.status_code == 422, body
     patched = await client.patch(url, json={"active": False, "auto_trade": True}, headers=trader)
     assert (await patched.get_json())["active"] is False
     assert (await (await client.get(url, headers=trader)).get_json())["auto_trade"] is True
