@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from quart import (
     Blueprint,
     Response,
@@ -15,7 +16,7 @@ from quart import (
     request,
     send_from_directory,
 )
-from quart_schema import tag
+from quart_schema import tag, validate_response
 from werkzeug.exceptions import NotFound as HttpNotFound
 
 from quarkbot import audit
@@ -94,9 +95,20 @@ async def static(filename: str) -> Response:
     return response
 
 
+class PanelsOut(BaseModel):
+    items: list[dict[str, Any]]
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    rows: int
+    problem: str | None
+
+
 @api_bp.get("/panels")
 @requires("viewer")
 @tag(TAGS)
+@validate_response(PanelsOut)
 async def panels() -> dict[str, Any]:
     """The panels plugins contribute (hook ``register_dashboard_panels``), those the caller's
     role may see, optionally for one ``page``; actions above the caller's role are left out."""
@@ -112,6 +124,7 @@ async def panels() -> dict[str, Any]:
 @api_bp.get("/audit/verify")
 @requires("admin")
 @tag(TAGS)
+@validate_response(AuditVerifyOut)
 async def verify_audit() -> dict[str, Any]:
     """Check the audit log's hash chain (as ``quarkbot audit verify`` does)."""
     result = await audit.verify()
