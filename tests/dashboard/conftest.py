@@ -111,15 +111,17 @@ def open_session(browser: Browser, live: Live, username: str, password: str) -> 
     return Session(page, guard, dialogs, errors)
 
 
+# ``live`` before ``chromium_browser``: with PostgreSQL, module_deployment creates the database
+# with asyncio.run, which fails once Playwright's sync API runs its loop in this thread.
 @pytest.fixture(scope="module")
-def admin_session(chromium_browser: Browser, live: Live) -> Iterator[Session]:
+def admin_session(live: Live, chromium_browser: Browser) -> Iterator[Session]:
     session = open_session(chromium_browser, live, live.admin, live.password)
     yield session
     session.page.context.close()
 
 
 @pytest.fixture(scope="module")
-def viewer_session(chromium_browser: Browser, live: Live) -> Iterator[Session]:
+def viewer_session(live: Live, chromium_browser: Browser) -> Iterator[Session]:
     session = open_session(chromium_browser, live, live.user("viewer"), TEST_PASSWORD)
     yield session
     session.page.context.close()

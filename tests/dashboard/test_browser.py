@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from quarkbot.testing import wait_until
-from tests.dashboard.conftest import Live, Session, go
+from tests.dashboard.conftest import Live, Session, go, open_session
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.e2e
 
@@ -235,3 +235,27 @@ def _until(page: Page, expression: str, timeout: float = 30.0) -> Any:
     """Poll ``expression`` from outside the page until truthy (the page's policy forbids the
     in-page eval that ``wait_for_function`` uses)."""
     return wait_until(lambda: page.evaluate(expression), timeout)
+
+
+def test_toggles_audit_verification_and_logout(live: Live, chromium_browser: Browser) -> None:
+    # its own tab: logging out ends the session
+    session = open_session(chromium_browser, live, live.admin, live.password)
+    page = go(session, live, "strategies")
+    strategy = next(
+        s for s in live.api("GET", "/api/v1/strategies?limit=1000")["items"] if s["auto_trade"]
+    )
+    toggle = page.locator(f"#strategies input[aria-label='auto_trade {strategy['name']}']")
+    toggle.uncheck()
+    wait_until(lambda: not live.api("GET", f"/api/v1/strategies/{strategy['id']}")["auto_trade"])
+    toggle.check()
+    wait_until(lambda: live.api("GET", f"/api/v1/strategies/{strategy['id']}")["auto_trade"])
+    page = go(session, live, "system")
+    page.click("#audit-verify")
+    page.locator("#audit-result.pill-ok", has_text="chain intact").wait_for()
+    page.click("#logout")
+    page.wait_for_url("**/ui/login")
+    assert page.evaluate("sessionStorage.length") == 0
+    page.goto(f"{live.server.base_url}/ui/risk")
+    page.wait_for_url("**/ui/login")
+    _clean(session)
+    session.page.context.close()
