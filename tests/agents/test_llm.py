@@ -43,6 +43,8 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _llm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUARKBOT_AGENTS_ALLOWLIST", '["127.0.0.1/32"]')
     monkeypatch.setenv("QUARKBOT_AGENTS_PRICE_PER_1K_TOKENS", '{"good": "0.5"}')
+    monkeypatch.setenv("QUARKBOT_AGENTS_KNOWLEDGE_CUTOFFS", '{"good": "2024-01-01"}')
+    monkeypatch.setenv("QUARKBOT_AGENTS_MAX_COST_PER_BACKTEST", "100")
 
 
 def calls(server: str) -> dict[str, int]:
@@ -160,3 +162,48 @@ async def test_providers_ssrf_and_keys(client: Any, admin: dict[str, str], trade
     body["api_key"] = ""
     kept = await client.put(f"{PROVIDERS}/{created['id']}", json=body, headers=admin)
     assert (await kept.get_json())["has_api_key"] is True
+
+
+LLM_BACKTEST = {
+    "agent": {"type": "llm", "parameters": {"provider": "local", "model": "good"}},
+    "symbols": ["GOOG"],
+    "start": "2004-09-01T00:00:00Z",
+    "end": "2004-09-15T00:00:00Z",
+}
+
+
+async def llm_backtest(client: Any, trader: dict[str, str], run_worker: Any) -> dict[str, Any]:
+    body = LLM_BACKTEST
+    response = await client.post("/api/v1/backtests", json=body, headers=trader)
+    assert response.status_code == 202, await response.get_data(as_text=True)
+    backtest_id = (await response.get_json())["id"]
+    await run_worker()
+    found = await client.get(f"/api/v1/backtests/{backtest_id}", headers=trader)
+    return dict(await found.get_json())
+
+
+async def test_llm_backtest_flagged_and_replayed(
+    client: Any, import_bars: Any, admin: dict[str, str], trader: dict[str, str],
+    run_worker: Any, llm_server: str,
+) -> None:  # fmt: skip
+    await import_bars("GOOG", rows=100)
+    body = {"name": "local", "base_url": f"{llm_server}/v1"}
+    assert (await client.post(PROVIDERS, json=body, headers=admin)).status_code == 201
+    before = calls(llm_server).get("good", 0)
+    # 2 calls a bar at worst, (window x 20 + 300 + max_tokens) tokens a call, 0.5 per 1k
+    costly = {**LLM_BACKTEST, "end": "2005-02-01T00:00:00Z"}
+    refused = await client.post("/api/v1/backtests", json=costly, headers=trader)
+    assert refused.status_code == 422
+    assert "estimated cost" in (await refused.get_json())["detail"][0]["msg"]
+    first = await llm_backtest(client, trader, run_worker)
+    assert first["status"] == "complete", first["error"]
+    metrics, bars = first["metrics"], len(first["equity"])
+    assert bars == 9 and metrics["llm_calls"] == bars == calls(llm_server)["good"] - before
+    assert metrics["backend"] == "local" and metrics["prompt_tokens"] > 0
+    assert metrics["knowledge_cutoff"] == "2024-01-01" and metrics["before_knowledge_cutoff"]
+    assert first["trades"][0]["reasoning"] == "higher lows; volume rising"
+    at_server = calls(llm_server)
+    again = await llm_backtest(client, trader, run_worker)
+    assert calls(llm_server) == at_server  # the rerun asked nothing
+    assert again["metrics"]["llm_calls"] == 0 and again["metrics"]["cached"] == bars
+    assert again["trades"] == first["trades"] and again["equity"] == first["equity"]
