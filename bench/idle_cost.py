@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    _terminate_pid,
     cpu_seconds,
     descendants,
     find_descendant,
@@ -32,7 +33,7 @@ from _realtime import cpu_percent, fmt_pct
 
 from quarkbot.testing_processes import free_port, start_process, stop_process, wait_http
 
-SETTLE_SECONDS = 5.0
+SETTLE_SECONDS = 20.0  # the numeric worker warms up (numba) first
 
 
 def _cmdline(pid: int) -> str:
@@ -59,11 +60,13 @@ def measure(seconds: float, disabled: str) -> dict[str, float | None]:
         env = server_env(work / "var", QUARKBOT_DISABLED_PLUGINS=disabled)
         command = [sys.executable, "-m", "quarkbot", "serve", "--port", str(port)]
         proc = start_process("serve", command, env, work)
+        children: list[int] = []
         try:
             wait_http(f"http://127.0.0.1:{port}/health", proc, 120)
             find_descendant(proc.pid, "redis-server")
             time.sleep(SETTLE_SECONDS)
-            pids = {"web": proc.pid} | {_label(p): p for p in descendants(proc.pid)}
+            children = descendants(proc.pid)
+            pids = {"web": proc.pid} | {_label(p): p for p in children}
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             time.sleep(seconds)
             return {
@@ -72,6 +75,8 @@ def measure(seconds: float, disabled: str) -> dict[str, float | None]:
             }
         finally:
             stop_process(proc, 15.0, show_log=False)
+            for child in children:  # what a serve killed after its 15 s left behind
+                _terminate_pid(child, 5.0)
 
 
 def main(argv: list[str] | None = None) -> int:
