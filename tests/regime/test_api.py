@@ -67,6 +67,8 @@ async def test_analyze_current_history_and_bad_input(
     # current and history: nothing read yet, then the evaluation job's readings
     assert (await client.get(f"{URL}/current?symbol=GOOG", headers=viewer)).status_code == 404
     assert (await client.get(f"{URL}/current?symbol=NOPE", headers=viewer)).status_code == 404
+    response = await client.get(f"{URL}/history?symbol=GOOG&hours=24", headers=viewer)
+    assert response.status_code == 200 and (await response.get_json())["regimes"] == []
     await app.extensions["quarkbot"].enqueue("regime.evaluate", "GOOG", "1d")
     await run_worker()
     response = await client.get(f"{URL}/current?symbol=GOOG&timeframe=1d", headers=viewer)

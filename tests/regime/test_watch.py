@@ -3,8 +3,10 @@ window and the minute's evaluation, triggered by name; the ``regime_pairs`` gaug
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from quarkbot_plugins.regime.api import regime_as_of
 from quarkbot_plugins.regime.models import RegimeFit, RegimeReading
 from quarkbot_plugins.regime.telemetry import pairs_by_regime
 
@@ -37,5 +39,13 @@ async def test_watched_pairs_are_refitted_on_a_rolling_window_and_evaluated(
     assert last.fitted_through == fit.fitted_through == last.ts
     counts = await pairs_by_regime()
     assert sum(counts.values()) == 1 and counts[(last.regime,)] == 1
+    # the public api (agents replay the past through it)
+    found = await regime_as_of("GOOG", "1d", last.ts)
+    assert found is not None and (found.ts, found.regime) == (last.ts, last.regime)
+    assert found.model_version == "markov-v1" and found.fitted_through == fit.fitted_through
+    first = await RegimeReading.filter(symbol="GOOG").order_by("ts").first()
+    assert (
+        first is not None and await regime_as_of("GOOG", "1d", first.ts - timedelta(days=1)) is None
+    )
     again = await trigger(client, admin, "regime.evaluate_watched", run_worker)
     assert again["GOOG:1d"]["readings"] == 0
