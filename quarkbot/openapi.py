@@ -41,6 +41,42 @@ def also_form(func: F) -> F:
     return func
 
 
+EXTRA_CONTENT_ATTRIBUTE = "__quarkbot_extra_content__"
+
+
+def also_accepts(media_type: str, schema: dict[str, Any]) -> Callable[[F], F]:
+    """Document another request body type that the route parses itself (CSV, a multipart
+    file); ``schema`` is its JSON schema (an object needs a ``title``: its component name)."""
+
+    def decorator(func: F) -> F:
+        extra = getattr(func, EXTRA_CONTENT_ATTRIBUTE, {"request": {}, "responses": {}})
+        extra["request"][media_type] = {"schema": schema}
+        setattr(func, EXTRA_CONTENT_ATTRIBUTE, extra)
+        return func
+
+    return decorator
+
+
+def answers(status: int, media_type: str, description: str) -> Callable[[F], F]:
+    """Document a response that is not JSON (``answers(200, "text/html", "The report")``)."""
+
+    def decorator(func: F) -> F:
+        extra = getattr(func, EXTRA_CONTENT_ATTRIBUTE, {"request": {}, "responses": {}})
+        content = {media_type: {"schema": {"type": "string"}}}
+        extra["responses"][status] = {"description": description, "content": content}
+        setattr(func, EXTRA_CONTENT_ATTRIBUTE, extra)
+        return func
+
+    return decorator
+
+
+def _add_extra_content(operation: dict[str, Any], extra: dict[str, Any]) -> None:
+    if extra["request"]:
+        body = operation.setdefault("requestBody", {"content": {}})
+        body["content"].update(extra["request"])
+    operation.setdefault("responses", {}).update(extra["responses"])
+
+
 class QuarkbotOpenAPIProvider(OpenAPIProvider):
     _document: dict[str, Any] | None = None
 
@@ -75,6 +111,8 @@ class QuarkbotOpenAPIProvider(OpenAPIProvider):
         role = route_role(view)
         for path_item in paths.values():
             for operation in path_item.values():
+                if (extra := getattr(view, EXTRA_CONTENT_ATTRIBUTE, None)) is not None:
+                    _add_extra_content(operation, extra)
                 responses = operation.setdefault("responses", {})
                 if getattr(view, NO_CONTENT_ATTRIBUTE, False):
                     responses.setdefault(204, {"description": "No content"})

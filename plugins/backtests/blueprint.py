@@ -14,6 +14,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
+from quarkbot.openapi import answers
 from quarkbot.pagination import paginate
 from quarkbot_plugins.backtests import external, service
 from quarkbot_plugins.backtests.schemas import (
@@ -120,6 +121,9 @@ async def combinations(backtest_id: int, query_args: CombinationQuery) -> dict[s
 @backtests_bp.get("/api/v1/backtests/<int:backtest_id>/report")
 @requires("viewer")
 @tag(TAGS)
+@answers(200, "text/html", "The report: one self-contained HTML page")
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 409)
 async def report(backtest_id: int) -> Response:
     """A self-contained HTML page (plotly.js embedded): equity vs buy-and-hold with the trades,
     drawdown and the metrics; 409 until the backtest is complete."""
