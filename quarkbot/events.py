@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -201,6 +201,20 @@ _pending: ContextVar[list[tuple[int, str, str]] | None] = ContextVar(
 #: called after the commit, before the direct publish (tests inject a crash here)
 after_commit_hooks: list[Callable[[], None]] = []
 
+_on_commit: ContextVar[list[Callable[[], Awaitable[None]]] | None] = ContextVar(
+    "quarkbot_outbox_on_commit", default=None
+)
+
+
+def on_commit(callback: Callable[[], Awaitable[None]]) -> None:
+    """Inside :func:`atomic`: await ``callback`` after the outermost commit, before that
+    transaction's events are published (a rollback drops it; a failure is logged). Hooks that
+    must see a change before clients hear of it go here (trading's ``on_order_event``)."""
+    callbacks = _on_commit.get()
+    if callbacks is None:
+        raise RuntimeError("events.on_commit() outside events.atomic()")
+    callbacks.append(callback)
+
 
 @contextlib.asynccontextmanager
 async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
@@ -216,14 +230,21 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
             yield conn
         return
     pending: list[tuple[int, str, str]] = []
-    token = _pending.set(pending)
+    callbacks: list[Callable[[], Awaitable[None]]] = []
+    token, callbacks_token = _pending.set(pending), _on_commit.set(callbacks)
     try:
         async with in_transaction(connection_name) as conn:
             yield conn
     finally:
         _pending.reset(token)
+        _on_commit.reset(callbacks_token)
     for hook in after_commit_hooks:
         hook()
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:  # committed: a follower's failure does not undo it
+            log.exception("an on_commit callback failed")
     if pending:
         try:
             await publish_committed(max(row[0] for row in pending))
