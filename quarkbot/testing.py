@@ -50,14 +50,15 @@ Real processes (mark such tests ``@pytest.mark.e2e``):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from pydantic import SecretStr
@@ -430,6 +431,16 @@ def deployment(
     return _deployment_factory(tmp_path, deployment_database, quarkbot_process_env)
 
 
+T = TypeVar("T")
+
+
+def _run_in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: a module fixture may be set up while another
+    fixture (Playwright's sync API) runs an event loop in this thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.fixture(scope="module")
 def module_deployment(
     tmp_path_factory: pytest.TempPathFactory,
@@ -437,12 +448,12 @@ def module_deployment(
     """``deployment`` for a module-scoped fixture (one server shared by a module's tests), on its
     own fresh PostgreSQL database when configured. Its processes stop when the block ends."""
     base = postgres_base()
-    url = asyncio.run(create_postgres_database(base)) if base is not None else None
+    url = _run_in_thread(create_postgres_database(base)) if base is not None else None
     try:
         yield _deployment_factory(tmp_path_factory.mktemp("deploy"), url, {})
     finally:
         if base is not None and url is not None:
-            asyncio.run(drop_postgres_database(base, url))
+            _run_in_thread(drop_postgres_database(base, url))
 
 
 def pytest_configure(config: pytest.Config) -> None:
