@@ -2,7 +2,10 @@
 
 Every state change calls ``on_order_event`` (budget and portfolio follow orders) and publishes
 on ``execution:orders``; a fill is also published on ``execution:fills``, ``trades`` and
-``portfolio``. Neither undoes the change: a failing hook or an unreachable Redis is logged.
+``portfolio``. ``announce`` is called inside the change's ``events.atomic()`` transaction: the
+events go to the outbox with the change (a crash or a Redis outage after the commit loses none),
+the hooks run right after the commit, then the events are published. Neither undoes the change:
+a failing hook is logged.
 """
 
 from __future__ import annotations
@@ -63,17 +66,20 @@ def fill_payload(fill: Fill, order: Order) -> dict[str, Any]:
 
 
 async def announce(kind: OrderEventKind, order: Order, fill: Fill | None = None) -> None:
-    """Hooks first (budget and portfolio follow orders), then events; neither undoes a change."""
-    try:
-        await hooks.call("on_order_event", event=OrderEvent(kind, order, fill))
-    except Exception:
-        log.exception("an on_order_event hook failed for %s (%s)", order.client_order_id, kind)
-    try:
-        await events.publish("execution:orders", f"order.{kind}", order_payload(order))
-        if fill is not None:
-            payload = fill_payload(fill, order)
-            await events.publish("execution:fills", "fill", payload)
-            await events.publish("trades", "fill", payload)
-            await events.publish("portfolio", "changed", {"symbol": order.symbol})
-    except Exception:
-        log.warning("could not publish %s for %s", kind, order.client_order_id)
+    """Inside the change's ``events.atomic()``: its events into the outbox now, the hooks after
+    the commit (budget and portfolio follow orders), then the events are published."""
+    await events.publish("execution:orders", f"order.{kind}", order_payload(order))
+    if fill is not None:
+        payload = fill_payload(fill, order)
+        await events.publish("execution:fills", "fill", payload)
+        await events.publish("trades", "fill", payload)
+        await events.publish("portfolio", "changed", {"symbol": order.symbol})
+    event = OrderEvent(kind, order, fill)
+
+    async def follow() -> None:
+        try:
+            await hooks.call("on_order_event", event=event)
+        except Exception:
+            log.exception("an on_order_event hook failed for %s (%s)", order.client_order_id, kind)
+
+    events.on_commit(follow)

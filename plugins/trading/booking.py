@@ -12,8 +12,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
+from quarkbot import events
 from quarkbot.types import ZERO, utc_now
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.trading import holds, ledger
@@ -48,19 +48,16 @@ async def apply_fill(report: FillReport) -> Fill | None:
         raise LookupError(f"fill for an unknown instrument {order.symbol!r}")
     await cash_row(order.account, instrument.quote_currency)
     try:
-        fill, order = await _book(order, instrument, report)  # the order as booked
+        return await _book(order, instrument, report)
     except IntegrityError:
         if await Fill.exists(fill_id=report.fill_id):
             return None  # already booked
         raise
-    await announce(
-        "filled" if order.status == OrderStatus.FILLED else "partially_filled", order, fill
-    )
-    return fill
 
 
-async def _book(order: Order, instrument: Any, report: FillReport) -> tuple[Fill, Order]:
-    async with in_transaction() as conn:
+async def _book(order: Order, instrument: Any, report: FillReport) -> Fill:
+    """The booking and its events, in one ``events.atomic()`` transaction."""
+    async with events.atomic() as conn:
         locked = await Order.filter(id=order.id).select_for_update().using_db(conn).get()
         position, before, effect = await _position_effect(locked, instrument, report, conn)
         # the fill is inserted before the order is touched: a fill booked before fails here
@@ -84,7 +81,9 @@ async def _book(order: Order, instrument: Any, report: FillReport) -> tuple[Fill
         released = await _book_order(locked, report, conn)
         await _book_position(locked, position, before, effect, fill, conn)
         await _book_cash(locked, instrument, fill, effect.cash_delta, conn, released)
-    return fill, locked
+        kind = "filled" if locked.status == OrderStatus.FILLED else "partially_filled"
+        await announce(kind, locked, fill)  # the order as booked
+    return fill
 
 
 async def _book_order(order: Order, report: FillReport, conn: Any) -> Decimal:

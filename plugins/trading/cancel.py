@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from quarkbot import events
 from quarkbot.errors import Conflict, DomainError, Unavailable
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
@@ -94,8 +95,9 @@ async def _cancel_logged(order: Order, reason: str) -> bool:
 
 async def close_order(order: Order, status: OrderStatus) -> bool:
     """Settle an open order as CANCELED or EXPIRED (the broker has already done so)."""
-    changed = await close_if(order, OPEN_STATUSES, status=status, closed_at=utc_now())
-    await order.refresh_from_db()
-    if changed:
-        await announce("canceled" if status == OrderStatus.CANCELED else "expired", order)
+    async with events.atomic() as conn:
+        changed = await close_if(order, OPEN_STATUSES, conn, status=status, closed_at=utc_now())
+        await order.refresh_from_db(using_db=conn)
+        if changed:
+            await announce("canceled" if status == OrderStatus.CANCELED else "expired", order)
     return bool(changed)

@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import ZERO
@@ -67,31 +66,32 @@ async def add_held(order: Order, amount: Decimal, conn: Any) -> None:
 rows_seen: set[tuple[str, str]] = set()
 
 
-async def store_order(order: Order) -> None:
-    """Insert a new order and add what it holds, in one transaction."""
+async def ensure_cash_row(order: Order) -> None:
+    """The cash row an order's hold moves exists (before the transaction that stores it)."""
     row = (order.account, order.hold_currency)
     if order.hold_currency is not None and row not in rows_seen:
         await cash_row(order.account, order.hold_currency)
         rows_seen.add((order.account, order.hold_currency))
-    async with in_transaction() as conn:
-        await order.save(using_db=conn)
-        await add_held(order, held(order), conn)
 
 
-async def close_if(order: Order, statuses: Any, **fields: Any) -> bool:
+async def store_order(order: Order, conn: Any) -> None:
+    """Insert a new order and add what it holds (inside the caller's transaction, with
+    ``ensure_cash_row`` called before it)."""
+    await order.save(using_db=conn)
+    await add_held(order, held(order), conn)
+
+
+async def close_if(order: Order, statuses: Any, conn: Any, **fields: Any) -> bool:
     """Write ``fields`` (a closing status) if the order is still in one of ``statuses``, and
-    release what it held, in one transaction; True if this call closed it."""
-    async with in_transaction() as conn:
-        changed = (
-            await Order.filter(id=order.id, status__in=list(statuses))
-            .using_db(conn)
-            .update(**fields)
-        )
-        if changed:
-            # the remaining quantity cannot move meanwhile: fills lock the order row and a
-            # closed order takes no fill
-            fresh = await Order.get(id=order.id).using_db(conn)
-            await add_held(fresh, -held(fresh), conn)
+    release what it held, inside the caller's transaction; True if this call closed it."""
+    changed = (
+        await Order.filter(id=order.id, status__in=list(statuses)).using_db(conn).update(**fields)
+    )
+    if changed:
+        # the remaining quantity cannot move meanwhile: fills lock the order row and a
+        # closed order takes no fill
+        fresh = await Order.get(id=order.id).using_db(conn)
+        await add_held(fresh, -held(fresh), conn)
     return bool(changed)
 
 

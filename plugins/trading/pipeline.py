@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from quarkbot import events
 from quarkbot.errors import Conflict, DomainError
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
@@ -28,7 +29,7 @@ from quarkbot_plugins.trading.domain import (
     OrderStatus,
 )
 from quarkbot_plugins.trading.gates import run_gates
-from quarkbot_plugins.trading.holds import close_if, hold_rate, store_order
+from quarkbot_plugins.trading.holds import close_if, ensure_cash_row, hold_rate, store_order
 from quarkbot_plugins.trading.models import Order
 from quarkbot_plugins.trading.settings import TradingSettings
 from quarkbot_plugins.trading.validation import priceable
@@ -50,13 +51,15 @@ async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
     try:
         # no lookup first: the unique (account, client_order_id) finds a retry
         order = draft_order(request, actor, arrival_mid=quote.mid, instrument=instrument)
-        await store_order(order)
+        await ensure_cash_row(order)
+        async with events.atomic() as conn:
+            await store_order(order, conn)
+            await announce("submitted", order)
     except IntegrityError:
         raced = await _existing(account, request)
         if raced is None:
             raise
         return raced, False
-    await announce("submitted", order)
     denial, ctx = await run_gates(order, instrument, quote, phase="check")
     if denial is None:
         # State may have changed while the gates ran (a kill switch on another process): the
@@ -134,10 +137,11 @@ async def reject(order: Order, denial: Denial) -> None:
         "deny_plugin": denial.plugin[:64],
         "closed_at": utc_now(),
     }
-    changed = await close_if(order, [OrderStatus.PENDING_SUBMIT], **fields)
-    await _reload_unless(changed, order, **fields)
-    if changed:
-        await announce("rejected", order)
+    async with events.atomic() as conn:
+        changed = await close_if(order, [OrderStatus.PENDING_SUBMIT], conn, **fields)
+        await _reload_unless(changed, order, **fields)
+        if changed:
+            await announce("rejected", order)
 
 
 async def submit(order: Order) -> None:
@@ -148,20 +152,22 @@ async def submit(order: Order) -> None:
         ack = await asyncio.wait_for(broker.submit(order), timeout)
     except (TimeoutError, BrokerError, OSError) as exc:
         log.warning("broker outcome unknown for %s: %r", order.client_order_id, exc)
-        await _update_pending(order, status=OrderStatus.UNKNOWN, submitted_at=utc_now())
-        await announce("unknown", order)
+        async with events.atomic():
+            await _update_pending(order, status=OrderStatus.UNKNOWN, submitted_at=utc_now())
+            await announce("unknown", order)
         return
     if not ack.accepted:
         await reject(order, Denial("BROKER_REJECTED", ack.reason or "refused", order.broker))
         return
-    await _update_pending(
-        order,
-        status=OrderStatus.ACCEPTED,
-        broker_order_id=ack.broker_order_id,
-        submitted_at=utc_now(),
-    )
-    if order.status == OrderStatus.ACCEPTED:
-        await announce("accepted", order)
+    async with events.atomic():
+        await _update_pending(
+            order,
+            status=OrderStatus.ACCEPTED,
+            broker_order_id=ack.broker_order_id,
+            submitted_at=utc_now(),
+        )
+        if order.status == OrderStatus.ACCEPTED:
+            await announce("accepted", order)
 
 
 async def _update_pending(order: Order, **fields: Any) -> None:

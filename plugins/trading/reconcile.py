@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from quarkbot import events
 from quarkbot.errors import Unavailable
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
@@ -76,29 +77,39 @@ async def _settle_unreceived(order: Order, run: Pass) -> None:
         return
     if order.status != UNKNOWN or run.now - (order.submitted_at or order.created_at) <= run.grace:
         return
-    changed = await close_if(
-        order,
-        [UNKNOWN],
-        status=OrderStatus.REJECTED,
-        deny_code="BROKER_UNKNOWN",
-        deny_reason="the broker never received this order",
-        deny_plugin="trading",
-        closed_at=run.now,
-    )
+    async with events.atomic() as conn:
+        changed = await close_if(
+            order,
+            [UNKNOWN],
+            conn,
+            status=OrderStatus.REJECTED,
+            deny_code="BROKER_UNKNOWN",
+            deny_reason="the broker never received this order",
+            deny_plugin="trading",
+            closed_at=run.now,
+        )
+        if changed:
+            await order.refresh_from_db(using_db=conn)
+            await announce("rejected", order)
     if changed:
-        await order.refresh_from_db()
-        await announce("rejected", order)
         run.rejected += 1
 
 
 async def _settle_known(order: Order, state: BrokerOrderState, run: Pass) -> None:
     """The broker has the order: adopt it, book its missing fills, close it if the broker did."""
     if order.status in (PENDING_SUBMIT, UNKNOWN):
-        await Order.filter(id=order.id, status__in=[PENDING_SUBMIT, UNKNOWN]).update(
-            status=OrderStatus.ACCEPTED, broker_order_id=state.broker_order_id, submitted_at=run.now
-        )
-        await order.refresh_from_db()
-        await announce("accepted", order)
+        async with events.atomic() as conn:
+            await (
+                Order.filter(id=order.id, status__in=[PENDING_SUBMIT, UNKNOWN])
+                .using_db(conn)
+                .update(
+                    status=OrderStatus.ACCEPTED,
+                    broker_order_id=state.broker_order_id,
+                    submitted_at=run.now,
+                )
+            )
+            await order.refresh_from_db(using_db=conn)
+            await announce("accepted", order)
         run.adopted += 1
     for report in state.fills:
         if await apply_fill(report) is not None:
