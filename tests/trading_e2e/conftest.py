@@ -59,12 +59,12 @@ def trading_deployment(
     """``with trading_deployment(**env) as d:``; leaving the block stops every process started.
 
     Redis is the embedded one (``quarkbot serve``'s default, on a unix socket in the data dir),
-    owned by the first ``serve``. The trading settings are pinned so expected figures are exact;
-    the plugins that trading does not involve are disabled.
+    owned by the first ``serve``, unless ``redis_url=`` names another. The trading settings are
+    pinned so expected figures are exact; the plugins that trading does not involve are disabled.
     """
 
     @contextlib.contextmanager
-    def make(**env: str) -> Iterator[Any]:
+    def make(redis_url: str | None = None, **env: str) -> Iterator[Any]:
         root = tmp_path / f"deploy-{uuid.uuid4().hex[:6]}"
         root.mkdir()
         base = clean_environ(
@@ -81,7 +81,7 @@ def trading_deployment(
         if backend_database is not None:
             base.update(QUARKBOT_DATABASE_URL=backend_database)
         base.update(env)
-        d = Deployment(root=root, env=base, external_redis=None)
+        d = Deployment(root=root, env=base, external_redis=redis_url)
         try:
             # Migrated once before the first serve, as docs/operations.md says for a release.
             # Left to start-up, `quarkbot serve`'s web process and its worker child migrate the
