@@ -18,9 +18,12 @@ from typing import Any
 from tortoise import Tortoise, connections
 from tortoise.context import TortoiseContext, get_current_context
 
+from quarkbot import tortoise_speedups
 from quarkbot.manager import PluginError, PluginManager, unique_by_name
 from quarkbot.settings import Settings
 from quarkbot.types import MAX_INT_ID as MAX_INT_ID  # larger ids are simply not found
+
+tortoise_speedups.install()  # before any plugin's models are imported
 
 
 def collect_models(manager: PluginManager) -> dict[str, list[str]]:

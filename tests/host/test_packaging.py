@@ -11,7 +11,18 @@ from pathlib import Path
 from .helpers import cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY_MODULES = ("vectorbt", "numba", "pandas", "scipy", "numpy")
+HEAVY_MODULES = (
+    "vectorbt",
+    "numba",
+    "pandas",
+    "scipy",
+    "numpy",
+    "statsmodels",
+    "sklearn",
+    "openai",
+    "matplotlib",
+    "plotly",
+)
 
 
 def _setup_cfg_packages() -> tuple[set[str], dict[str, str]]:

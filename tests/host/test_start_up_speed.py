@@ -1,0 +1,94 @@
+"""Start-up speed-ups keep behaviour: tortoise's ``#:`` comment search (quarkbot.tortoise_speedups)
+answers what tortoise's own search answers, for every model the default app loads and for a model
+that does carry ``#:`` comments."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tortoise import models as tortoise_models
+
+from quarkbot import db, tortoise_speedups
+
+from .helpers import cli_env
+
+EVERY_MODEL = """
+import json
+from tortoise import models as tortoise_models
+from quarkbot import tortoise_speedups
+from quarkbot.asgi import app
+
+assert tortoise_models._get_comments is tortoise_speedups.get_comments
+
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+names, differ = [], []
+for model in subclasses(tortoise_models.Model):
+    names.append(f"{model.__module__}.{model.__qualname__}")
+    if tortoise_speedups.get_comments(model) != tortoise_speedups._ORIGINAL(model):
+        differ.append(names[-1])
+print(json.dumps({"names": names, "differ": differ}))
+"""
+
+COMMENTED = """
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Commented(Model):
+    id = fields.IntField(primary_key=True)
+    #: The {model}'s display name.
+    name = fields.CharField(max_length=20)
+
+    class Meta:
+        app = "speedup_probe"
+"""
+
+
+def test_db_installs_the_comment_search():
+    assert db.tortoise_speedups is tortoise_speedups
+    assert tortoise_models._get_comments is tortoise_speedups.get_comments
+
+
+def test_every_model_of_the_default_app_gets_the_same_comments(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", EVERY_MODEL],
+        env=cli_env(tmp_path / "var"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert any(".market_data." in name for name in found["names"]), found["names"]
+    assert any(name.startswith("quarkbot.models.") for name in found["names"]), found["names"]
+    assert found["differ"] == []
+
+
+def test_a_model_with_comments_keeps_its_description(tmp_path: Path, monkeypatch):
+    path = tmp_path / "speedup_probe_models.py"
+    path.write_text(COMMENTED)
+    spec = importlib.util.spec_from_file_location("speedup_probe_models", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # inspect finds the source through it
+    spec.loader.exec_module(module)
+    field = module.Commented._meta.fields_map["name"]
+    assert field.description == "The Commented's display name."
+    assert tortoise_speedups.may_have_comments(module.Commented)
+
+
+def test_a_file_without_comments_skips_the_source_search():
+    from quarkbot.models import User
+
+    assert "#:" not in Path(sys.modules[User.__module__].__file__ or "").read_text()
+    assert not tortoise_speedups.may_have_comments(User)
