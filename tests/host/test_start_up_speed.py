@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from tortoise import models as tortoise_models
 
 from quarkbot import db, tortoise_speedups
 
-from .helpers import cli_env
+from .test_packaging import _fresh_python
 
 EVERY_MODEL = """
 import json
@@ -58,15 +57,7 @@ def test_db_installs_the_comment_search():
 
 
 def test_every_model_of_the_default_app_gets_the_same_comments(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", EVERY_MODEL],
-        env=cli_env(tmp_path / "var"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _fresh_python(EVERY_MODEL, tmp_path)
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.splitlines()[-1])
     assert any(".market_data." in name for name in found["names"]), found["names"]
