@@ -16,6 +16,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
+from quarkbot import events
 from quarkbot.errors import NotFound
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import alert, audit_system
@@ -76,11 +77,12 @@ async def list_breakers(query: BreakerQuery) -> BreakerPage:
 async def configure_breaker(name: str, changes: dict[str, Any]) -> CircuitBreaker:
     known(name)
     await ensure_breakers()
-    if changes:
-        await CircuitBreaker.filter(name=name).update(**changes)
-        await bump()
-    row = await CircuitBreaker.get(name=name)
-    await alert("breaker.configured", payload(row))
+    async with events.atomic():  # the event in the change's transaction (outbox)
+        if changes:
+            await CircuitBreaker.filter(name=name).update(**changes)
+            events.on_commit(bump)
+        row = await CircuitBreaker.get(name=name)
+        await alert("breaker.configured", payload(row))
     return row
 
 
@@ -92,12 +94,13 @@ async def reset_breaker(name: str, actor: str) -> CircuitBreaker:
     if name == "consecutive_losses":
         last = await trading.Trade.all().order_by("-id").first()
         data["after_trade_id"] = last.id if last else 0
-    await CircuitBreaker.filter(name=name).update(
-        state="closed", reason=None, value=None, tripped_at=None, retry_at=None, data=data
-    )
-    await bump()
-    row = await CircuitBreaker.get(name=name)
-    await alert("breaker.reset", payload(row, actor=actor))
+    async with events.atomic():  # the event in the change's transaction (outbox)
+        await CircuitBreaker.filter(name=name).update(
+            state="closed", reason=None, value=None, tripped_at=None, retry_at=None, data=data
+        )
+        events.on_commit(bump)
+        row = await CircuitBreaker.get(name=name)
+        await alert("breaker.reset", payload(row, actor=actor))
     return row
 
 
@@ -112,31 +115,33 @@ def blocks(b: CircuitBreaker, now: datetime) -> bool:
 # evaluation -------------------------------------------------------------------------------------
 async def _trip(b: CircuitBreaker, reading: Reading, now: datetime) -> bool:
     retry_at = now + timedelta(seconds=b.cooldown_seconds) if b.half_open else None
-    changed = await CircuitBreaker.filter(id=b.id, state__in=["closed", "half_open"]).update(
-        state="open",
-        reason=reading.reason[:500],
-        value=reading.value,
-        tripped_at=now,
-        retry_at=retry_at,
-        trips=F("trips") + 1,
-        data=b.data,
-    )
+    async with events.atomic():  # the event in the change's transaction (outbox)
+        changed = await CircuitBreaker.filter(id=b.id, state__in=["closed", "half_open"]).update(
+            state="open",
+            reason=reading.reason[:500],
+            value=reading.value,
+            tripped_at=now,
+            retry_at=retry_at,
+            trips=F("trips") + 1,
+            data=b.data,
+        )
+        if changed:
+            events.on_commit(bump)
+            await alert("breaker.tripped", payload(await CircuitBreaker.get(id=b.id)))
     if not changed:
         await CircuitBreaker.filter(id=b.id).update(value=reading.value, data=b.data)
         return False
-    await bump()
-    row = await CircuitBreaker.get(id=b.id)
     log.warning("circuit breaker %s tripped: %s", b.name, reading.reason)
-    await alert("breaker.tripped", payload(row))
     await audit_system("risk.breaker_tripped", f"/risk/circuit-breakers/{b.name}")
     return True
 
 
 async def _move(b: CircuitBreaker, from_state: str, event: str, **values: Any) -> None:
     """One conditional state change; the alert only if this process made it."""
-    if await CircuitBreaker.filter(id=b.id, state=from_state).update(**values):
-        await bump()
-        await alert(event, payload(await CircuitBreaker.get(id=b.id)))
+    async with events.atomic():  # the event in the change's transaction (outbox)
+        if await CircuitBreaker.filter(id=b.id, state=from_state).update(**values):
+            events.on_commit(bump)
+            await alert(event, payload(await CircuitBreaker.get(id=b.id)))
 
 
 async def _settle(b: CircuitBreaker, value: Decimal, now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from quarkbot import events
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import alert
 from quarkbot_plugins.risk.gate_version import bump
@@ -31,9 +32,10 @@ async def current_limits() -> tuple[Limits, TradingState | None]:
 async def set_limits(limits: Limits, actor: str) -> tuple[Limits, TradingState]:
     document = limits.model_dump(mode="json")
     await state_row()
-    await TradingState.filter(id=STATE_ID).update(
-        limits=document, limits_updated_by=actor, limits_updated_at=utc_now()
-    )
-    await bump()
-    await alert("limits.updated", {"limits": document, "actor": actor})
+    async with events.atomic():  # the event in the change's transaction (outbox)
+        await TradingState.filter(id=STATE_ID).update(
+            limits=document, limits_updated_by=actor, limits_updated_at=utc_now()
+        )
+        events.on_commit(bump)
+        await alert("limits.updated", {"limits": document, "actor": actor})
     return limits, await state_row()

@@ -7,12 +7,13 @@ the version it read, so two admins racing cannot interleave.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from quarkbot import events
 from quarkbot.errors import Conflict
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
@@ -96,18 +97,31 @@ EVENTS = {
 }
 
 
-async def _apply(change: Change, reason: str | None, actor: str, now: datetime) -> TradingState:
-    """Write the change on the version read; another writer in between means read again."""
+async def _apply(
+    change: Change,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+    then: Callable[[TradingState], Awaitable[None]] | None = None,
+) -> TradingState:
+    """Write the change on the version read; another writer in between means read again.
+    ``then`` (its event) runs in the change's transaction; the gate version is bumped after
+    the commit, before the event is published."""
     cooldown = timedelta(seconds=settings_of(RiskSettings).kill_switch_cooldown_seconds)
     for _attempt in range(ATTEMPTS):
         row = await state_row()
         values = change(row, reason, actor, now, cooldown)
-        changed = await TradingState.filter(id=STATE_ID, version=row.version).update(
-            version=row.version + 1, **values
-        )
+        async with events.atomic():
+            changed = await TradingState.filter(id=STATE_ID, version=row.version).update(
+                version=row.version + 1, **values
+            )
+            if changed:
+                events.on_commit(bump)
+                row = await state_row()
+                if then is not None:
+                    await then(row)
         if changed:
-            await bump()
-            return await state_row()
+            return row
     raise Conflict("The trading state is changing; retry")
 
 
@@ -122,10 +136,16 @@ async def change_state(
     change = CHANGES.get(action)
     if change is None:
         raise ValueError(f"unknown kill-switch action {action!r}")
+
+    async def announce(row: TradingState, canceled: int | None = None) -> None:
+        payload = fields_of(KillSwitchOut, row, canceled_orders=canceled)
+        await alert(EVENTS[action], {**payload, "actor": actor})
+
+    if action != "activate":  # the event in the change's transaction (outbox)
+        return await _apply(change, reason, actor, now or utc_now(), announce), None
     row = await _apply(change, reason, actor, now or utc_now())
-    canceled = None
-    if action == "activate":
-        canceled = await trading.cancel_open_orders(f"kill switch: {reason}")
-    payload = fields_of(KillSwitchOut, row, canceled_orders=canceled)
-    await alert(EVENTS[action], {**payload, "actor": actor})
+    canceled = await trading.cancel_open_orders(f"kill switch: {reason}")
+    # its payload counts the orders canceled after the change: its own outbox transaction
+    async with events.atomic():
+        await announce(row, canceled)
     return row, canceled
