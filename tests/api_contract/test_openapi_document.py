@@ -137,3 +137,9 @@ def test_oauth2_password_scheme(spec):
     assert {"oauth2Password": []} in me["security"]
     token = spec["paths"]["/token"]["post"]["responses"]
     assert {"200", "400", "401", "429"} <= set(token)
+
+
+def test_non_json_responses_are_documented(spec):
+    report = spec["paths"]["/api/v1/backtests/{backtest_id}/report"]["get"]["responses"]
+    assert set(report["200"]["content"]) == {"text/html"}
+    assert report["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
