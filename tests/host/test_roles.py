@@ -26,6 +26,12 @@ PUBLIC_RULES = {
     # Prometheus scrapes with its own token (or an admin's credentials), checked by the view;
     # without either it answers 401 (tests/metrics/test_prometheus_inprocess.py)
     "/metrics",
+    # the dashboard's page shells and their static files hold no data: every figure on them is
+    # read from the API with the user's token (tests/dashboard/test_panels.py)
+    "/",
+    "/ui/",
+    "/ui/<page>",
+    "/ui/static/<path:filename>",
 }
 
 
