@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.exceptions import ConfigurationError, IntegrityError
 from tortoise.expressions import F
 
+from quarkbot import events
 from quarkbot.errors import Conflict, Forbidden, NotFound
 from quarkbot.pagination import PageQuery, filtered, get_or_404, paginate
 from quarkbot.plugin_settings import settings_of
@@ -89,17 +90,18 @@ async def _create(
 ) -> BudgetLedger | None:
     """The new ledger, or None when another request created it first."""
     try:
-        row = await BudgetLedger.create(
-            strategy_id=strategy_id,
-            currency=currency,
-            allocated=allocated,
-            available=allocated,
-            owner=owner,
-            created_by=actor,
-        )
+        async with events.atomic():  # the event in the change's transaction (outbox)
+            row = await BudgetLedger.create(
+                strategy_id=strategy_id,
+                currency=currency,
+                allocated=allocated,
+                available=allocated,
+                owner=owner,
+                created_by=actor,
+            )
+            await alert("budget.created", ledger_data(row, actor=actor))
     except IntegrityError:
         return None
-    await alert("budget.created", ledger_data(row, actor=actor))
     return row
 
 
@@ -107,12 +109,14 @@ async def _change(row: BudgetLedger, allocated: Decimal, actor: str) -> bool:
     """Compare-and-set the allocation read in ``row``; False when it moved meanwhile."""
     read_allocated = Decimal(row.allocated)
     delta = allocated - read_allocated
-    changed = await BudgetLedger.filter(
-        id=row.id, allocated=read_allocated, available__gte=-delta if delta < 0 else ZERO
-    ).update(allocated=allocated, available=F("available") + delta)
-    await row.refresh_from_db()
+    async with events.atomic():  # the event in the change's transaction (outbox)
+        changed = await BudgetLedger.filter(
+            id=row.id, allocated=read_allocated, available__gte=-delta if delta < 0 else ZERO
+        ).update(allocated=allocated, available=F("available") + delta)
+        await row.refresh_from_db()
+        if changed:
+            await alert("budget.updated", ledger_data(row, actor=actor))
     if changed:
-        await alert("budget.updated", ledger_data(row, actor=actor))
         return True
     in_use = Decimal(row.reserved) + Decimal(row.committed)
     if Decimal(row.allocated) == read_allocated and allocated < in_use:
@@ -129,15 +133,18 @@ async def delete_allocation(strategy_id: str, currency: str, actor: str, is_admi
     row = await get_or_404(BudgetLedger, detail, strategy_id=strategy_id, currency=currency)
     if not is_admin and (await owner_of(strategy_id) or row.owner) != actor:
         raise _another_users(strategy_id)
-    deleted = await BudgetLedger.filter(id=row.id, reserved=0, committed=0).delete()
+    async with events.atomic():  # the event in the change's transaction (outbox)
+        deleted = await BudgetLedger.filter(id=row.id, reserved=0, committed=0).delete()
+        if deleted:
+            await alert(
+                "budget.deleted",
+                {"strategy_id": strategy_id, "currency": currency, "actor": actor},
+            )
     if not deleted:
         raise Conflict(
             "The budget still has reserved or committed capital; close its orders and positions",
             code="BUDGET_IN_USE",
         )
-    await alert(
-        "budget.deleted", {"strategy_id": strategy_id, "currency": currency, "actor": actor}
-    )
 
 
 # reads ------------------------------------------------------------------------------------------

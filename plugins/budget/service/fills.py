@@ -17,8 +17,8 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
+from quarkbot import events
 from quarkbot.types import ZERO
 from quarkbot_plugins.budget.models import (
     BudgetFill,
@@ -90,18 +90,15 @@ async def apply_fill(f: FillIn) -> bool:
             raise
         except Refused:
             continue  # the reservation moved meanwhile: read it again
-        after = await BudgetLedger.get(id=ledger.id)
-        if Decimal(after.available) < 0:
-            await alert("budget.overrun", ledger_data(after))
         return True
     raise RuntimeError(f"could not book fill {f.fill_id}")
 
 
 async def _book(f: FillIn, ledger_id: int) -> None:
     """One transaction: the fill row, the position, the reservation (compare-and-set), the
-    ledger."""
+    ledger, and an overrun's alert (outbox)."""
     reservation = await BudgetReservation.get_or_none(order_id=f.order_id, status="open")
-    async with in_transaction() as conn:
+    async with events.atomic() as conn:
         await BudgetFill.create(fill_id=f.fill_id, order_id=f.order_id, using_db=conn)
         position = await _own_position(conn, f)
         booking = _booking(position, f)
@@ -113,6 +110,9 @@ async def _book(f: FillIn, ledger_id: int) -> None:
         position.committed = Decimal(position.committed) - booking.released + booking.added
         await position.save(using_db=conn)
         await _update_ledger(conn, ledger_id, f, booking, taken)
+        after = await BudgetLedger.get(id=ledger_id).using_db(conn)
+        if Decimal(after.available) < 0:
+            await alert("budget.overrun", ledger_data(after))
 
 
 async def _own_position(conn: BaseDBAsyncClient, f: FillIn) -> BudgetPosition:
