@@ -35,7 +35,7 @@ INSTRUMENT = {
     "lot_size": "1",
     "min_notional": "1",
 }
-ORDERS, INTERVAL, STOP_AT, CONT_AT = 40, 0.05, 8, 30  # Redis stopped for about 1.1 s
+ORDERS, INTERVAL, STOP_AT, CONT_AT = 60, 0.05, 8, 58  # Redis stopped 2.5 s (client timeout 1 s)
 TERMINAL = {"FILLED", "REJECTED", "CANCELED", "EXPIRED"}
 # an order's events in the order its changes can happen
 RANK = {
