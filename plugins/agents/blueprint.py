@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
+from quarkbot.lazy import lazy_import
 from quarkbot.pagination import filtered, get_or_404, paginate
-from quarkbot_plugins.agents import analysis, providers, service
 from quarkbot_plugins.agents.models import AgentDecision, AgentProvider
 from quarkbot_plugins.agents.registry import agent_types
 from quarkbot_plugins.agents.schemas import (
@@ -30,6 +30,13 @@ from quarkbot_plugins.agents.schemas import (
     ProviderList,
     ProviderOut,
 )
+
+if TYPE_CHECKING:
+    from quarkbot_plugins.agents import analysis, providers, service
+else:  # loaded on first use: start-up needs only the schemas (issue 18, faster start)
+    analysis = lazy_import("quarkbot_plugins.agents.analysis")
+    providers = lazy_import("quarkbot_plugins.agents.providers")
+    service = lazy_import("quarkbot_plugins.agents.service")
 
 agents_bp = Blueprint("agents", __name__, url_prefix="/api/v1/agents")
 TAGS = ["agents"]

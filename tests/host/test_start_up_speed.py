@@ -9,14 +9,17 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from tortoise import models as tortoise_models
 
 from quarkbot import db, tortoise_speedups
+from quarkbot.lazy import lazy_import
 
 from .test_packaging import _fresh_python
 
 EVERY_MODEL = """
 import json
+import pytest
 from tortoise import models as tortoise_models
 from quarkbot import tortoise_speedups
 from quarkbot.asgi import app
@@ -83,3 +86,47 @@ def test_a_file_without_comments_skips_the_source_search():
 
     assert "#:" not in Path(sys.modules[User.__module__].__file__ or "").read_text()
     assert not tortoise_speedups.may_have_comments(User)
+
+
+#: modules the web process must not execute at start-up (loaded by their handlers on first use)
+LAZY_AT_START = (
+    "quarkbot_plugins.agents.analysis",
+    "quarkbot_plugins.agents.providers",
+    "quarkbot_plugins.agents.service",
+)
+
+NOT_EXECUTED = f"""
+import json, sys, types
+from quarkbot.asgi import app
+assert app.extensions['quarkbot'].manager.plugins()
+print(json.dumps([n for n in {LAZY_AT_START!r}
+                  if n in sys.modules and type(sys.modules[n]) is types.ModuleType]))
+"""
+
+
+def test_start_up_leaves_service_modules_unexecuted(tmp_path):
+    result = _fresh_python(NOT_EXECUTED, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+def test_lazy_import_executes_on_first_use(tmp_path: Path, monkeypatch):
+    (tmp_path / "lazy_probe_module.py").write_text("import sys\nsys.lazy_probe_ran = True\nX = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lazy_probe_module", raising=False)
+    monkeypatch.delattr(sys, "lazy_probe_ran", raising=False)
+    module = lazy_import("lazy_probe_module")
+    try:
+        assert not hasattr(sys, "lazy_probe_ran")
+        assert lazy_import("lazy_probe_module") is module
+        assert module.X == 1
+        assert sys.lazy_probe_ran is True  # type: ignore[attr-defined]
+    finally:
+        sys.modules.pop("lazy_probe_module", None)
+        if hasattr(sys, "lazy_probe_ran"):
+            delattr(sys, "lazy_probe_ran")
+
+
+def test_lazy_import_of_a_missing_module_fails_at_once():
+    with pytest.raises(ModuleNotFoundError):
+        lazy_import("quarkbot_plugins.agents.no_such_module")
