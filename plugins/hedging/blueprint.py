@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint
 from quart_schema import tag, validate_querystring, validate_request, validate_response
 
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
+from quarkbot.lazy import lazy_import
 from quarkbot.pagination import filtered, paginate
-from quarkbot_plugins.hedging import service
-from quarkbot_plugins.hedging.effectiveness import effectiveness
-from quarkbot_plugins.hedging.execution import report
 from quarkbot_plugins.hedging.models import HedgeExecution
-from quarkbot_plugins.hedging.report import analysis_report
 from quarkbot_plugins.hedging.schemas import (
     AnalysisOut,
     AnalysisQuery,
@@ -26,6 +23,14 @@ from quarkbot_plugins.hedging.schemas import (
     ExecutionPage,
     ExecutionsQuery,
 )
+
+if TYPE_CHECKING:
+    from quarkbot_plugins.hedging import effectiveness, execution, report, service
+else:  # loaded on first use: start-up needs only the schemas (issue 18, faster start)
+    effectiveness = lazy_import("quarkbot_plugins.hedging.effectiveness")
+    execution = lazy_import("quarkbot_plugins.hedging.execution")
+    report = lazy_import("quarkbot_plugins.hedging.report")
+    service = lazy_import("quarkbot_plugins.hedging.service")
 
 hedging_bp = Blueprint("hedging", __name__, url_prefix="/api/v1/hedging")
 TAGS = ["hedging"]
@@ -40,7 +45,8 @@ TAGS = ["hedging"]
 @validate_response(ValidationErrorBody, 422)
 async def analysis(query_args: AnalysisQuery) -> AnalysisOut:
     """Spot exposure against its hedge per asset, and the adjustments that reach the target."""
-    return await analysis_report(query_args.asset, query_args.method, query_args.target_ratio)
+    q = query_args
+    return await report.analysis_report(q.asset, q.method, q.target_ratio)
 
 
 @hedging_bp.post("/execute")
@@ -78,7 +84,7 @@ async def close(data: CloseIn) -> ExecutionOut:
 @validate_response(ValidationErrorBody, 422)
 async def get_effectiveness(query_args: EffectivenessQuery) -> EffectivenessOut:
     """Realised variance of each hedged asset, hedged against unhedged, over time."""
-    return await effectiveness(query_args)
+    return await effectiveness.effectiveness(query_args)
 
 
 @hedging_bp.get("/executions")
@@ -89,7 +95,7 @@ async def get_effectiveness(query_args: EffectivenessQuery) -> EffectivenessOut:
 async def executions(query_args: ExecutionsQuery) -> dict[str, Any]:
     """Executions, newest first (manual, close and auto-hedge), with their orders."""
     qs = filtered(HedgeExecution.all().order_by("-id"), query_args)
-    return await paginate(qs, query_args, report)
+    return await paginate(qs, query_args, execution.report)
 
 
 @hedging_bp.get("/executions/<execution_id>")

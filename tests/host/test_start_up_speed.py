@@ -93,6 +93,10 @@ LAZY_AT_START = (
     "quarkbot_plugins.agents.analysis",
     "quarkbot_plugins.agents.providers",
     "quarkbot_plugins.agents.service",
+    "quarkbot_plugins.hedging.effectiveness",
+    "quarkbot_plugins.hedging.execution",
+    "quarkbot_plugins.hedging.report",
+    "quarkbot_plugins.hedging.service",
 )
 
 NOT_EXECUTED = f"""
