@@ -85,3 +85,18 @@ async def test_models_have_no_unmigrated_changes(tmp_path):
         assert ctx.apps is not None
         writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
     assert [w.app_label for w in writers] == []
+
+
+async def test_upgrade_from_the_previous_release_keeps_its_rows(tmp_path):
+    """A data dir made by the previous release (its schema and a cash row, dumped from its own
+    `quarkbot migrate`) upgrades: a new NOT NULL column on a table with rows needs a default
+    in the database, not only in Python."""
+    path = tmp_path / "upgraded.sqlite3"
+    dump = (Path(__file__).parent / "data" / "release-16af38b.sql").read_text()
+    with sqlite3.connect(path) as conn:
+        conn.executescript(dump)
+    result = _migrate(f"sqlite://{path}", tmp_path)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT account, currency, amount, held FROM trading_cash_balance")
+        assert [tuple(map(str, row)) for row in rows] == [("paper", "USD", "1000", "0")]

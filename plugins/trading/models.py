@@ -130,7 +130,7 @@ class CashBalance(Model):
     currency = fields.CharField(max_length=16)
     amount: Decimal = money(default=Decimal(0))
     # cash held by this account's working orders in this currency: a running total (holds.py)
-    held: Decimal = money(default=Decimal(0))
+    held: Decimal = money(default=Decimal(0), db_default=Decimal(0))
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='CashBalance',
             name='held',
-            field=fields.DecimalField(default=Decimal('0'), max_digits=30, decimal_places=12),
+            field=fields.DecimalField(default=Decimal('0'), db_default=Decimal('0'), max_digits=30, decimal_places=12),
         ),
         ops.AddField(
             model_name='Order',
