@@ -16,7 +16,7 @@ from quart import (
     request,
     send_from_directory,
 )
-from quart_schema import tag, validate_response
+from quart_schema import hide, tag, validate_response
 from werkzeug.exceptions import NotFound as HttpNotFound
 
 from quarkbot import audit
@@ -60,6 +60,7 @@ async def _secure(response: Response) -> Response:
 
 @root_bp.get("/")
 @public
+@hide
 async def root() -> Response:
     """The dashboard."""
     return redirect("/ui/")  # type: ignore[return-value]
@@ -67,6 +68,7 @@ async def root() -> Response:
 
 @ui_bp.get("/")
 @public
+@hide
 async def overview() -> str:
     """The overview page (a shell: it loads its data with the user's token)."""
     return await _page("overview")
@@ -74,6 +76,7 @@ async def overview() -> str:
 
 @ui_bp.get("/<page>")
 @public
+@hide
 async def page(page: str) -> str:
     """One dashboard page; ``login`` is the sign-in form."""
     if page != "login" and page not in PAGES:
@@ -87,6 +90,7 @@ async def _page(name: str) -> str:
 
 @ui_bp.get("/static/<path:filename>")
 @public
+@hide
 async def static(filename: str) -> Response:
     """The dashboard's scripts, styles and vendored libraries."""
     response = await send_from_directory(STATIC, filename)
