@@ -72,7 +72,7 @@ def answers(status: int, media_type: str, description: str) -> Callable[[F], F]:
 
 def _add_extra_content(operation: dict[str, Any], extra: dict[str, Any]) -> None:
     if extra["request"]:
-        body = operation.setdefault("requestBody", {"content": {}})
+        body = operation.setdefault("requestBody", {"content": {}, "required": True})
         body["content"].update(extra["request"])
     operation.setdefault("responses", {}).update(extra["responses"])
 
