@@ -17,7 +17,7 @@ from quart_schema import (
 from quarkbot.auth import current_identity, requires
 from quarkbot.errors import ErrorBody, ValidationErrorBody
 from quarkbot.host import current_host
-from quarkbot.openapi import no_content
+from quarkbot.openapi import also_accepts, no_content
 from quarkbot.pagination import paginate
 from quarkbot_plugins.market_data import service
 from quarkbot_plugins.market_data.schemas import (
@@ -41,7 +41,7 @@ from quarkbot_plugins.market_data.schemas import (
     SourceOut,
 )
 from quarkbot_plugins.market_data.sources import Sources, sources_of
-from quarkbot_plugins.market_data.upload import uploaded_bars
+from quarkbot_plugins.market_data.upload import CSV_SCHEMA, FILE_SCHEMA, FILE_TYPES, uploaded_bars
 
 blueprint = Blueprint("market_data", __name__, url_prefix="/api/v1")
 
@@ -123,7 +123,11 @@ async def delete_instrument(symbol: str) -> tuple[str, int]:
 @validate_response(ErrorBody, 415)
 @validate_response(ValidationErrorBody, 422)
 async def import_bars(symbol: str, query_args: ImportQuery) -> ImportResult:
-    """Import OHLCV bars: a JSON array, a CSV body (text/csv) or a CSV file (multipart 'file').
+    """Import OHLCV bars sent as a JSON array (a CSV goes to ``.../bars/import``).
+
+    For compatibility this path also takes a CSV body (text/csv) or a CSV file (multipart
+    ``file``) as before; the document declares those on ``.../bars/import`` only (one body type
+    per operation keeps generated clients working).
 
     CSV: a header row with a date column (Date, Datetime, Time or Timestamp, any case, or an
     unnamed first column) and Open, High, Low, Close, Volume; other columns are ignored. Every
@@ -135,6 +139,31 @@ async def import_bars(symbol: str, query_args: ImportQuery) -> ImportResult:
     """
     await service.require_instrument(symbol)
     bars = await uploaded_bars()
+    outcome = await service.import_bars(symbol, query_args.timeframe, bars)
+    return ImportResult.model_validate(outcome)
+
+
+@blueprint.post("/market-data/<symbol>/bars/import")
+@requires("trader")
+@tag(MARKET_DATA)
+@validate_querystring(ImportQuery)
+@also_accepts("text/csv", CSV_SCHEMA)
+@also_accepts("multipart/form-data", FILE_SCHEMA)
+@validate_response(ImportResult)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 415)
+@validate_response(ValidationErrorBody, 422)
+async def import_bars_file(symbol: str, query_args: ImportQuery) -> ImportResult:
+    """Import OHLCV bars from a CSV body (text/csv) or a CSV file (multipart/form-data ``file``).
+
+    The CSV and its checks are those of ``POST .../bars``: a header row with a date column
+    (Date, Datetime, Time or Timestamp, any case, or an unnamed first column) and Open, High,
+    Low, Close, Volume; one bad row rejects the whole import with a 422 listing every problem as
+    ``loc: ["body", <CSV line number>, <field>]``; bars already stored are counted in
+    ``skipped_existing``. Another content type is a 415.
+    """
+    await service.require_instrument(symbol)
+    bars = await uploaded_bars(FILE_TYPES)
     outcome = await service.import_bars(symbol, query_args.timeframe, bars)
     return ImportResult.model_validate(outcome)
 

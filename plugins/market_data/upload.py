@@ -23,28 +23,42 @@ from quarkbot_plugins.market_data.service.bar_import import Rows
 from quarkbot_plugins.market_data.settings import MarketDataSettings
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+ANY_TYPES = ("application/json", *CSV_TYPES, "multipart/form-data")
+#: What ``.../bars/import`` takes: the CSV types of its document (one body type per operation).
+FILE_TYPES = ("text/csv", "multipart/form-data")
+#: The documented bodies of ``.../bars/import``: raw CSV text, or a form with the CSV as ``file``.
+CSV_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "binary",
+    "description": "CSV text: a header row, then one bar per line.",
+}
+FILE_SCHEMA: dict[str, Any] = {
+    "title": "BarsFile",
+    "type": "object",
+    "description": "A CSV file upload.",
+    "properties": {"file": {**CSV_SCHEMA, "description": "The CSV file."}},
+    "required": ["file"],
+}
 
 
-async def uploaded_bars() -> list[BarIn]:
-    """The bars of the request body, every row validated."""
-    rows = await _uploaded_rows()
+async def uploaded_bars(accepted: tuple[str, ...] = ANY_TYPES) -> list[BarIn]:
+    """The bars of the request body (one of the ``accepted`` types), every row validated."""
+    rows = await _uploaded_rows(accepted)
     return service.validate_rows(_at_most(settings_of(MarketDataSettings).max_import_rows, rows))
 
 
-async def _uploaded_rows() -> Rows:
+async def _uploaded_rows(accepted: tuple[str, ...]) -> Rows:
     mimetype = request.mimetype
+    if mimetype not in accepted:
+        raise UnsupportedMediaType(f"Send the bars as {' or '.join(accepted)}")
     if mimetype == "application/json":
         return service.json_rows(_parse_json(await _body()))
     if mimetype in CSV_TYPES:
         return service.csv_rows(service.decode_upload(await _body()))
-    if mimetype == "multipart/form-data":
-        upload = (await request.files).get("file")
-        if upload is None:
-            raise Invalid.at(["body", "file"], "Field required", "missing")
-        return service.csv_rows(service.decode_upload(upload.read()))
-    raise UnsupportedMediaType(
-        "Send the bars as application/json, text/csv or multipart/form-data (field 'file')"
-    )
+    upload = (await request.files).get("file")  # multipart/form-data
+    if upload is None:
+        raise Invalid.at(["body", "file"], "Field required", "missing")
+    return service.csv_rows(service.decode_upload(upload.read()))
 
 
 async def _body() -> bytes:
