@@ -175,11 +175,17 @@ def register_dashboard_panels() -> Sequence[Panel] | None:
 
 @hookspec
 def register_regime_models() -> Sequence[Mapping[str, Any]] | None:
-    """Called by the regime plugin when its model catalogue is read (``/api/v1/regime/models``).
+    """Called by the regime plugin when its model catalogue is read (``/api/v1/regime/models``)
+    and when it fits or reads the model chosen by ``QUARKBOT_REGIME_MODEL``.
 
-    Returns regime models as mappings: ``name``, ``description`` and ``kind`` (``markov`` or
-    ``rules``); each labels bars ``BULL``, ``BEAR``, ``SIDEWAYS`` or ``HIGH_VOL`` from data up
-    to the bar only. A name used twice is listed once per plugin.
+    Returns regime models as mappings: ``name``, ``description`` and ``kind`` (the built-ins
+    are ``markov`` and ``rules``); each labels bars ``BULL``, ``BEAR``, ``SIDEWAYS`` or
+    ``HIGH_VOL`` from data up to the bar only. A model another plugin adds can be chosen when it
+    also carries ``fit(closes, volumes)`` -> ``(params, labels)`` (JSON params, one label per
+    state; run on the numeric worker over each walk-forward window) and ``filter(params,
+    closes, volumes)`` -> one list of state probabilities per bar, item ``i`` from bars
+    ``0..i`` only (filtered, never smoothed; pure Python). A name used twice is listed once per
+    plugin.
     """
 
 

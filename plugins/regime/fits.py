@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 
 from quarkbot.errors import Conflict
 from quarkbot.plugin_settings import settings_of
-from quarkbot_plugins.regime import core, series
+from quarkbot_plugins.regime import core, registry, series
 from quarkbot_plugins.regime.models import RegimeFit
 from quarkbot_plugins.regime.settings import RegimeSettings
 
@@ -23,11 +24,15 @@ def _window(s: series.Series, upto: int, settings: RegimeSettings) -> int:
 
 
 async def fit_at(s: series.Series, upto: int, settings: RegimeSettings) -> RegimeFit:
-    """The Markov fit through bar ``upto``; a fit through that bar already stored is returned
-    (a rerun fits nothing twice)."""
+    """The fit of the chosen model through bar ``upto``; a fit through that bar already stored
+    is returned (a rerun fits nothing twice)."""
+    model = settings.model
+    custom = await registry.custom(model)
+    if model != "markov" and custom is None:
+        raise Conflict(f"No regime model {model!r} to fit", code="UNKNOWN_REGIME_MODEL")
     through = s.ts[upto]
     found = await RegimeFit.get_or_none(
-        symbol=s.symbol, timeframe=s.timeframe, model="markov", fitted_through=through
+        symbol=s.symbol, timeframe=s.timeframe, model=model, fitted_through=through
     )
     if found is not None:
         return found
@@ -38,10 +43,24 @@ async def fit_at(s: series.Series, upto: int, settings: RegimeSettings) -> Regim
             code="INSUFFICIENT_MARKET_DATA",
             minimum=settings.min_fit_bars,
         )
+    if custom is not None:
+        closes, volumes = s.closes[first : upto + 1], s.volumes[first : upto + 1]
+        params, labels = await asyncio.to_thread(custom["fit"], closes, volumes)
+        return await _store(s, first, upto, Fitted(model, dict(params), list(labels)))
     returns = core.scaled_returns(s.closes[first : upto + 1])
     fit = await asyncio.to_thread(_fit, returns, settings.k_regimes)
     labels = core.state_labels(fit.params, series.ppy(s.timeframe), settings.label_rules())
-    return await _store(s, first, upto, fit, labels)
+    fitted = Fitted("markov", fit.params.to_json(), labels, fit.loglike, fit.converged)
+    return await _store(s, first, upto, fitted)
+
+
+@dataclass
+class Fitted:
+    model: str
+    params: dict[str, Any]
+    labels: list[str]
+    loglike: float | None = None
+    converged: bool = True
 
 
 def _fit(returns: list[float], k: int) -> Any:
@@ -50,7 +69,10 @@ def _fit(returns: list[float], k: int) -> Any:
     return fit_markov(returns, k)
 
 
-async def _store(s: series.Series, first: int, upto: int, fit: Any, labels: list[str]) -> RegimeFit:
+async def _store(s: series.Series, first: int, upto: int, fit: Fitted) -> RegimeFit:
+    bad = [label for label in fit.labels if label not in core.LABELS]
+    if bad or not fit.labels:
+        raise Conflict(f"{fit.model} labelled its states {fit.labels}", code="BAD_REGIME_LABELS")
     for _attempt in range(5):
         last = (
             await RegimeFit.filter(symbol=s.symbol, timeframe=s.timeframe)
@@ -61,11 +83,11 @@ async def _store(s: series.Series, first: int, upto: int, fit: Any, labels: list
             return await RegimeFit.create(
                 symbol=s.symbol,
                 timeframe=s.timeframe,
-                model="markov",
+                model=fit.model,
                 version=(last.version if last else 0) + 1,
-                k_regimes=len(labels),
-                params=fit.params.to_json(),
-                labels=labels,
+                k_regimes=len(fit.labels),
+                params=fit.params,
+                labels=fit.labels,
                 data_start=s.ts[first],
                 fitted_through=s.ts[upto],
                 n_obs=upto - first,
@@ -74,7 +96,7 @@ async def _store(s: series.Series, first: int, upto: int, fit: Any, labels: list
             )
         except IntegrityError:  # a concurrent fit took the version, or stored this fit
             found = await RegimeFit.get_or_none(
-                symbol=s.symbol, timeframe=s.timeframe, model="markov", fitted_through=s.ts[upto]
+                symbol=s.symbol, timeframe=s.timeframe, model=fit.model, fitted_through=s.ts[upto]
             )
             if found is not None:
                 return found

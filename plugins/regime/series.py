@@ -4,7 +4,7 @@ every bar, each from the model version that was fitted through that bar or earli
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +13,7 @@ from quarkbot.errors import Conflict, NotFound
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import TIMEFRAME_SECONDS, as_utc
 from quarkbot_plugins.market_data import api as market_data
-from quarkbot_plugins.regime import core
+from quarkbot_plugins.regime import core, registry
 from quarkbot_plugins.regime.models import RegimeFit
 from quarkbot_plugins.regime.settings import RegimeSettings
 
@@ -108,21 +108,26 @@ def _fit_for(fits: Sequence[RegimeFit], through: list[datetime], ts: datetime) -
     return fits[i - 1] if i else None
 
 
-def readings(series: Series, fits: Sequence[RegimeFit], since: datetime | None) -> list[Stamped]:
-    """The reading of every bar after ``since`` that has one: a Markov fit's filtered
-    probabilities where a fit through that bar exists, else the rule classifier (once it has
-    ``min_bars`` bars)."""
+def readings(
+    series: Series,
+    fits: Sequence[RegimeFit],
+    since: datetime | None,
+    custom: Mapping[str, Any] | None = None,
+) -> list[Stamped]:
+    """The reading of every bar after ``since`` that has one: a fit's filtered probabilities
+    (the Markov model's, or the third-party model ``custom``'s) where a fit through that bar
+    exists, else the rule classifier (once it has ``min_bars`` bars)."""
     settings = settings_of(RegimeSettings)
     cfg, periods = settings.rules(), ppy(series.timeframe)
     feats = core.features_series(series.closes, series.volumes, cfg, periods)
     fits = sorted(fits, key=lambda f: as_utc(f.fitted_through))
     through = [as_utc(f.fitted_through) for f in fits]
-    probs = _filtered_by_fit(series, fits)
+    probs = _filtered_by_fit(series, fits, custom)
     out: list[Stamped] = []
     for t, ts in enumerate(series.ts):
         if since is not None and ts <= since:
             continue
-        fit = _fit_for(fits, through, ts) if settings.model == "markov" else None
+        fit = _fit_for(fits, through, ts) if settings.model != "rules" else None
         if fit is not None and (t, fit.id) in probs:
             reading = core.label_reading(probs[(t, fit.id)], fit.labels, feats[t])
             version = f"{fit.model}-v{fit.version}"
@@ -133,11 +138,10 @@ def readings(series: Series, fits: Sequence[RegimeFit], since: datetime | None) 
 
 
 def _filtered_by_fit(
-    series: Series, fits: Sequence[RegimeFit]
+    series: Series, fits: Sequence[RegimeFit], custom: Mapping[str, Any] | None
 ) -> dict[tuple[int, int], list[float]]:
     """One forward filter per fit, from its first bar through the last bar it is used for."""
     out: dict[tuple[int, int], list[float]] = {}
-    returns = core.scaled_returns(series.closes)
     for n, fit in enumerate(fits):
         start = bisect.bisect_left(series.ts, as_utc(fit.data_start))
         if start >= len(series) or series.ts[start] != as_utc(fit.data_start):
@@ -147,13 +151,17 @@ def _filtered_by_fit(
             if n + 1 < len(fits)
             else len(series) - 1
         )
-        params = core.MarkovParams.from_json(fit.params)
-        # return i ends at bar i + 1
-        filtered = core.hamilton_filter(returns[start : stop + 1], params)
+        # through bar stop + 1 (the Markov filter's last return ends there)
+        window = slice(start, stop + 2)
+        offset, filtered = registry.filtered(
+            fit.model, fit.params, custom, series.closes[window], series.volumes[window]
+        )
         for i, p in enumerate(filtered):
-            out[(start + 1 + i, fit.id)] = p
+            out[(start + offset + i, fit.id)] = p
     return out
 
 
 async def fits_of(symbol: str, timeframe: str) -> list[RegimeFit]:
-    return await RegimeFit.filter(symbol=symbol, timeframe=timeframe, model="markov")
+    """The fits of the model chosen (``QUARKBOT_REGIME_MODEL``)."""
+    model = settings_of(RegimeSettings).model
+    return await RegimeFit.filter(symbol=symbol, timeframe=timeframe, model=model)

@@ -7,11 +7,10 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from quarkbot import hooks
 from quarkbot.errors import Conflict, Invalid, NotFound
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import TIMEFRAME_SECONDS, as_utc, iso_utc, utc_now
-from quarkbot_plugins.regime import core, params, perf, series
+from quarkbot_plugins.regime import core, params, perf, registry, series
 from quarkbot_plugins.regime.models import RegimeFit, RegimeReading, RegimeTransition
 from quarkbot_plugins.regime.settings import RegimeSettings
 
@@ -115,11 +114,13 @@ async def analyze(symbol: str, timeframe: str, bars: int) -> dict[str, Any]:
     cfg = settings.rules()
     cfg = replace(cfg, trend_window=min(cfg.trend_window, len(s) - 1))
     feats = core.features_series(s.closes, s.volumes, cfg, series.ppy(timeframe))
-    fit = await _fit_through(symbol, timeframe, s.ts[-1]) if settings.model == "markov" else None
-    if fit is not None:
-        params_ = core.MarkovParams.from_json(fit.params)
-        probs = core.hamilton_filter(core.scaled_returns(s.closes), params_)[-1]
-        reading = core.label_reading(probs, fit.labels, feats[-1])
+    fit = await _fit_through(symbol, timeframe, s.ts[-1]) if settings.model != "rules" else None
+    custom = await registry.custom(settings.model)
+    _offset, probs = (
+        registry.filtered(fit.model, fit.params, custom, s.closes, s.volumes) if fit else (0, [])
+    )
+    if fit is not None and probs:
+        reading = core.label_reading(probs[-1], fit.labels, feats[-1])
         model, version, through = fit.model, f"{fit.model}-v{fit.version}", fit.fitted_through
     else:
         reading = core.classify(feats[-1], cfg)
@@ -138,7 +139,12 @@ async def analyze(symbol: str, timeframe: str, bars: int) -> dict[str, Any]:
 
 async def _fit_through(symbol: str, timeframe: str, ts: datetime) -> RegimeFit | None:
     return (
-        await RegimeFit.filter(symbol=symbol, timeframe=timeframe, fitted_through__lte=ts)
+        await RegimeFit.filter(
+            symbol=symbol,
+            timeframe=timeframe,
+            model=settings_of(RegimeSettings).model,
+            fitted_through__lte=ts,
+        )
         .order_by("-fitted_through")
         .first()
     )
@@ -146,13 +152,16 @@ async def _fit_through(symbol: str, timeframe: str, ts: datetime) -> RegimeFit |
 
 async def models() -> dict[str, Any]:
     """The registered regime models and the latest fit of each pair."""
-    registered = [m for _plugin, found in await hooks.call("register_regime_models") for m in found]
+    registered = await registry.registered()
     latest: dict[tuple[str, str], RegimeFit] = {}
     for fit in await RegimeFit.all().order_by("version"):
         latest[(fit.symbol, fit.timeframe)] = fit
     return {
         "active": settings_of(RegimeSettings).model,
-        "models": [dict(m) for m in registered],
+        "models": [
+            {"name": m["name"], "kind": m.get("kind", "plugin"), "description": m["description"]}
+            for m in registered
+        ],
         "fits": [_fit_out(f) for f in latest.values()],
     }
 

@@ -15,8 +15,12 @@ class RegimeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QUARKBOT_REGIME_", extra="ignore")
 
-    model: Literal["markov", "rules"] = Field(
-        "markov", description="markov: Markov-switching fits (rules until one exists); rules."
+    model: str = Field(
+        "markov",
+        min_length=1,
+        max_length=32,
+        description="markov: Markov-switching fits (rules until one exists); rules; or the name "
+        "of a model another plugin registers (register_regime_models; rules until it is fitted).",
     )
     k_regimes: int = Field(2, ge=2, le=4, description="States of the Markov-switching model.")
     window: Literal["expanding", "rolling"] = Field(

@@ -9,9 +9,11 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from quarkbot import events, hooks
+from quarkbot.plugin_settings import settings_of
 from quarkbot.types import as_utc, iso_utc, utc_now
-from quarkbot_plugins.regime import series
+from quarkbot_plugins.regime import registry, series
 from quarkbot_plugins.regime.models import RegimeReading, RegimeTransition
+from quarkbot_plugins.regime.settings import RegimeSettings
 
 CHANNEL = "regime:changes"
 
@@ -27,7 +29,8 @@ async def evaluate(symbol: str, timeframe: str, publish: bool = True) -> dict[st
     last = await last_reading(symbol, timeframe)
     s = await series.load(symbol, timeframe)
     fits = await series.fits_of(symbol, timeframe)
-    new = series.readings(s, fits, as_utc(last.ts) if last else None)
+    custom = await registry.custom(settings_of(RegimeSettings).model)
+    new = series.readings(s, fits, as_utc(last.ts) if last else None, custom)
     await RegimeReading.bulk_create(
         [_reading_row(symbol, timeframe, r) for r in new], ignore_conflicts=True
     )
