@@ -201,6 +201,17 @@ def register_backtest_runners() -> Sequence[Any] | None:
 
 
 @hookspec
+def backtest_report_sections(backtest: Any) -> Any:
+    """Called by the backtests plugin when it serves a complete backtest's detail
+    (``GET /api/v1/backtests/{id}``) and its HTML report.
+
+    Returns None, or a mapping of section names to JSON values (the regime plugin's
+    ``by_regime``: return, Sharpe, drawdown and trades per regime) that the detail carries under
+    ``sections`` and the report shows as tables. A name given twice: the later plugin's wins.
+    """
+
+
+@hookspec
 def check_order(order: Any, ctx: Any) -> Any:
     """Called for every order before it reaches a broker, and again by ``orders/preview``.
 
