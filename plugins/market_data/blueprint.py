@@ -41,7 +41,7 @@ from quarkbot_plugins.market_data.schemas import (
     SourceOut,
 )
 from quarkbot_plugins.market_data.sources import Sources, sources_of
-from quarkbot_plugins.market_data.upload import CSV_SCHEMA, FILE_SCHEMA, FILE_TYPES, uploaded_bars
+from quarkbot_plugins.market_data.upload import CSV_SCHEMA, FILE_SCHEMA, uploaded_bars
 
 blueprint = Blueprint("market_data", __name__, url_prefix="/api/v1")
 
@@ -123,11 +123,12 @@ async def delete_instrument(symbol: str) -> tuple[str, int]:
 @validate_response(ErrorBody, 415)
 @validate_response(ValidationErrorBody, 422)
 async def import_bars(symbol: str, query_args: ImportQuery) -> ImportResult:
-    """Import OHLCV bars sent as a JSON array (a CSV goes to ``.../bars/import``).
+    """Import OHLCV bars sent as a JSON array (a CSV body goes to ``.../bars/import``, a file to
+    ``.../bars/upload``).
 
     For compatibility this path also takes a CSV body (text/csv) or a CSV file (multipart
-    ``file``) as before; the document declares those on ``.../bars/import`` only (one body type
-    per operation keeps generated clients working).
+    ``file``) as before; the document declares those on the two other paths only: one body type
+    per operation keeps generated clients working.
 
     CSV: a header row with a date column (Date, Datetime, Time or Timestamp, any case, or an
     unnamed first column) and Open, High, Low, Close, Volume; other columns are ignored. Every
@@ -148,13 +149,12 @@ async def import_bars(symbol: str, query_args: ImportQuery) -> ImportResult:
 @tag(MARKET_DATA)
 @validate_querystring(ImportQuery)
 @also_accepts("text/csv", CSV_SCHEMA)
-@also_accepts("multipart/form-data", FILE_SCHEMA)
 @validate_response(ImportResult)
 @validate_response(ErrorBody, 404)
 @validate_response(ErrorBody, 415)
 @validate_response(ValidationErrorBody, 422)
-async def import_bars_file(symbol: str, query_args: ImportQuery) -> ImportResult:
-    """Import OHLCV bars from a CSV body (text/csv) or a CSV file (multipart/form-data ``file``).
+async def import_bars_csv(symbol: str, query_args: ImportQuery) -> ImportResult:
+    """Import OHLCV bars from a CSV body (``Content-Type: text/csv``).
 
     The CSV and its checks are those of ``POST .../bars``: a header row with a date column
     (Date, Datetime, Time or Timestamp, any case, or an unnamed first column) and Open, High,
@@ -162,8 +162,29 @@ async def import_bars_file(symbol: str, query_args: ImportQuery) -> ImportResult
     ``loc: ["body", <CSV line number>, <field>]``; bars already stored are counted in
     ``skipped_existing``. Another content type is a 415.
     """
+    return await _import_file(symbol, query_args, "text/csv")
+
+
+@blueprint.post("/market-data/<symbol>/bars/upload")
+@requires("trader")
+@tag(MARKET_DATA)
+@validate_querystring(ImportQuery)
+@also_accepts("multipart/form-data", FILE_SCHEMA)
+@validate_response(ImportResult)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 415)
+@validate_response(ValidationErrorBody, 422)
+async def import_bars_file(symbol: str, query_args: ImportQuery) -> ImportResult:
+    """Import OHLCV bars from a CSV file uploaded as multipart/form-data (field ``file``).
+
+    The CSV and its checks are those of ``POST .../bars/import``; another content type is a 415.
+    """
+    return await _import_file(symbol, query_args, "multipart/form-data")
+
+
+async def _import_file(symbol: str, query_args: ImportQuery, content_type: str) -> ImportResult:
     await service.require_instrument(symbol)
-    bars = await uploaded_bars(FILE_TYPES)
+    bars = await uploaded_bars((content_type,))
     outcome = await service.import_bars(symbol, query_args.timeframe, bars)
     return ImportResult.model_validate(outcome)
 

@@ -24,9 +24,8 @@ from quarkbot_plugins.market_data.settings import MarketDataSettings
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 ANY_TYPES = ("application/json", *CSV_TYPES, "multipart/form-data")
-#: What ``.../bars/import`` takes: the CSV types of its document (one body type per operation).
-FILE_TYPES = ("text/csv", "multipart/form-data")
-#: The documented bodies of ``.../bars/import``: raw CSV text, or a form with the CSV as ``file``.
+#: The documented bodies of ``.../bars/import`` (CSV text) and ``.../bars/upload`` (a form with
+#: the CSV as ``file``).
 CSV_SCHEMA: dict[str, Any] = {
     "type": "string",
     "format": "binary",

@@ -1,6 +1,7 @@
 """The CSV bar import as documented: ``POST .../bars/import`` declares text/csv and
-multipart/form-data (``BarsFile``) and imports both; the JSON path declares JSON only and still
-takes a CSV for compatibility."""
+``.../bars/upload`` multipart/form-data (``BarsFile``), one body type each (generated clients
+break on several); each imports its type; the JSON path declares JSON only and still takes a CSV
+for compatibility."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ INSTRUMENT = {
     "tick_size": "0.01", "lot_size": "1",
 }  # fmt: skip
 IMPORT = "/api/v1/market-data/ACME/bars/import"
+UPLOAD = "/api/v1/market-data/ACME/bars/upload"
 CSV = "Date,Open,High,Low,Close,Volume\n" + "".join(
     f"2024-02-{day:02d},100,102,99,101,1000\n" for day in range(1, 6)
 )
@@ -27,8 +29,11 @@ async def test_document_declares_csv_and_multipart(client: Any) -> None:
     paths = spec["paths"]
     body = paths["/api/v1/market-data/{symbol}/bars/import"]["post"]["requestBody"]
     assert body["required"] is True
-    assert set(body["content"]) == {"text/csv", "multipart/form-data"}
+    assert set(body["content"]) == {"text/csv"}
     assert body["content"]["text/csv"]["schema"]["format"] == "binary"
+    body = paths["/api/v1/market-data/{symbol}/bars/upload"]["post"]["requestBody"]
+    assert body["required"] is True
+    assert set(body["content"]) == {"multipart/form-data"}
     form = body["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert spec["components"]["schemas"][form]["required"] == ["file"]
     json_body = paths["/api/v1/market-data/{symbol}/bars"]["post"]["requestBody"]
@@ -51,12 +56,14 @@ async def test_csv_body_and_file_through_the_import(client: Any, admin: Any, tra
     assert await _stored("1d") == [Decimal(101)] * 5
 
     upload = FileStorage(BytesIO(CSV.encode()), filename="bars.csv", content_type="text/csv")
-    response = await client.post(f"{IMPORT}?timeframe=1h", files={"file": upload}, headers=trader)
+    response = await client.post(f"{UPLOAD}?timeframe=1h", files={"file": upload}, headers=trader)
     assert response.status_code == 200, await response.get_data(as_text=True)
     assert await _stored("1h") == [Decimal(101)] * 5
 
-    # JSON belongs to .../bars; the old path still takes a CSV body (compatibility)
+    # JSON belongs to .../bars, a file to .../upload; the old path still takes a CSV body
     response = await client.post(f"{IMPORT}?timeframe=4h", json=[], headers=trader)
+    assert response.status_code == 415
+    response = await client.post(f"{UPLOAD}?timeframe=4h", data=CSV, headers=csv_headers)
     assert response.status_code == 415
     response = await client.post(
         "/api/v1/market-data/ACME/bars?timeframe=4h", data=CSV, headers=csv_headers
