@@ -100,9 +100,11 @@ async def get_backtest(backtest_id: int, query_args: DetailQuery) -> BacktestDet
     """One backtest: the summary, ``progress``, ``metrics``, ``best_params``, ``equity``
     (``equity_points=N`` downsamples it, first and last kept), ``trades`` and ``error``."""
     row = await service.get_visible(backtest_id, current_identity())
-    return await service.detail(
+    out = await service.detail(
         row, query_args.equity_points, query_args.include_equity, query_args.include_trades
     )
+    out.sections = await service.report_sections(row)
+    return out
 
 
 @backtests_bp.get("/api/v1/backtests/<int:backtest_id>/combinations")
@@ -131,7 +133,8 @@ async def report(backtest_id: int) -> Response:
     from quarkbot_plugins.backtests.report import render
 
     # plotly builds the figure and embeds 3.5 MB of plotly.js: not on the event loop
-    return Response(await asyncio.to_thread(render, row), mimetype="text/html")
+    sections = await service.report_sections(row)
+    return Response(await asyncio.to_thread(render, row, sections), mimetype="text/html")
 
 
 @backtests_bp.delete("/api/v1/backtests/<int:backtest_id>")

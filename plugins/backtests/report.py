@@ -38,8 +38,9 @@ def _pnl(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def render(backtest: Backtest) -> str:
-    """The page: a title, the period, parameters and capital, the metrics table, the chart."""
+def render(backtest: Backtest, sections: dict[str, Any] | None = None) -> str:
+    """The page: a title, the period, parameters and capital, the metrics table, the chart, and
+    the sections other plugins add (``backtest_report_sections``) as tables."""
     from plotly.offline import get_plotlyjs
 
     chart = _figure(backtest).to_html(full_html=False, include_plotlyjs=False)
@@ -63,8 +64,26 @@ def render(backtest: Backtest) -> str:
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
         f"<h1>{title}</h1><p>{period}; parameters {params}; initial capital "
         f"{html.escape(str(backtest.initial_capital))}; {len(trades)} trades</p>"
-        f"<table>{rows}</table>{chart}</body></html>"
+        f"<table>{rows}</table>{chart}{_sections(sections or {})}</body></html>"
     )
+
+
+def _sections(sections: dict[str, Any]) -> str:
+    """Each section a table: a row per key, a column per field of its values (mappings)."""
+    out = []
+    for name, value in sections.items():
+        items = value if isinstance(value, dict) else {}
+        columns = list(dict.fromkeys(k for v in items.values() if isinstance(v, dict) for k in v))
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["", *columns])
+        body = "".join(
+            f"<tr><th>{html.escape(str(key))}</th>"
+            + "".join(f"<td>{_fmt(row.get(c) if isinstance(row, dict) else None)}</td>"
+                      for c in columns)
+            + "</tr>"
+            for key, row in items.items()
+        )  # fmt: skip
+        out.append(f"<h2>{html.escape(name)}</h2><table><tr>{head}</tr>{body}</table>")
+    return "".join(out)
 
 
 def _figure(backtest: Backtest) -> Any:

@@ -124,6 +124,9 @@ class BacktestDetail(BacktestSummary):
     equity: list[dict[str, Any]] | None
     trades: list[dict[str, Any]] | None
     error: str | None
+    sections: dict[str, Any] | None = Field(
+        None, description="Sections other plugins add when complete (the regime's by_regime)."
+    )
 
 
 class BacktestPage(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.queryset import QuerySet
 
-from quarkbot import events
+from quarkbot import events, hooks
 from quarkbot.auth import Identity
 from quarkbot.errors import Conflict, LimitExceeded, NotFound
 from quarkbot.jobs import JobSpec, record_aborted_before_start
@@ -182,6 +182,16 @@ def require_complete(row: Backtest) -> Backtest:
     return row
 
 
+async def report_sections(row: Backtest) -> dict[str, Any] | None:
+    """What other plugins add to a complete backtest (``backtest_report_sections``)."""
+    if row.status != "complete":
+        return None
+    sections: dict[str, Any] = {}
+    for _plugin, found in await hooks.call("backtest_report_sections", backtest=row):
+        sections.update(found)
+    return sections
+
+
 def downsample(points: list[dict[str, Any]], count: int | None) -> list[dict[str, Any]]:
     """At most ``count`` points, evenly spaced; the first and the last are kept."""
     if count is None or len(points) <= count:
@@ -216,7 +226,7 @@ async def detail(
 ) -> BacktestDetail:
     """The backtest with its progress; the equity curve (downsampled to ``equity_points``) and
     the trades when asked for (a light row has neither)."""
-    computed = ("progress", "equity", "trades")
+    computed = ("progress", "equity", "trades", "sections")
     stored = {
         name: getattr(row, name) for name in BacktestDetail.model_fields if name not in computed
     }

@@ -142,6 +142,13 @@ async def check_signal(instance: Any, signal: Any) -> Any:
 
 
 @hookimpl
+async def backtest_report_sections(backtest: Any) -> Any:
+    from quarkbot_plugins.regime.service import backtest_sections
+
+    return await backtest_sections(backtest)
+
+
+@hookimpl
 def register_dashboard_panels() -> Sequence[Any]:
     from quarkbot_plugins.regime.panels import PANELS
 

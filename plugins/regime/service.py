@@ -216,6 +216,19 @@ async def backtest_regimes(backtest: Any) -> dict[str, Any]:
     return {"backtest_id": backtest.id, "total_trades": len(trades), "regimes": per}
 
 
+async def backtest_sections(backtest: Any) -> dict[str, Any] | None:
+    """``by_regime`` for the backtest's own detail and report (``backtest_report_sections``):
+    None until it is complete or while its first symbol has no reading over its period."""
+    if backtest.status != "complete" or not backtest.equity or not backtest.symbols:
+        return None
+    read = RegimeReading.filter(
+        symbol=backtest.symbols[0], timeframe=backtest.timeframe, ts__lt=backtest.end
+    )
+    if not await read.exists():
+        return None
+    return {"by_regime": (await backtest_regimes(backtest))["regimes"]}
+
+
 def _parse(text: str) -> datetime:
     return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 

@@ -65,6 +65,20 @@ async def test_per_regime_metrics_add_up(
         growth[regime] = growth.get(regime, 1.0) * v1 / v0
     for name, g in growth.items():
         assert per[name]["return_pct"] == pytest.approx((g - 1) * 100, rel=1e-9)
+    # the same metrics in the backtest's own detail (backtest_report_sections) and its report
+    assert backtest["sections"]["by_regime"] == per
+    own = backtest["sections"]["by_regime"]
+    assert sum(m["trades"] for m in own.values()) == backtest["total_trades"]
+    assert set(next(iter(own.values()))) >= {
+        "return_pct",
+        "sharpe_ratio",
+        "max_drawdown_pct",
+        "trades",
+    }
+    response = await client.get(f"/api/v1/backtests/{backtest_id}/report", headers=trader)
+    page = await response.get_data(as_text=True)
+    assert response.status_code == 200 and "<h2>by_regime</h2>" in page
+    assert all(f"<tr><th>{name}</th>" in page for name in own)
     product = math.prod(1 + m["return_pct"] / 100 for m in per.values())
     assert product == pytest.approx(
         backtest["equity"][-1]["value"] / backtest["equity"][0]["value"]
