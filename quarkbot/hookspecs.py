@@ -230,6 +230,19 @@ def check_risk_limits(order: Any, ctx: Any, limits: Any) -> Any:
 
 
 @hookspec
+def strategy_extensions(strategy_id: Any, values: Any) -> Any:
+    """Called by the strategies plugin with an instance's ``extensions``: to check them before the
+    instance is created or changed (``strategy_id`` None), to store them (the instance's id) and
+    to read them (``values`` None) for ``GET /api/v1/strategies/{id}`` and the write routes'
+    answers.
+
+    Returns None, or a mapping of the fields this plugin owns to their (stored or checked)
+    values, such as the regime plugin's ``allowed_regimes``; raises ``Invalid`` for a bad one. A
+    field no plugin returns is a 422.
+    """
+
+
+@hookspec
 def check_signal(instance: Any, signal: Any) -> Any:
     """Called by the strategies plugin before an instance's stored signal is traded.
 
