@@ -149,6 +149,13 @@ async def backtest_report_sections(backtest: Any) -> Any:
 
 
 @hookimpl
+async def strategy_extensions(strategy_id: Any, values: Any) -> Any:
+    from quarkbot_plugins.regime.params import strategy_extension
+
+    return await strategy_extension(strategy_id, values)
+
+
+@hookimpl
 def register_dashboard_panels() -> Sequence[Any]:
     from quarkbot_plugins.regime.panels import PANELS
 

@@ -3,8 +3,11 @@ trade in."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
+from quarkbot.errors import Invalid
 from quarkbot_plugins.regime.core import LABELS
 from quarkbot_plugins.regime.models import RegimeParameter, StrategyRegimes
 
@@ -66,3 +69,29 @@ async def set_allowed_regimes(strategy_id: int, regimes: list[str], actor: str) 
         defaults={"allowed_regimes": ordered, "updated_by": actor}, strategy_id=strategy_id
     )
     return ordered
+
+
+async def strategy_extension(
+    strategy_id: int | None, values: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """``allowed_regimes`` as a field of the strategy instance (``strategy_extensions``): read
+    (``values`` None), checked (no id) or stored (the caller is the actor)."""
+    if values is None:
+        stored = await allowed_regimes(strategy_id) if strategy_id is not None else None
+        return {"allowed_regimes": stored or []}
+    if "allowed_regimes" not in values:
+        return None
+    regimes = values["allowed_regimes"]
+    if (
+        not isinstance(regimes, list)
+        or len(regimes) > len(LABELS)
+        or any(not isinstance(r, str) or r not in LABELS for r in regimes)
+    ):
+        loc = ["body", "extensions", "allowed_regimes"]
+        raise Invalid.at(loc, f"a list of at most {len(LABELS)} of {', '.join(LABELS)}")
+    if strategy_id is None:
+        return {"allowed_regimes": [label for label in LABELS if label in regimes]}
+    from quarkbot.auth import current_identity
+
+    actor = current_identity().username
+    return {"allowed_regimes": await set_allowed_regimes(strategy_id, regimes, actor)}

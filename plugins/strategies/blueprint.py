@@ -71,8 +71,11 @@ async def list_strategies(query_args: StrategyQuery) -> dict[str, Any]:
 async def create_strategy(data: StrategyIn) -> tuple[StrategyOut, int]:
     """Create an instance (201): parameters checked by the type (422 with ``loc`` such as
     ``["body", "parameters", "fast"]``), known symbols, a name unique per owner (409)."""
-    row = await service.create_strategy(data.model_dump(), current_identity().username)
-    return StrategyOut.model_validate(row), 201
+    extensions = await service.extensions(None, data.extensions) if data.extensions else None
+    row = await service.create_strategy(
+        data.model_dump(exclude={"extensions"}), current_identity().username
+    )
+    return await _out(row, extensions), 201
 
 
 @strategies_bp.get("/<int:strategy_id>")
@@ -82,12 +85,24 @@ async def create_strategy(data: StrategyIn) -> tuple[StrategyOut, int]:
 @validate_response(ErrorBody, 404)
 async def get_strategy(strategy_id: int) -> StrategyOut:
     """One instance; 404 when it is not yours (admins see all)."""
-    return StrategyOut.model_validate(await _mine(strategy_id))
+    return await _out(await _mine(strategy_id))
+
+
+async def _out(row: StrategyInstance, extensions: dict[str, Any] | None = None) -> StrategyOut:
+    """The instance with its extensions, stored first when given (checked already)."""
+    if extensions:
+        await service.extensions(row.id, extensions)
+    out = StrategyOut.model_validate(row)
+    out.extensions = await service.extensions(row.id, None)
+    return out
 
 
 async def _update(strategy_id: int, changes: dict[str, Any]) -> StrategyOut:
-    row = await service.update_strategy(await _mine(strategy_id), changes)
-    return StrategyOut.model_validate(row)
+    instance = await _mine(strategy_id)
+    given = changes.pop("extensions", None)
+    extensions = await service.extensions(None, given) if given else None
+    row = await service.update_strategy(instance, changes)
+    return await _out(row, extensions)
 
 
 @strategies_bp.patch("/<int:strategy_id>")

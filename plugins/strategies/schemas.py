@@ -58,6 +58,11 @@ class StrategyIn(BaseModel):
     symbols: Symbols | None = Field(
         None, description="Required for a registered type; optional for an external strategy."
     )
+    extensions: dict[str, Any] | None = Field(
+        None,
+        description="Fields other plugins own (strategy_extensions), e.g. the regime plugin's "
+        "allowed_regimes.",
+    )
     timeframe: Timeframe | None = Field(None, description="Default: the type's timeframe.")
     is_active: JsonBool = True
     auto_trade: JsonBool = False
@@ -82,6 +87,11 @@ class StrategyPatch(BaseModel):
     is_active: JsonBool | NotNull = None
     auto_trade: JsonBool | NotNull = None
     trade_quantity: Quantity | NotNull = None
+    extensions: dict[str, Any] | None = Field(
+        None,
+        description="Fields other plugins own (strategy_extensions), e.g. the regime plugin's "
+        "allowed_regimes.",
+    )
 
     @field_validator(*NOT_NULL, mode="before")
     @classmethod
@@ -110,6 +120,9 @@ class StrategyOut(BaseModel):
     trade_quantity: Money
     created_at: datetime
     updated_at: datetime
+    extensions: dict[str, Any] | None = Field(
+        None, description="Fields other plugins own (one instance's answers; null in lists)."
+    )
 
 
 class StrategyPage(Page[StrategyOut]):

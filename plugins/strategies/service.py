@@ -16,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
+from quarkbot import hooks
 from quarkbot.auth import Identity
 from quarkbot.db import MAX_INT_ID
 from quarkbot.errors import Conflict, Invalid, problem
@@ -177,6 +178,19 @@ def _duplicate(name: str) -> Conflict:
 
 
 # mutations --------------------------------------------------------------------------------------
+async def extensions(strategy_id: int | None, values: dict[str, Any] | None) -> dict[str, Any]:
+    """The instance's fields other plugins own (``strategy_extensions``): checked (no id),
+    stored, or read (``values`` None); a field no plugin owns is a 422."""
+    found: dict[str, Any] = {}
+    for _plugin, fields in await hooks.call(
+        "strategy_extensions", strategy_id=strategy_id, values=values
+    ):
+        found.update(fields)
+    for name in set(values or {}) - set(found):
+        raise Invalid.at(["body", "extensions", name], "no plugin owns this field")
+    return found
+
+
 async def create_strategy(data: dict[str, Any], owner: str) -> StrategyInstance:
     values = await _checked(dict(data))
     if await _name_taken(owner, values["name"]):

@@ -59,9 +59,13 @@ async def test_allowed_regimes_gate_the_trade_not_the_signal(
     close = Decimal(rows[i]["Close"])
     await market.set_quote("GOOG", close - Decimal("0.05"), close + Decimal("0.05"), close)
     bull_only = await create_strategy(trader, name="bull", parameters=PARAMS, auto_trade=True)
-    bear_ok = await create_strategy(trader, name="bear", parameters=PARAMS, auto_trade=True)
+    # set on the instance itself (strategy_extensions), or through the regime route
+    extensions = {"allowed_regimes": ["HIGH_VOL", "BEAR"]}
+    bear_ok = await create_strategy(
+        trader, name="bear", parameters=PARAMS, auto_trade=True, extensions=extensions
+    )
+    assert bear_ok["extensions"] == {"allowed_regimes": ["BEAR", "HIGH_VOL"]}
     await allow(client, trader, bull_only["id"], ["BULL"])
-    await allow(client, trader, bear_ok["id"], ["BEAR", "HIGH_VOL"])
     # a viewer may read, not set; nobody sets an unknown regime
     url = f"/api/v1/regime/strategies/{bull_only['id']}"
     assert (
@@ -87,3 +91,55 @@ async def test_allowed_regimes_gate_the_trade_not_the_signal(
     assert [o.strategy_name for o in orders] == ["bear"]
     published = await stream_events("execution:signals")
     assert sorted(e["data"]["id"] for e in published) == sorted([gated.id, traded.id])
+
+
+@pytest.mark.usefixtures("goog")
+async def test_allowed_regimes_on_the_strategy_instance(
+    client: Any,
+    trader: dict,
+    viewer: dict,
+    create_strategy: Any,  # noqa: F811
+) -> None:
+    """``extensions.allowed_regimes`` through the strategies routes: stored by the regime
+    plugin (the same record its own route reads), shown on the instance, checked (422)."""
+    from quarkbot_plugins.regime.models import StrategyRegimes
+    from quarkbot_plugins.strategies.models import StrategyInstance
+
+    url = "/api/v1/strategies"
+    body = {"name": "gated", "type": "sma_crossover", "symbols": ["GOOG"], "parameters": PARAMS}
+    for bad, field in (({"allowed_regimes": ["MOON"]}, "allowed_regimes"),
+                       ({"allowed_regimes": "BULL"}, "allowed_regimes"),
+                       ({"leverage": 3}, "leverage")):  # fmt: skip
+        response = await client.post(url, json={**body, "extensions": bad}, headers=trader)
+        assert response.status_code == 422, await response.get_json()
+        assert (await response.get_json())["detail"][0]["loc"] == ["body", "extensions", field]
+    assert await StrategyInstance.all().count() == 0  # nothing created by a bad request
+
+    plain = await create_strategy(trader, name="plain", parameters=PARAMS)
+    assert plain["extensions"] == {"allowed_regimes": []}
+    sid = plain["id"]
+    patch = {"extensions": {"allowed_regimes": ["BULL"]}}
+    response = await client.patch(f"{url}/{sid}", json=patch, headers=trader)
+    assert response.status_code == 200
+    assert (await response.get_json())["extensions"] == {"allowed_regimes": ["BULL"]}
+    assert (await StrategyRegimes.get(strategy_id=sid)).allowed_regimes == ["BULL"]
+    regime_view = await client.get(f"/api/v1/regime/strategies/{sid}", headers=trader)
+    assert (await regime_view.get_json())["allowed_regimes"] == ["BULL"]
+    response = await client.get(f"{url}/{sid}", headers=trader)
+    assert (await response.get_json())["extensions"] == {"allowed_regimes": ["BULL"]}
+    # a PUT without extensions keeps them; an empty list lifts the restriction
+    response = await client.put(f"{url}/{sid}", json={**body, "name": "plain"}, headers=trader)
+    assert (await response.get_json())["extensions"] == {"allowed_regimes": ["BULL"]}
+    put = {**body, "name": "plain", "extensions": {"allowed_regimes": []}}
+    response = await client.put(f"{url}/{sid}", json=put, headers=trader)
+    assert (await response.get_json())["extensions"] == {"allowed_regimes": []}
+    assert await StrategyRegimes.filter(strategy_id=sid).count() == 0
+    # a bad value changes nothing, not even the other fields; a viewer changes nothing
+    bad = {"description": "x", "extensions": {"allowed_regimes": ["MOON"]}}
+    response = await client.patch(f"{url}/{sid}", json=bad, headers=trader)
+    assert response.status_code == 422
+    assert (await StrategyInstance.get(id=sid)).description == ""
+    patch = {"extensions": {"allowed_regimes": ["BEAR"]}}
+    response = await client.patch(f"{url}/{sid}", json=patch, headers=viewer)
+    assert response.status_code == 403
+    assert await StrategyRegimes.filter(strategy_id=sid).count() == 0
