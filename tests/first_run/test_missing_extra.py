@@ -13,11 +13,15 @@ import subprocess
 import httpx
 import pytest
 
+from quarkbot_plugins import REQUIRES
+
 from .helpers import QUARKBOT, clean_env, serving, workers_ok
 
 pytestmark = pytest.mark.e2e
 
-BLOCKED = ("numpy", "pandas", "numba", "sklearn", "vectorbt", "plotly")
+BLOCKED = ("numpy", "pandas", "numba", "sklearn", "vectorbt", "plotly", "statsmodels")
+#: the built-ins that need the numeric extra (strategies, backtests, regime)
+NUMERIC = tuple(sorted(name for name, (extra, _) in REQUIRES.items() if extra == "numeric"))
 SITECUSTOMIZE = f"""
 import sys
 
@@ -57,7 +61,7 @@ def test_plugins_list_names_the_extra(tmp_path, without_numeric):
     )
     assert result.returncode == 0, result.stderr
     rows = {line.split("\t")[0]: line.split("\t") for line in result.stdout.splitlines()}
-    for name in ("strategies", "backtests"):
+    for name in NUMERIC:
         assert rows[name][2] == "not loaded", rows[name]
         assert "pip install 'quarkbot[numeric]'" in rows[name][3]
     assert rows["trading"][2] == "builtin"
@@ -68,7 +72,7 @@ def test_serve_leaves_them_out_and_its_workers_run(tmp_path, without_numeric):
         health = served.wait_health(workers_ok, 240)
         components = health["components"]
         assert health["status"] == "degraded"  # something the user should fix
-        for name in ("strategies", "backtests"):
+        for name in NUMERIC:
             part = components[f"plugin:{name}"]
             assert part["status"] == "not_loaded", part
             assert part["extra"] == "numeric"
@@ -80,14 +84,13 @@ def test_serve_leaves_them_out_and_its_workers_run(tmp_path, without_numeric):
         body = httpx.get(f"{served.base_url}/api/v1/system/plugins", headers=headers).json()
         loaded = {item["name"] for item in body["items"]}
         assert {"trading", "risk", "market_data"} <= loaded
-        assert not loaded & {"strategies", "backtests"}
+        assert not loaded & set(NUMERIC)
         assert {item["name"]: item["extra"] for item in body["not_loaded"]} == {
-            "strategies": "numeric",
-            "backtests": "numeric",
+            name: "numeric" for name in NUMERIC
         }
         log = served.log()
     # one clear line per plugin, from the web process only (the workers leave it to it)
-    for name in ("strategies", "backtests"):
+    for name in NUMERIC:
         line = f"quarkbot: plugin {name!r} is not loaded:"
         assert log.count(line) == 1, log
     assert "ModuleNotFoundError" not in log
