@@ -139,9 +139,18 @@ Price = Quantity
 #: A boolean in a JSON body: ``true`` or ``false`` only (not ``0``, ``1`` or ``"true"``). Query
 #: strings keep plain ``bool`` (their values are text by nature).
 JsonBool = Annotated[bool, Strict()]
-#: An integer in a JSON body: a JSON integer (``3``), never ``3.5``, ``"3"`` or ``true``. Query
-#: strings keep plain ``int``.
-JsonInt = Annotated[int, Strict()]
+
+
+def _json_integer(value: object) -> object:
+    """``3.0`` is the JSON integer 3 (JSON Schema's ``integer`` holds it); ``3.5`` is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer in a JSON body: a JSON integer (``3``, also written ``3.0``), never ``3.5``, ``"3"``
+#: or ``true``. Query strings keep plain ``int``.
+JsonInt = Annotated[int, Strict(), BeforeValidator(_json_integer)]
 
 
 #: ``field: X | NotNull = None`` in a PATCH model: the field may be left out, and ``null`` (which

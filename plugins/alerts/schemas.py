@@ -28,7 +28,7 @@ class RuleIn(BaseModel):
     metric: str = Field(min_length=1, max_length=64)
     labels: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]] = {}
     condition: Condition
-    threshold: float = 0.0
+    threshold: float = Field(0.0, strict=True)  # a JSON number, never true/false or text
     window_seconds: JsonInt = Field(0, ge=0, le=30 * DAY)
     for_seconds: JsonInt = Field(0, ge=0, le=DAY)
     cooldown_seconds: JsonInt = Field(300, ge=0, le=7 * DAY)

@@ -220,7 +220,9 @@ class FeedCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: FeedAction
-    symbols: list[Symbol] = Field(default_factory=list, max_length=MAX_FEED_SYMBOLS)
+    symbols: list[Symbol] = Field(
+        default_factory=list, max_length=MAX_FEED_SYMBOLS, json_schema_extra={"uniqueItems": True}
+    )
     source: str = Field("simulated", pattern=SOURCE_PATTERN)
     speed: float | None = Field(None, gt=0, le=1000, description="Steps (bars) per second")
     spread_bps: Decimal | None = Field(None, ge=0, le=1000, decimal_places=4)

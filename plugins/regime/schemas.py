@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from quarkbot.types import DatetimeOut, Symbol, Timeframe, UtcDatetime
+from quarkbot.types import DatetimeOut, JsonBool, Symbol, Timeframe, UtcDatetime
 
 Regime = Literal["BULL", "BEAR", "SIDEWAYS", "HIGH_VOL"]
 
@@ -169,7 +169,7 @@ class FitIn(BaseModel):
 
     symbol: Symbol
     timeframe: Timeframe = "1d"
-    backfill: bool = False
+    backfill: JsonBool = False
     every: int | None = Field(None, ge=1, le=10_000, description="Backfill: bars between refits.")
 
 
