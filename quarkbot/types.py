@@ -272,5 +272,7 @@ StrategyId = Annotated[
         pattern=STRATEGY_ID_PATTERN,
         examples=["12", "hedging"],
         description="A strategy instance id (as text) or an external strategy's name",
+        # the BeforeValidator hides the constraint from the schema: state it there too
+        json_schema_extra={"pattern": STRATEGY_ID_PATTERN},
     ),
 ]

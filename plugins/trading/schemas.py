@@ -111,7 +111,7 @@ class OrderQuery(PageQuery):
     symbol: SymbolFilter = None
     status: StatusName | None = None
     side: Side | None = None
-    client_order_id: Annotated[str | None, EmptyIsNone, Field(max_length=64)] = None
+    client_order_id: Annotated[Annotated[str, Field(max_length=64)] | None, EmptyIsNone] = None
     start: Annotated[UtcDatetime | None, Lookup("created_at__gte")] = None
     end: Annotated[UtcDatetime | None, Lookup("created_at__lt")] = None
 
