@@ -41,8 +41,9 @@ def _blank_is_none(value: object) -> object:
 
 #: A query filter: None (or empty) when absent.
 EmptyIsNone = BeforeValidator(_blank_is_none)
-SymbolFilter = Annotated[str | None, EmptyIsNone, Field(max_length=32)]
-StrategyFilter = Annotated[StrategyId | None, EmptyIsNone]
+# max_length on the text (a blank filter is None, which has no length); "" is "no filter"
+SymbolFilter = Annotated[Annotated[str, Field(max_length=32)] | None, EmptyIsNone]
+StrategyFilter = Annotated[StrategyId | Literal[""] | None, EmptyIsNone]
 Side = Literal["buy", "sell"]
 
 
