@@ -1,6 +1,8 @@
-"""schemathesis, every check but two, on every operation of a real ``quarkbot serve`` with
-every built-in plugin: no 5xx, and every status code, content type, header and body as
-documented (the two left out, ``REQUEST_STRICTNESS_CHECKS``, judge requests, not answers).
+"""schemathesis, every check (``--checks all``), on every operation of a real ``quarkbot serve``
+with every built-in plugin: no 5xx; every status code, content type, header and body as
+documented; schema-invalid requests refused (``negative_data_rejection``) and schema-valid ones
+accepted (``positive_data_acceptance``; a 422 is expected where a documented rule depends on
+state, ``STATEFUL_422``, and, not done, where a schema still promises too much, ``SCHEMA_LIES``).
 
 It runs as an admin from a pool of API keys (``tests/host/st_auth_hooks.py``): the operations
 that revoke the caller's credential (logout, key revocation) move it to the next key; user
@@ -32,11 +34,50 @@ ST = str(Path(sys.executable).with_name("st"))
 HOOKS = Path(__file__).parents[1] / "host" / "st_auth_hooks.py"
 #: Examples per operation and phase; the run takes a few minutes on a loaded CI machine.
 MAX_EXAMPLES = int(os.environ.get("QBTEST_FUZZ_EXAMPLES", "3"))
-#: Left out until every plugin's schemas are strict (issue 11, not done): these flag requests the
-#: server judges differently from the schema: business rules a schema cannot say (a password
-#: too simple, "exactly one of", a positive decimal string "0"), and booleans or integers
-#: coerced from other JSON types.
-REQUEST_STRICTNESS_CHECKS = ("positive_data_acceptance", "negative_data_rejection")
+#: ``positive_data_acceptance`` (a request valid by the schema is accepted: 2xx, or 401, 403,
+#: 404, 409, 429, schemathesis's default) also takes a 422 on these operations: the rule depends
+#: on stored state, on what plugins registered or on relations between fields, which no schema
+#: states (each 422 names the rule).
+STATEFUL_422 = {
+    ("POST", "/api/v1/orders"): "a quantity is a multiple of the stored instrument's lot size",
+    ("POST", "/api/v1/orders/preview"): "the same lot-size rule",
+    ("POST", "/api/v1/market-data/{symbol}/bars"): "low <= open/close <= high, ts increasing",
+    ("POST", "/api/v1/alerts/rules"): "the metric is one the plugins registered",
+    ("PUT", "/api/v1/alerts/rules/{rule_id}"): "the same registered metric",
+    ("POST", "/api/v1/alerts/targets"): "the notifier is a registered one",
+    ("POST", "/api/v1/agents/instances"): "the agent type is a registered one",
+    ("POST", "/api/v1/agents/providers"): "base_url passes the SSRF guard (resolved address)",
+    ("PUT", "/api/v1/agents/providers/{provider_id}"): "the same SSRF guard",
+    ("PUT", "/api/v1/strategies/{strategy_id}"): "the strategy type is a registered one",
+    ("POST", "/api/v1/strategies/{strategy_id}/train"): "only ml_classifier strategies train",
+    ("POST", "/api/v1/strategies/{strategy_id}/backtest"): "end is after start",
+    ("POST", "/api/v1/regime/analyze"): "the lookback holds enough bars of the timeframe",
+    ("POST", "/api/v1/market-data/{symbol}/bars/import"): "the CSV's header, UTF-8 and rows",
+    ("POST", "/api/v1/market-data/{symbol}/bars/upload"): "the same CSV rules (binary schema)",
+}
+#: NOT DONE (issue 11): schemas that still promise more than the server takes, each a 422 for a
+#: schema-valid value. ``positive_data_acceptance`` takes that 422 on these operations only (it
+#: still fails 400, 415 and the like), until their schemas say it; every other check runs.
+SCHEMA_LIES = {
+    ("POST", "/api/v1/auth/users"): "password strength rule not in the schema",
+    ("PATCH", "/api/v1/auth/users/{user_id}"): "the same password rule",
+    ("POST", "/api/v1/backtests"): "exactly one of strategy_type, strategy_id, agent (no oneOf)",
+    ("POST", "/api/v1/agents/analyze"): "agent or instance_id (no oneOf)",
+    ("GET", "/api/v1/regime/history"): "hours or start/end, not both",
+    ("POST", "/api/v1/risk/kill-switch"): "reason required to activate or reduce",
+    ("POST", "/api/v1/market-data/feed"): "start needs symbols",
+    ("POST", "/api/v1/strategies"): "symbols null refused",
+    ("PUT", "/api/v1/risk/limits"): "percentages above 1 refused, no maximum in the schema",
+    ("GET", "/api/v1/hedging/analysis"): "decimal string without a pattern ('' refused)",
+    ("POST", "/api/v1/hedging/execute"): "the same decimal string",
+    ("PUT", "/api/v1/budget/{strategy_id}/{currency}"): "the same decimal string",
+    ("POST", "/api/v1/strategies/{strategy_id}/signals"): "the same decimal string",
+    ("PATCH", "/api/v1/strategies/{strategy_id}"): "the same decimal string",
+    ("POST", "/api/v1/instruments"): "a JSON number with over 12 places (5e-324) refused",
+    ("PATCH", "/api/v1/instruments/{symbol}"): "the same 12 places",
+    ("PATCH", "/api/v1/agents/instances/{instance_id}"): "NUL characters refused",
+    ("GET", "/api/v1/risk/position-size/{asset}"): "atr_multiple: decimal string, no pattern",
+}
 INSTRUMENT = {
     "symbol": "BTC-USD", "kind": "spot", "base_currency": "BTC", "quote_currency": "USD",
     "sector": "crypto", "tick_size": "0.01", "lot_size": "0.0001", "min_notional": "1",
@@ -119,20 +160,38 @@ def live(module_deployment) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
         yield server.base_url, parameters, admin_keys(api, 20)
 
 
-def run_schemathesis(base_url: str, parameters: dict[str, Any], keys: list[str], cwd: Path):
-    config = cwd / "schemathesis.toml"
-    config.write_text(
-        # one unexpected method per path (405 and no 5xx), no duplicated query parameters:
-        # the coverage phase is most of the run
+#: (``enabled = false`` per operation did not hold against ``--checks all`` in schemathesis 4.32.)
+ACCEPTS_422 = (
+    "checks.positive_data_acceptance.expected-statuses = "
+    '["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]'
+)
+
+
+def _operations(table: dict[tuple[str, str], str], setting: str) -> str:
+    return "".join(
+        f'[[operations]]\ninclude-method = "{method}"\ninclude-path = "{path}"\n{setting}\n'
+        for method, path in table
+    )
+
+
+def write_config(path: Path, parameters: dict[str, Any]) -> None:
+    # one unexpected method per path (405 and no 5xx), no duplicated query parameters: the
+    # coverage phase is most of the run
+    path.write_text(
         '[phases.coverage]\nunexpected-methods = ["TRACE"]\n'
         "generate-duplicate-query-parameters = false\n"
-        "[parameters]\n"
+        + _operations({**STATEFUL_422, **SCHEMA_LIES}, ACCEPTS_422)
+        + "[parameters]\n"
         + "".join(f'"{name}" = {json.dumps(value)}\n' for name, value in parameters.items())
     )
+
+
+def run_schemathesis(base_url: str, parameters: dict[str, Any], keys: list[str], cwd: Path):
+    config = cwd / "schemathesis.toml"
+    write_config(config, parameters)
     args = [
         ST, "--config-file", str(config), "run", f"{base_url}/openapi.json",
         "--checks", "all",
-        "--exclude-checks", ",".join(REQUEST_STRICTNESS_CHECKS),
         "--phases", "examples,coverage,fuzzing",
         "--max-examples", str(MAX_EXAMPLES),
         "--seed", "20261202",
