@@ -93,6 +93,9 @@ class BacktestSummary(BaseModel):
     total_return_pct: float | None
     total_trades: int | None
     combinations: int
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The base parameters (an agent backtest's `backend`)."
+    )
     status: Status
     created_by: str
     created_at: datetime
@@ -111,7 +114,6 @@ class Progress(BaseModel):
 class BacktestDetail(BacktestSummary):
     fees: float
     slippage: float
-    params: dict[str, Any]
     param_grid: dict[str, Any] | None
     rank_by: str
     chunk_size: int

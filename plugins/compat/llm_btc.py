@@ -11,6 +11,16 @@ from quarkbot_plugins.compat.forward import native
 profile = Profile("llm_btc")
 
 
+def _backend(row: dict[str, Any]) -> Any:
+    """The seed's ``backend`` ("ollama", "groq"): the agent's provider that an agent backtest
+    records in its metrics or parameters; other backtests name their strategy type."""
+    for part in ("metrics", "params"):
+        backend = (row.get(part) or {}).get("backend")
+        if backend:
+            return backend
+    return row["strategy_type"]
+
+
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -20,7 +30,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
         "final_value": number(row["final_value"]),
         "total_return_pct": row["total_return_pct"],
         "total_trades": row["total_trades"],
-        "backend": row["strategy_type"],
+        "backend": _backend(row),
         "status": row["status"],
         "symbols": row["symbols"],
     }

@@ -87,6 +87,8 @@ async def test_committee_backtest_on_goog(
     # the seed's own shapes, through its paths
     listed = await (await client.get("/api/backtests", headers=trader)).get_json()
     assert {"start_date", "end_date", "backend", *SEED_SUMMARY} <= set(listed[0])
+    # the seed's backend names what decided ("ollama", "groq"; here the offline committee)
+    assert [row["backend"] for row in listed if row["id"] == first["id"]] == ["offline"]
     seed = await (await client.get(f"/api/backtests/{first['id']}", headers=trader)).get_json()
     assert all(set(SEED_EQUITY) <= set(p) for p in seed["equity_curve"])
     assert all(set(SEED_TRADE) <= set(t) for t in seed["trades"])
