@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -73,8 +74,8 @@ def answers(status: int, media_type: str, description: str) -> Callable[[F], F]:
 def _add_extra_content(operation: dict[str, Any], extra: dict[str, Any]) -> None:
     if extra["request"]:
         body = operation.setdefault("requestBody", {"content": {}, "required": True})
-        body["content"].update(extra["request"])
-    operation.setdefault("responses", {}).update(extra["responses"])
+        body["content"].update(copy.deepcopy(extra["request"]))  # each document lifts its own
+    operation.setdefault("responses", {}).update(copy.deepcopy(extra["responses"]))
 
 
 class QuarkbotOpenAPIProvider(OpenAPIProvider):
