@@ -98,18 +98,34 @@ def _decimal_input(minimum: Decimal, *, exclusive: bool, maximum: Decimal = DECI
     pattern = decimal_input_pattern(
         len(str(int(maximum) - 1)), signed=minimum < 0, nonzero=exclusive and minimum == 0
     )
+    bounds = _bounded(minimum, exclusive, maximum, inclusive=False, pattern=pattern)
+    return (BeforeValidator(_decimal_text), *bounds)
+
+
+def _bounded(
+    minimum: Decimal,
+    exclusive: bool,
+    maximum: Decimal,
+    *,
+    inclusive: bool,
+    pattern: str,
+    places: int | None = DECIMAL_PLACES,
+) -> tuple:
+    """The bounds (``maximum``: ``le`` if ``inclusive``, else ``lt``) and the schemas: a JSON
+    number within them or a string of ``pattern``; a fixed-point string in responses."""
     bound = "exclusiveMinimum" if exclusive else "minimum"
-    number = {"type": "number", bound: float(minimum), "exclusiveMaximum": float(maximum)}
+    top = "maximum" if inclusive else "exclusiveMaximum"
+    number = {"type": "number", bound: float(minimum), top: float(maximum)}
     text = {"type": "string", "pattern": pattern}
     output = {"type": "string", "pattern": DECIMAL_OUTPUT_PATTERN}
     return (
-        BeforeValidator(_decimal_text),
         Field(
             gt=minimum if exclusive else None,
             ge=None if exclusive else minimum,
-            lt=maximum,
-            decimal_places=DECIMAL_PLACES,
+            decimal_places=places,
             allow_inf_nan=False,
+            lt=None if inclusive else maximum,
+            le=maximum if inclusive else None,
         ),
         WithJsonSchema({"anyOf": [number, text]}, mode="validation"),
         WithJsonSchema(output, mode="serialization"),
@@ -133,6 +149,40 @@ Quantity = Annotated[
     PlainSerializer(format_decimal, return_type=str, when_used="json"),
 ]
 Price = Quantity
+
+
+def _up_to_pattern(maximum: int, *, nonzero: bool, places: int | None) -> str:
+    """A fixed-point decimal string from 0 to ``maximum`` (inclusive; one digit then zeros, as
+    ``2``, ``100``, ``10**15``), at most ``places`` places (``None``: any)."""
+    lead, power = int(str(maximum)[0]), len(str(maximum)) - 1
+    assert maximum == lead * 10**power, maximum
+    fraction = rf"\d{{0,{places}}}" if places is not None else r"\d*"
+    zeros = rf"0{{0,{places}}}" if places is not None else "0*"
+    not_zero = r"(?![0.]*$)" if nonzero else ""
+    below = rf"0*(\d{{0,{power}}}|[0-{lead - 1}]\d{{{power}}})(\.{fraction})?"
+    top = rf"0*{maximum}(\.{zeros})?"
+    return rf"^[+]?(?=\.?\d){not_zero}({below}|{top})$"
+
+
+def decimal_up_to(
+    maximum: int, *, positive: bool = True, places: int | None = DECIMAL_PLACES
+) -> tuple:
+    """A request decimal in (0, maximum] (``positive``) or [0, maximum]: a JSON number, or a
+    fixed-point string the schema's pattern states in full (no exponent: a pattern cannot bound
+    one), checked as written; serialised as a fixed-point string."""
+    pattern = _up_to_pattern(maximum, nonzero=positive, places=places)
+    compiled = re.compile(pattern)
+
+    def as_written(value: object) -> object:
+        if isinstance(value, str) and not compiled.fullmatch(value):
+            raise ValueError(f"a decimal string matching {pattern}")
+        return value
+
+    return (
+        BeforeValidator(as_written),
+        *_bounded(ZERO, positive, Decimal(maximum), inclusive=True, pattern=pattern, places=places),
+        PlainSerializer(format_decimal, return_type=str),
+    )
 
 
 # JSON body scalars ------------------------------------------------------------------------------

@@ -8,19 +8,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from quarkbot.pagination import PageQuery
-from quarkbot.types import DECIMAL_PLACES, DatetimeOut, Money, StrategyId
+from quarkbot.types import DatetimeOut, Money, StrategyId, decimal_up_to
 
 #: A budget's currency in a path: an upper-case code of 2-16 letters or digits (stricter than
 #: ``quarkbot.types.Currency``, which also takes a single character).
 BUDGET_CURRENCY_PATTERN = r"^[A-Z0-9]{2,16}$"
 MAX_ALLOCATION = Decimal("1e15")
 
-#: An allocation: 0 to 1e15, column precision. (Not ``NonNegativeDecimal``: its 30-digit cap
-#: would answer a huge value with another message than "less than or equal to 1E+15".)
-Allocation = Annotated[
-    Decimal,
-    Field(ge=0, le=MAX_ALLOCATION, allow_inf_nan=False, decimal_places=DECIMAL_PLACES),
-]
+#: An allocation: 0 to 1e15, column precision; a JSON number or a fixed-point string (the
+#: schema's pattern states the bound).
+Allocation = Annotated[Decimal, *decimal_up_to(int(MAX_ALLOCATION), positive=False)]
 
 
 class AllocationIn(BaseModel):

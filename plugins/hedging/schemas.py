@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from quarkbot.pagination import PageQuery
-from quarkbot.types import CURRENCY_PATTERN, DatetimeOut, JsonBool, Money, Timeframe, UtcDatetime
-from quarkbot_plugins.hedging.settings import Method, Ratio
+from quarkbot.types import (
+    CURRENCY_PATTERN,
+    DatetimeOut,
+    JsonBool,
+    Money,
+    Timeframe,
+    UtcDatetime,
+    decimal_up_to,
+)
+from quarkbot_plugins.hedging.settings import Method
 
 Asset = Annotated[str, Field(pattern=CURRENCY_PATTERN, examples=["BTC"])]
+#: A hedge ratio in a request: 0 to 2 (the settings' ``Ratio``), its schema's pattern stated.
+Ratio = Annotated[Decimal, *decimal_up_to(2, positive=False, places=None)]
 Priority = Literal["high", "medium", "low"]
 IdempotencyKey = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", examples=["h-1"])

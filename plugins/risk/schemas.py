@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from quarkbot.pagination import Page, PageQuery
-from quarkbot.types import JsonBool, JsonInt, Money, Timeframe
+from quarkbot.types import JsonBool, JsonInt, Money, Timeframe, decimal_up_to
 
 #: A money limit: positive, at most 1e15, a string in JSON.
 PositiveMoney = Annotated[Money, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
@@ -145,7 +145,7 @@ class PortfolioLimits(Strict):
     max_net_exposure: PositiveMoney | None = Field(
         None, description="|sum of quantity x mark| over positions, in the base currency"
     )
-    max_leverage: Annotated[Money, Field(gt=0, le=1000)] | None = Field(
+    max_leverage: Annotated[Decimal, *decimal_up_to(1000)] | None = Field(
         None, description="Gross exposure / equity"
     )
     max_open_orders: JsonInt | None = Field(None, ge=1, le=1_000_000)
@@ -153,13 +153,13 @@ class PortfolioLimits(Strict):
 
 
 class MarginLimits(Strict):
-    max_margin_utilization: Annotated[Money, Field(gt=0, le=1)] | None = Field(
+    max_margin_utilization: Annotated[Decimal, *decimal_up_to(1)] | None = Field(
         None, description="Margin of perpetual positions / equity, 0..1"
     )
 
 
 class DrawdownLimits(Strict):
-    max_drawdown_pct: Annotated[Money, Field(gt=0, le=100)] | None = Field(
+    max_drawdown_pct: Annotated[Decimal, *decimal_up_to(100)] | None = Field(
         None, description="Deny exposure-increasing orders past this drawdown (%)"
     )
 
@@ -238,9 +238,9 @@ class ExposureOut(RootModel[dict[str, Money | None]]):
 
 
 class PositionSizeQuery(PageQuery):
-    risk_per_trade_pct: Decimal = Field(Decimal(1), gt=0, le=100, allow_inf_nan=False)
-    atr_multiple: Decimal = Field(Decimal(2), gt=0, le=100, allow_inf_nan=False)
-    reward_risk: Decimal = Field(Decimal(2), gt=0, le=100, allow_inf_nan=False)
+    risk_per_trade_pct: Annotated[Decimal, *decimal_up_to(100)] = Decimal(1)
+    atr_multiple: Annotated[Decimal, *decimal_up_to(100)] = Decimal(2)
+    reward_risk: Annotated[Decimal, *decimal_up_to(100)] = Decimal(2)
     atr_period: int = Field(14, ge=1, le=500)
     timeframe: Timeframe = "1d"
     side: Literal["buy", "sell"] = "buy"

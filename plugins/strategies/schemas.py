@@ -6,19 +6,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from quarkbot.pagination import Lookup, Page, PageQuery
-from quarkbot.types import JsonBool, Money, NotNull, Timeframe, UtcDatetime, format_decimal
+from quarkbot.types import JsonBool, Money, NotNull, Timeframe, UtcDatetime, decimal_up_to
 from quarkbot_plugins.strategies.types import StrategyType
 
 # at most 1e15 (a little more than an order's 1e12: the order pipeline refuses the excess)
-Quantity = Annotated[
-    Decimal,
-    Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False, decimal_places=12),
-    PlainSerializer(format_decimal, return_type=str),
-]
+Quantity = Annotated[Decimal, *decimal_up_to(10**15)]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
 # StrategyPatch fields that cannot be null (timeframe can: the type's)
 NOT_NULL = (
