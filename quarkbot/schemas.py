@@ -80,14 +80,23 @@ class MeOut(UserOut):
     auth_method: Literal["token", "api_key"]
 
 
+#: What ``users.check_password_strength`` asks; its second rule is no JSON Schema keyword.
+STRENGTH_RULE = (
+    "At least 12 characters, at least 5 of them different (no schema keyword states the "
+    "second rule: a 422 names it), no NUL character."
+)
+
+
 class UserCreate(WriteModel):
     username: str = Username
-    password: str = Field(min_length=12, max_length=1024)
+    password: str = Field(min_length=12, max_length=1024, pattern=NO_NUL, description=STRENGTH_RULE)
     role: Literal["viewer", "trader", "admin"] = "viewer"
 
 
 class UserUpdate(WriteModel):
-    password: str | None = Field(None, min_length=12, max_length=1024)
+    password: str | None = Field(
+        None, min_length=12, max_length=1024, pattern=NO_NUL, description=STRENGTH_RULE
+    )
     role: Literal["viewer", "trader", "admin"] | None = None
     is_active: JsonBool | None = None
 

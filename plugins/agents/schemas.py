@@ -102,10 +102,14 @@ class AnalyzeQueued(BaseModel):
     channel: str
 
 
+#: An instance's name: no NUL character (no column stores one; the server refuses it at the door).
+InstanceName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+
+
 class InstanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: InstanceName
     agent_type: Name
     parameters: dict[str, Any] = Field(default_factory=dict)
     symbols: list[Symbol] = Field(min_length=1, max_length=50)
@@ -119,7 +123,7 @@ class InstanceIn(BaseModel):
 class InstancePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | NotNull = Field(None, min_length=1, max_length=200)
+    name: InstanceName | NotNull = None
     parameters: dict[str, Any] | NotNull = None
     symbols: list[Symbol] | NotNull = Field(None, min_length=1, max_length=50)
     timeframe: Timeframe | NotNull = None

@@ -25,6 +25,7 @@ from quarkbot.types import (
     Symbol,
     Timeframe,
     UtcDatetime,
+    decimal_up_to,
 )
 
 SOURCE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -217,7 +218,19 @@ class NoMarketDataBody(BaseModel):
 class FeedCommand(BaseModel):
     """Start (or restart with new parameters) or stop the live feed."""
 
-    model_config = ConfigDict(extra="forbid")
+    # start needs a symbol, stated in the schema
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"action": {"const": "stop"}}},
+                {
+                    "properties": {"action": {"const": "start"}, "symbols": {"minItems": 1}},
+                    "required": ["symbols"],
+                },
+            ]
+        },
+    )
 
     action: FeedAction
     symbols: list[Symbol] = Field(
@@ -225,7 +238,7 @@ class FeedCommand(BaseModel):
     )
     source: str = Field("simulated", pattern=SOURCE_PATTERN)
     speed: float | None = Field(None, gt=0, le=1000, description="Steps (bars) per second")
-    spread_bps: Decimal | None = Field(None, ge=0, le=1000, decimal_places=4)
+    spread_bps: Annotated[Decimal, *decimal_up_to(1000, positive=False, places=4)] | None = None
     seed: JsonInt | None = Field(None, ge=0, le=2**63 - 1)
     timeframe: Timeframe | None = Field(
         None, description="Bars to replay; default: the finest timeframe with bars"

@@ -49,13 +49,32 @@ class Strict(BaseModel):
 CONFIRMATIONS = {"activate": "KILL", "reduce": "REDUCE", "deactivate": "RESUME"}
 
 
+def _kill_switch_variants(schema: dict[str, Any]) -> None:
+    """The rules between the fields, stated: each action with its confirmation, and a reason
+    (a string) required to activate or reduce."""
+    schema["oneOf"] = [
+        {
+            "properties": {
+                "action": {"const": action},
+                "confirmation": {"const": word},
+                **({} if action == "deactivate" else {"reason": {"type": "string"}}),
+            },
+            "required": ["action", "confirmation"] + ([] if action == "deactivate" else ["reason"]),
+        }
+        for action, word in CONFIRMATIONS.items()
+    ]
+
+
 class KillSwitchIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_kill_switch_variants)
+
     action: Literal["activate", "reduce", "deactivate"]
     confirmation: str = Field(max_length=32, description='"KILL", "REDUCE" or "RESUME"')
     reason: str | None = Field(
         None,
         min_length=1,
         max_length=500,
+        pattern=r"^[^\x00]*$",
         validate_default=True,
         description="Required to activate or reduce; optional to deactivate.",
     )
