@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -183,6 +183,17 @@ def decimal_up_to(
         *_bounded(ZERO, positive, Decimal(maximum), inclusive=True, pattern=pattern, places=places),
         PlainSerializer(format_decimal, return_type=str),
     )
+
+
+def one_of_fields(*names: str, exclusive: bool = True) -> dict[str, Any]:
+    """``json_schema_extra`` of a model that needs one of ``names`` not null: exactly one
+    (``exclusive``: the others null or left out; a ``oneOf``) or at least one (an ``anyOf``)."""
+
+    def given(name: str) -> dict[str, Any]:
+        others = {other: {"type": "null"} for other in names if exclusive and other != name}
+        return {"required": [name], "properties": {name: {"not": {"type": "null"}}, **others}}
+
+    return {"oneOf" if exclusive else "anyOf": [given(name) for name in names]}
 
 
 # JSON body scalars ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from quarkbot.types import (
     Symbol,
     Timeframe,
     UtcDatetime,
+    one_of_fields,
 )
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -37,7 +38,11 @@ class AgentTypeList(BaseModel):
 
 
 class AnalyzeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """``agent`` or ``instance_id`` (which wins when both are given)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=one_of_fields("agent", "instance_id", exclusive=False)
+    )
 
     agent: Name | None = None
     instance_id: Id | None = None

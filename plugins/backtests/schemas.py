@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quarkbot.pagination import PageQuery
-from quarkbot.types import Id, JsonInt, Money, Timeframe, UtcDatetime
+from quarkbot.types import Id, JsonInt, Money, Timeframe, UtcDatetime, one_of_fields
 
 from .metrics import MetricName
 
@@ -41,6 +41,11 @@ class BacktestOptions(BaseModel):
 
 
 class BacktestIn(BacktestOptions):
+    # merged with BacktestOptions' config (extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra=one_of_fields("strategy_type", "strategy_id", "agent")
+    )
+
     strategy_type: str | None = Field(None, min_length=1, max_length=64)
     strategy_id: Id | None = None
     agent: dict[str, Any] | None = Field(
