@@ -193,7 +193,8 @@ def one_of_fields(*names: str, exclusive: bool = True) -> dict[str, Any]:
         others = {other: {"type": "null"} for other in names if exclusive and other != name}
         return {"required": [name], "properties": {name: {"not": {"type": "null"}}, **others}}
 
-    return {"oneOf" if exclusive else "anyOf": [given(name) for name in names]}
+    # under allOf: a root oneOf/anyOf makes client generators split the model into variants
+    return {"allOf": [{"oneOf" if exclusive else "anyOf": [given(name) for name in names]}]}
 
 
 # JSON body scalars ------------------------------------------------------------------------------

@@ -221,13 +221,21 @@ class FeedCommand(BaseModel):
     # start needs a symbol, stated in the schema
     model_config = ConfigDict(
         extra="forbid",
+        # under allOf: a root oneOf makes client generators split the model into variants
         json_schema_extra={
-            "oneOf": [
-                {"properties": {"action": {"const": "stop"}}},
+            "allOf": [
                 {
-                    "properties": {"action": {"const": "start"}, "symbols": {"minItems": 1}},
-                    "required": ["symbols"],
-                },
+                    "oneOf": [
+                        {"properties": {"action": {"const": "stop"}}},
+                        {
+                            "properties": {
+                                "action": {"const": "start"},
+                                "symbols": {"minItems": 1},
+                            },
+                            "required": ["symbols"],
+                        },
+                    ]
+                }
             ]
         },
     )

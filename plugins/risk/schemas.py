@@ -52,16 +52,22 @@ CONFIRMATIONS = {"activate": "KILL", "reduce": "REDUCE", "deactivate": "RESUME"}
 def _kill_switch_variants(schema: dict[str, Any]) -> None:
     """The rules between the fields, stated: each action with its confirmation, and a reason
     (a string) required to activate or reduce."""
-    schema["oneOf"] = [
+    # under allOf: a root oneOf makes client generators split the model into variants
+    schema["allOf"] = [
         {
-            "properties": {
-                "action": {"const": action},
-                "confirmation": {"const": word},
-                **({} if action == "deactivate" else {"reason": {"type": "string"}}),
-            },
-            "required": ["action", "confirmation"] + ([] if action == "deactivate" else ["reason"]),
+            "oneOf": [
+                {
+                    "properties": {
+                        "action": {"const": action},
+                        "confirmation": {"const": word},
+                        **({} if action == "deactivate" else {"reason": {"type": "string"}}),
+                    },
+                    "required": ["action", "confirmation"]
+                    + ([] if action == "deactivate" else ["reason"]),
+                }
+                for action, word in CONFIRMATIONS.items()
+            ]
         }
-        for action, word in CONFIRMATIONS.items()
     ]
 
 
