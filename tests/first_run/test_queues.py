@@ -144,6 +144,9 @@ async def test_the_jobs_api_lists_each_jobs_queue_routing(app, quarkbot_settings
     assert host.job("backtests.run_chunk").queue == "numeric"
     assert host.job("strategies.train_model").queue == "numeric"
     assert host.job("risk.refresh_metrics").queue == "numeric"
-    # default: trading, risk and system jobs and every cron job
+    # default: trading, risk and system jobs and every cron job but the regime's daily refit,
+    # whose work is a statsmodels fit (the numeric worker runs that cron)
     assert host.job("trading.reconcile_orders").queue == "default"
-    assert all(spec.queue == "default" for spec in host.jobs.values() if spec.cron is not None)
+    crons = {name: spec.queue for name, spec in host.jobs.items() if spec.cron is not None}
+    assert crons.pop("regime.refit_watched") == "numeric"
+    assert set(crons.values()) == {"default"}
