@@ -52,8 +52,10 @@ class JobQueue:
         )
         if job is None:
             return None
-        await nudge(self.redis, self.names[spec.queue])
+        # recorded (and job.queued published) before the workers are woken, so that a woken
+        # worker's job.started cannot overtake it
         await record_enqueued(job_id, spec.name, enqueued_by)
+        await nudge(self.redis, self.names[spec.queue])
         return job_id
 
     async def trigger(self, spec: JobSpec, enqueued_by: str | None) -> tuple[str, bool]:
