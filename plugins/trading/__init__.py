@@ -122,12 +122,12 @@ def startup(app: Quart) -> None:
 def worker_startup(ctx: dict[str, Any]) -> None:
     from quarkbot.leader import run_as_leader
     from quarkbot.redis_conn import current_redis, key
-    from quarkbot_plugins.trading.booking import apply_fill
+    from quarkbot_plugins.trading.booking import apply_fill, apply_fills
     from quarkbot_plugins.trading.paper import MatchingEngine
 
     _forget_cash_rows()
     install_brokers()
-    engine = MatchingEngine(apply_fill)
+    engine = MatchingEngine(apply_fill, apply_fills)
     ctx["trading_engine"] = asyncio.create_task(
         run_as_leader(current_redis(), key("trading", "paper-engine"), engine.run)
     )

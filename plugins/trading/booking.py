@@ -1,14 +1,24 @@
-"""Booking one execution: the fill, its order, the position, cash and round-trip trades, in one
+"""Booking executions: the fill, its order, the position, cash and round-trip trades, in one
 transaction, idempotent by ``fill_id``.
 
-``books.py`` replays the same arithmetic (``ledger.apply_fill``) to rebuild the books; the rows
-are locked in the same order there (positions, then cash).
+``apply_fill`` books one fill (a broker's report, a reconciler pass); ``apply_fills`` books the
+fills of one matching step together, in one transaction whose events go to the outbox in order,
+and falls back to one transaction per fill when the batch fails (a bad row must not cost the
+others their booking). Rows are locked orders first (by id), then positions, then cash rows
+(each by key): the order ``books.py`` and concurrent single bookings follow, so no two bookings
+wait on each other in a cycle.
+
+``books.py`` replays the same arithmetic (``ledger.apply_fill``) to rebuild the books.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from decimal import ROUND_HALF_EVEN, Decimal
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -22,12 +32,45 @@ from quarkbot_plugins.trading.cash import cash_row
 from quarkbot_plugins.trading.domain import OPEN_STATUSES, FillReport, OrderStatus
 from quarkbot_plugins.trading.models import CashBalance, CashEntry, Fill, Order, Position, Trade
 
+log = logging.getLogger("quarkbot.trading.booking")
 _STORED = Decimal("1e-12")
 
 
 def stored(value: Decimal) -> Decimal:
     """The value as the database keeps it (12 decimal places)."""
     return Decimal(value).quantize(_STORED, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A fill ready to book: its report (at the stored precision), order and instrument."""
+
+    report: FillReport
+    order: Order
+    instrument: Any
+
+
+@dataclass
+class _Books:
+    """The rows a transaction books into, locked, by key; changed in memory, saved once."""
+
+    rounding: str
+    orders: dict[int, Order]
+    positions: dict[tuple[str, str], Position] = field(default_factory=dict)
+    cash: dict[tuple[str, str], CashBalance] = field(default_factory=dict)
+
+    def settle(self, row: Any, names: Sequence[str]) -> None:
+        """Round ``names`` as the database stores them, before the next fill builds on them
+        (a row booked by an earlier fill of the batch, still in memory)."""
+        for name in names:
+            value = getattr(row, name)
+            if value is not None:
+                setattr(row, name, Decimal(value).quantize(_STORED, rounding=self.rounding))
+
+
+_ORDER_MONEY = ("filled_quantity", "avg_fill_price", "fees")
+_POSITION_MONEY = ("quantity", "avg_price", "realized_pnl", "fees")
+_CASH_MONEY = ("amount", "held")
 
 
 async def apply_fill(report: FillReport) -> Fill | None:
@@ -37,6 +80,51 @@ async def apply_fill(report: FillReport) -> Fill | None:
     booked once. Returns None when it was already booked. Amounts are rounded to the stored
     precision first, so the books always equal a replay of the stored fills.
     """
+    return await _book_alone(await _prepare(report))
+
+
+async def apply_fills(reports: Sequence[FillReport]) -> list[Fill]:
+    """Book several executions (a matching step's) in one transaction; returns those booked.
+
+    Their events reach the outbox in that transaction, in the order of ``reports``. When the
+    batch fails (a fill already booked, an overfill, a bad row), each fill is booked in its own
+    transaction instead: a fill that fails alone is logged and left to the reconciler, and the
+    others are booked. Idempotent by ``fill_id`` like :func:`apply_fill`.
+    """
+    entries: list[_Entry] = []
+    seen: set[str] = set()
+    for report in reports:
+        if report.fill_id in seen:
+            continue
+        seen.add(report.fill_id)
+        try:
+            entries.append(await _prepare(report))
+        except Exception:
+            log.exception("fill %s cannot be booked", report.fill_id)
+    if len(entries) > 1:
+        try:
+            return await _book(entries)
+        except Exception as exc:
+            log.warning(
+                "booking %d fills together failed (%s: %s); booking them one by one",
+                len(entries),
+                type(exc).__name__,
+                exc,
+            )
+    booked: list[Fill] = []
+    for entry in entries:
+        try:
+            fill = await _book_alone(entry)
+        except Exception:
+            log.exception("fill %s cannot be booked", entry.report.fill_id)
+            continue
+        if fill is not None:
+            booked.append(fill)
+    return booked
+
+
+async def _prepare(report: FillReport) -> _Entry:
+    """What booking ``report`` needs, read before its transaction (the cash row exists)."""
     report = dataclasses.replace(
         report, quantity=stored(report.quantity), price=stored(report.price), fee=stored(report.fee)
     )
@@ -46,43 +134,95 @@ async def apply_fill(report: FillReport) -> Fill | None:
     instrument = await market.get_instrument(order.symbol)
     if instrument is None:
         raise LookupError(f"fill for an unknown instrument {order.symbol!r}")
-    await cash_row(order.account, instrument.quote_currency)
+    row = (order.account, instrument.quote_currency)
+    if row not in holds.rows_seen:  # rows are never deleted: one look per process
+        await cash_row(*row)
+        holds.rows_seen.add(row)
+    return _Entry(report, order, instrument)
+
+
+async def _book_alone(entry: _Entry) -> Fill | None:
     try:
-        return await _book(order, instrument, report)
+        return (await _book([entry]))[0]
     except IntegrityError:
-        if await Fill.exists(fill_id=report.fill_id):
+        if await Fill.exists(fill_id=entry.report.fill_id):
             return None  # already booked
         raise
 
 
-async def _book(order: Order, instrument: Any, report: FillReport) -> Fill:
-    """The booking and its events, in one ``events.atomic()`` transaction."""
+async def _book(entries: Sequence[_Entry]) -> list[Fill]:
+    """The bookings and their events, in one ``events.atomic()`` transaction."""
     async with events.atomic() as conn:
-        locked = await Order.filter(id=order.id).select_for_update().using_db(conn).get()
-        position, before, effect = await _position_effect(locked, instrument, report, conn)
-        # the fill is inserted before the order is touched: a fill booked before fails here
-        # (IntegrityError on fill_id), not as an overfill
-        fill = await Fill.create(
-            fill_id=report.fill_id,
-            order=locked,
-            account=order.account,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=report.quantity,
-            price=report.price,
-            fee=report.fee,
-            fee_currency=instrument.quote_currency,
-            liquidity=report.liquidity,
-            strategy_id=order.strategy_id,
-            ts=report.ts,
-            realized_pnl=effect.realized_pnl,
-            using_db=conn,
+        books = await _lock(entries, conn)
+        fills = [await _book_one(entry, books, conn) for entry in entries]
+        for position in books.positions.values():
+            await position.save(using_db=conn)
+        for row in books.cash.values():
+            await row.save(using_db=conn)
+    return fills
+
+
+async def _lock(entries: Sequence[_Entry], conn: Any) -> _Books:
+    """Lock the orders, then the positions, then the cash rows the entries book into."""
+    ids = sorted({e.order.id for e in entries})
+    locked = Order.filter(id__in=ids).order_by("id").select_for_update().using_db(conn)
+    dialect = getattr(conn.capabilities, "dialect", "")
+    books = _Books(
+        ROUND_HALF_UP if dialect == "postgres" else ROUND_HALF_EVEN,
+        {order.id: order for order in await locked},
+    )
+    instruments = {e.order.symbol: e.instrument for e in entries}
+    for account, symbol in sorted({(e.order.account, e.order.symbol) for e in entries}):
+        position = await _locked_position(account, instruments[symbol], conn)
+        books.positions[(account, symbol)] = position
+    currencies = {(e.order.account, e.instrument.quote_currency) for e in entries}
+    for account, currency in sorted(currencies):
+        books.cash[(account, currency)] = (
+            await CashBalance.filter(account=account, currency=currency)
+            .select_for_update()
+            .using_db(conn)
+            .get()
         )
-        released = await _book_order(locked, report, conn)
-        await _book_position(locked, position, before, effect, fill, conn)
-        await _book_cash(locked, instrument, fill, effect.cash_delta, conn, released)
-        kind = "filled" if locked.status == OrderStatus.FILLED else "partially_filled"
-        await announce(kind, locked, fill)  # the order as booked
+    return books
+
+
+async def _book_one(entry: _Entry, books: _Books, conn: Any) -> Fill:
+    """Book one fill into the locked rows: its own rows inserted, the shared ones in memory."""
+    report, instrument = entry.report, entry.instrument
+    order = books.orders[entry.order.id]
+    position = books.positions[(order.account, order.symbol)]
+    cash = books.cash[(order.account, instrument.quote_currency)]
+    books.settle(order, _ORDER_MONEY)
+    books.settle(position, _POSITION_MONEY)
+    books.settle(cash, _CASH_MONEY)
+    before = ledger.PositionState(Decimal(position.quantity), Decimal(position.avg_price))
+    effect = ledger.apply_fill(
+        before, order.side, report.quantity, report.price, report.fee, instrument.kind
+    )
+    # the fill is inserted before the order is touched: a fill booked before fails here
+    # (IntegrityError on fill_id), not as an overfill
+    fill = await Fill.create(
+        fill_id=report.fill_id,
+        order=order,
+        account=order.account,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=report.quantity,
+        price=report.price,
+        fee=report.fee,
+        fee_currency=instrument.quote_currency,
+        liquidity=report.liquidity,
+        strategy_id=order.strategy_id,
+        ts=report.ts,
+        realized_pnl=effect.realized_pnl,
+        using_db=conn,
+    )
+    released = await _book_order(order, report, conn)
+    await _book_position(order, position, before, effect, fill, conn)
+    await _book_cash(order, cash, fill, effect.cash_delta, conn, released)
+    kind = "filled" if order.status == OrderStatus.FILLED else "partially_filled"
+    # the order as booked by this fill (a later fill of the batch may change it again)
+    await announce(kind, copy.copy(order), fill)
     return fill
 
 
@@ -107,10 +247,11 @@ async def _book_order(order: Order, report: FillReport, conn: Any) -> Decimal:
     return held_before - held_after
 
 
-async def _locked_position(order: Order, instrument: Any, conn: Any) -> Position:
-    """The order's position row, locked; created flat on the symbol's first fill."""
+async def _locked_position(account: str, instrument: Any, conn: Any) -> Position:
+    """The position row of ``account`` in the instrument, locked; created flat on the symbol's
+    first fill."""
     position = (
-        await Position.filter(account=order.account, symbol=order.symbol)
+        await Position.filter(account=account, symbol=instrument.symbol)
         .select_for_update()
         .using_db(conn)
         .first()
@@ -118,25 +259,13 @@ async def _locked_position(order: Order, instrument: Any, conn: Any) -> Position
     if position is not None:
         return position
     return await Position.create(
-        account=order.account,
-        symbol=order.symbol,
+        account=account,
+        symbol=instrument.symbol,
         kind=instrument.kind,
         base_currency=instrument.base_currency,
         quote_currency=instrument.quote_currency,
         using_db=conn,
     )
-
-
-async def _position_effect(
-    order: Order, instrument: Any, report: FillReport, conn: Any
-) -> tuple[Position, ledger.PositionState, ledger.FillEffect]:
-    """The order's position row (locked), as it is, and what the fill does to it."""
-    position = await _locked_position(order, instrument, conn)
-    before = ledger.PositionState(Decimal(position.quantity), Decimal(position.avg_price))
-    effect = ledger.apply_fill(
-        before, order.side, report.quantity, report.price, report.fee, instrument.kind
-    )
-    return position, before, effect
 
 
 async def _book_position(
@@ -147,6 +276,8 @@ async def _book_position(
     fill: Fill,
     conn: Any,
 ) -> None:
+    """Record the round trip a reducing fill closes, then move the position (in memory: it is
+    saved once, with the transaction's other shared rows)."""
     now = fill.ts
     if effect.closed_quantity > 0 and before.quantity != 0:
         await _record_trade(order, position, before, effect, fill, conn)
@@ -161,7 +292,6 @@ async def _book_position(
     position.leverage = Decimal(order.leverage)
     position.realized_pnl = Decimal(position.realized_pnl) + effect.realized_pnl
     position.fees = Decimal(position.fees) + Decimal(fill.fee)
-    await position.save(using_db=conn)
 
 
 async def _record_trade(
@@ -194,21 +324,15 @@ async def _record_trade(
 
 
 async def _book_cash(
-    order: Order, instrument: Any, fill: Fill, delta: Decimal, conn: Any, released: Decimal
+    order: Order, row: CashBalance, fill: Fill, delta: Decimal, conn: Any, released: Decimal
 ) -> None:
-    row = (
-        await CashBalance.filter(account=order.account, currency=instrument.quote_currency)
-        .select_for_update()
-        .using_db(conn)
-        .get()
-    )
+    """Move the (locked) cash row in memory and write the fill's cash entry."""
     row.amount = Decimal(row.amount) + delta
     if released and order.hold_currency == row.currency:
         row.held = Decimal(row.held) - released
-    await row.save(using_db=conn)
     await CashEntry.create(
         account=order.account,
-        currency=instrument.quote_currency,
+        currency=row.currency,
         amount=delta,
         balance_after=row.amount,
         reason="fill",

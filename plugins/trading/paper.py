@@ -2,7 +2,8 @@
 
 ``submit`` records the order in the paper book and wakes the matching engine; the engine (one per
 deployment, elected over Redis, in the worker) fills orders against the latest quotes and reports
-each fill through ``report_fill``, as a live broker would, asynchronously. Every execution is first
+the fills of each step through ``report_fills`` (``booking.apply_fills``: one transaction for the
+whole step), or each through ``report_fill`` as a live broker would. Every execution is first
 written to the paper book (``PaperFill``), so a fill whose report was lost is found again by
 ``lookup`` and booked by the reconciler.
 
@@ -19,7 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,8 @@ from quarkbot_plugins.trading.models import Order, PaperFill, PaperOrder
 from quarkbot_plugins.trading.settings import TradingSettings
 
 log = logging.getLogger("quarkbot.trading.paper")
+#: books the fills of one matching step together (``booking.apply_fills``)
+ReportFills = Callable[[Sequence[FillReport]], Awaitable[Any]]
 BPS = Decimal(10_000)
 OPEN = "open"
 
@@ -110,10 +113,15 @@ def _report(paper: PaperOrder, fill: PaperFill) -> FillReport:
 
 
 class MatchingEngine:
-    """Matches the paper book against quotes. ``step`` is deterministic and used by tests."""
+    """Matches the paper book against quotes. ``step`` is deterministic and used by tests.
 
-    def __init__(self, report_fill: ReportFill) -> None:
+    With ``report_fills`` the fills of a step are reported in one call (booked in one
+    transaction); without it, one ``report_fill`` call each.
+    """
+
+    def __init__(self, report_fill: ReportFill, report_fills: ReportFills | None = None) -> None:
         self.report_fill = report_fill
+        self.report_fills = report_fills
 
     async def step(
         self, symbols: Iterable[str] | None = None, ids: Iterable[int] | None = None
@@ -135,13 +143,23 @@ class MatchingEngine:
             report = await self._match(paper, quote)
             if report is not None:
                 reports.append(report)
+        await self._report(reports)
+        return reports
+
+    async def _report(self, reports: list[FillReport]) -> None:
+        """Report a step's fills; one that fails is booked later by the reconciler (it is in
+        the paper book)."""
+        if self.report_fills is not None and reports:
+            try:
+                await self.report_fills(reports)
+            except Exception:
+                log.exception("fill reports %s failed", [r.fill_id for r in reports])
+            return
         for report in reports:
             try:
                 await self.report_fill(report)
             except Exception:
-                # Booked later by the reconciler from the paper book.
                 log.exception("fill report %s failed", report.fill_id)
-        return reports
 
     async def _match(self, paper: PaperOrder, quote: Any) -> FillReport | None:
         settings = settings_of(TradingSettings)

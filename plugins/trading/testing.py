@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from quarkbot_plugins.market_data import api as market
-from quarkbot_plugins.trading.booking import apply_fill
+from quarkbot_plugins.trading.booking import apply_fill, apply_fills
 from quarkbot_plugins.trading.paper import MatchingEngine
 
 __all__ = ["INSTRUMENTS", "admin", "engine", "instruments", "place", "trader", "viewer"]
@@ -83,7 +83,7 @@ async def instruments(client: Any, admin: dict[str, str]) -> list[str]:
 @pytest.fixture
 def engine(app: Any) -> MatchingEngine:
     """The paper matching engine, stepped by the test (no background task, no timing)."""
-    return MatchingEngine(apply_fill)
+    return MatchingEngine(apply_fill, apply_fills)
 
 
 async def place(client: Any, headers: dict[str, str], **body: Any) -> tuple[int, dict[str, Any]]:

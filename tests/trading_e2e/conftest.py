@@ -25,6 +25,7 @@ from quarkbot.testing import (
     drop_postgres_database,
     postgres_base,
 )
+from quarkbot_plugins.trading.booking import apply_fills
 from quarkbot_plugins.trading.paper import MatchingEngine
 from quarkbot_plugins.trading.service import apply_fill
 
@@ -99,4 +100,4 @@ def trading_deployment(
 @pytest.fixture
 def engine(app: Any) -> MatchingEngine:
     """The paper matching engine, stepped by the test (no background task, no timing)."""
-    return MatchingEngine(apply_fill)
+    return MatchingEngine(apply_fill, apply_fills)
