@@ -2,7 +2,9 @@
 
 ``ACTIVE`` trades; ``REDUCING`` lets only exposure-reducing orders pass; ``HALTED`` (the kill
 switch) denies every order and cancels the open ones. Each change is one conditional UPDATE on
-the version it read, so two admins racing cannot interleave.
+the version it read, so two admins racing cannot interleave, and its event is written to the
+outbox in the same transaction (``events.atomic()``): a change is never committed without its
+event, nor an event without its change, whatever fails between the commit and the publish.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from quarkbot import events
 from quarkbot.errors import Conflict
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
-from quarkbot_plugins.risk.alerts import alert
+from quarkbot_plugins.risk.alerts import ALERTS
 from quarkbot_plugins.risk.gate_version import bump
 from quarkbot_plugins.risk.models import TradingState
 from quarkbot_plugins.risk.schemas import KillSwitchOut, fields_of
@@ -95,6 +97,8 @@ EVENTS = {
     "reduce": "kill_switch.reduced",
     "deactivate": "kill_switch.deactivated",
 }
+#: after an activation's cancels: how many open orders it canceled
+ORDERS_CANCELED = "kill_switch.orders_canceled"
 
 
 async def _apply(
@@ -102,11 +106,15 @@ async def _apply(
     reason: str | None,
     actor: str,
     now: datetime,
+    event: str,
     then: Callable[[TradingState], Awaitable[None]] | None = None,
 ) -> TradingState:
     """Write the change on the version read; another writer in between means read again.
-    ``then`` (its event) runs in the change's transaction; the gate version is bumped after
-    the commit, before the event is published."""
+
+    The change's ``event`` is written to the outbox in the change's transaction: both are
+    committed, or neither (``then``, if given, runs last in that transaction). The gate version
+    is bumped after the commit, before the event is published.
+    """
     cooldown = timedelta(seconds=settings_of(RiskSettings).kill_switch_cooldown_seconds)
     for _attempt in range(ATTEMPTS):
         row = await state_row()
@@ -118,11 +126,17 @@ async def _apply(
             if changed:
                 events.on_commit(bump)
                 row = await state_row()
+                # events.publish, not alert(): a failure to write the event fails the change
+                await events.publish(ALERTS, event, _payload(row, actor))
                 if then is not None:
                     await then(row)
         if changed:
             return row
     raise Conflict("The trading state is changing; retry")
+
+
+def _payload(row: TradingState, actor: str, canceled: int | None = None) -> dict[str, Any]:
+    return {**fields_of(KillSwitchOut, row, canceled_orders=canceled), "actor": actor}
 
 
 async def change_state(
@@ -132,20 +146,17 @@ async def change_state(
 
     ``activate`` -> HALTED (cancels every open order); ``reduce`` -> REDUCING; ``deactivate``
     -> ACTIVE, refused (``Conflict``, ``KILL_SWITCH_COOLDOWN``) before ``cooldown_until``.
+    Each change's event is committed with it (``kill_switch.activated`` carries
+    ``canceled_orders`` null: the cancels come after the change, and their count follows in
+    ``kill_switch.orders_canceled``).
     """
     change = CHANGES.get(action)
     if change is None:
         raise ValueError(f"unknown kill-switch action {action!r}")
-
-    async def announce(row: TradingState, canceled: int | None = None) -> None:
-        payload = fields_of(KillSwitchOut, row, canceled_orders=canceled)
-        await alert(EVENTS[action], {**payload, "actor": actor})
-
-    if action != "activate":  # the event in the change's transaction (outbox)
-        return await _apply(change, reason, actor, now or utc_now(), announce), None
-    row = await _apply(change, reason, actor, now or utc_now())
+    row = await _apply(change, reason, actor, now or utc_now(), EVENTS[action])
+    if action != "activate":
+        return row, None
     canceled = await trading.cancel_open_orders(f"kill switch: {reason}")
-    # its payload counts the orders canceled after the change: its own outbox transaction
-    async with events.atomic():
-        await announce(row, canceled)
+    async with events.atomic():  # each cancel published its own order events with it
+        await events.publish(ALERTS, ORDERS_CANCELED, _payload(row, actor, canceled))
     return row, canceled
