@@ -90,24 +90,28 @@ def _order_models() -> ModuleType:
     return module
 
 
-async def _start_db(path: str) -> None:
+async def _start_db(path: str, create: bool = True) -> None:
+    """``path``: a SQLite file, or a database URL (``postgres://...``: orders.py --postgres,
+    whose table is created once beforehand, ``--create-schema``, not by N workers at once)."""
     from tortoise import Tortoise
 
     from quarkbot.db import connection_config
 
+    url = path if "://" in path else f"sqlite://{path}"
     models = _order_models()
     await Tortoise.init(
         config={
             # quarkbot's own SQLite settings (WAL, synchronous=NORMAL), so that the reference
             # pays the same price per commit
-            "connections": {"default": connection_config(f"sqlite://{path}")},
+            "connections": {"default": connection_config(url)},
             "apps": {"bare": {"models": [models.__name__], "default_connection": "default"}},
             "use_tz": True,
             "timezone": "UTC",
         },
         _enable_global_fallback=True,
     )
-    await Tortoise.generate_schemas(safe=True)
+    if create:
+        await Tortoise.generate_schemas(safe=True)
     _state["order"] = models.__models__[0]
 
 
@@ -185,7 +189,7 @@ async def ws() -> None:
 @app.before_serving
 async def _start() -> None:
     if os.environ.get("BARE_DB"):
-        await _start_db(os.environ["BARE_DB"])
+        await _start_db(os.environ["BARE_DB"], create="://" not in os.environ["BARE_DB"])
     if REDIS_URL:
         from redis.asyncio import Redis
 
@@ -209,6 +213,13 @@ async def _stop() -> None:
         await Tortoise.close_connections()
 
 
+async def _create_schema(db: str) -> None:
+    from tortoise import Tortoise
+
+    await _start_db(db)
+    await Tortoise.close_connections()
+
+
 async def _serve(port: int) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
@@ -227,8 +238,16 @@ async def _serve(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Serve the bare app with hypercorn in-process.")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--db", default=None, help="SQLite file: serve POST /orders")
+    parser.add_argument(
+        "--db", default=None, help="SQLite file or database URL: serve POST /orders"
+    )
+    parser.add_argument(
+        "--create-schema", action="store_true", help="create the table of --db, then exit"
+    )
     args = parser.parse_args()
+    if args.create_schema:
+        asyncio.run(_create_schema(args.db))
+        sys.exit(0)
     if args.db:
         os.environ["BARE_DB"] = args.db
     asyncio.run(_serve(args.port))
