@@ -24,12 +24,12 @@ from quarkbot import (
     jobs,
     logs,
     plugin_settings,
+    request_audit,
 )
 from quarkbot.auth import (
     PUBLIC,
     ApiKeyService,
     Authenticator,
-    Identity,
     TokenService,
     forbidden,
     route_role,
@@ -40,9 +40,10 @@ from quarkbot.host import Host
 from quarkbot.http_errors import ApiError, register_error_handlers
 from quarkbot.manager import PluginError, PluginManager, unique_by_name
 from quarkbot.openapi import QuarkbotOpenAPIProvider
-from quarkbot.ratelimit import LoginRateLimiter, client_address
+from quarkbot.ratelimit import LoginRateLimiter
 from quarkbot.safety import check_configuration, load_secrets, write_admin_credentials
 from quarkbot.settings import Settings
+from quarkbot.url_rules import QuarkbotQuart
 from quarkbot.utils import maybe_await
 
 log = logging.getLogger("quarkbot")
@@ -81,7 +82,7 @@ def create_app(
         log.warning("%s", missing.notice())
     secrets = load_secrets(settings)
 
-    app = Quart("quarkbot", static_folder=str(STATIC_DIR), static_url_path="/static")
+    app = QuarkbotQuart("quarkbot", static_folder=str(STATIC_DIR), static_url_path="/static")
     app.url_map.converters["int"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     QuartSchema(
@@ -207,6 +208,8 @@ def _check_route_roles(app: Quart) -> None:
 
 
 def _install_request_hooks(app: Quart, host: Host) -> None:
+    request_audit.install()  # a request's audit row goes into its events.atomic() transaction
+
     async def authenticate(headers: Any) -> None:
         rule = request.url_rule
         if rule is None or rule.endpoint in PUBLIC_ENDPOINTS:
@@ -245,15 +248,7 @@ def _install_request_hooks(app: Quart, host: Host) -> None:
             response.headers["X-Request-ID"] = request_id
         if _body_unread():
             response.headers["Connection"] = "close"
-        # ``g.audit_delegated``: the request ran a native route in-process (the compat adapters),
-        # whose own request wrote the audit row
-        if request.method in audit.MUTATING_METHODS and not g.get("audit_delegated"):
-            try:
-                await _audit(host, response.status_code)
-            except Exception:
-                # The action already happened: answering 500 would invite a blind retry. The
-                # failure is logged loudly and flagged on the response instead.
-                response.headers["X-Audit-Failed"] = "1"
+        await request_audit.after_request(response)
         return response
 
 
@@ -293,36 +288,6 @@ async def _refuse_nul_characters() -> None:
                 422,
                 [{"loc": ["body"], "msg": "NUL characters are not allowed", "type": "value_error"}],
             )
-
-
-async def _audit(host: Host, status: int) -> None:
-    identity: Identity | None = getattr(g, "identity", None)
-    actor_type: str
-    if identity is not None:
-        actor = identity.username
-        actor_type = identity.via
-    else:
-        actor = getattr(g, "audit_actor", None) or "anonymous"
-        actor_type = getattr(g, "audit_actor_type", "anonymous")
-    entry = audit.AuditEntry(
-        actor=actor,
-        actor_type=actor_type,
-        method=request.method,
-        path=request.path,
-        status=status,
-        request_id=getattr(g, "request_id", "") or "",
-        client_ip=client_address(
-            request.remote_addr,
-            request.headers.get("X-Forwarded-For"),
-            host.settings.trusted_proxies,
-        ),
-        action=request.url_rule.endpoint if request.url_rule else None,
-    )
-    try:
-        await audit.append(entry)
-    except Exception:
-        log.exception("audit log write failed for %s %s", request.method, request.path)
-        raise
 
 
 def _install_lifecycle(app: Quart, host: Host) -> None:

@@ -6,6 +6,7 @@ Editing or deleting any row breaks the chain, which ``quarkbot audit verify`` de
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -13,9 +14,11 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from tortoise import connections
-from tortoise.exceptions import IntegrityError
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
 from quarkbot.models import AuditLog
 
@@ -90,45 +93,143 @@ def normalize(entry: AuditEntry) -> AuditEntry:
     )
 
 
-#: The last row this process appended, per database client: the next append links to it with
-#: no read first. Another process's append in between makes the insert fail on the unique
-#: ``seq`` (never a fork), and the tail is read again.
+#: The last committed row this process knows of, per database client: the next append links to
+#: it with no read first. It only ever holds committed rows (an append inside a transaction
+#: moves it after the commit): a stale entry costs one conflict on the unique ``seq`` and a read,
+#: while an entry for a row that was rolled back would link the next row to nothing.
 _tails: weakref.WeakKeyDictionary[object, tuple[int, str]] = weakref.WeakKeyDictionary()
+
+_COLUMNS = (
+    "seq",
+    "ts",
+    "prev_hash",
+    "hash",
+    "actor",
+    "actor_type",
+    "method",
+    "path",
+    "status",
+    "request_id",
+    "client_ip",
+    "action",
+)
+_insert_sql: dict[tuple[type, type], str] = {}
+
+
+def _insert_statement(conn: BaseDBAsyncClient) -> str:
+    """``INSERT ... ON CONFLICT (seq) DO NOTHING RETURNING id`` in the connection's dialect.
+
+    A taken ``seq`` answers no row instead of an error: on PostgreSQL an error would abort the
+    surrounding transaction (the request's own), so this needs no savepoint around the insert.
+    """
+    key = (conn.query_class, conn.executor_class)
+    sql = _insert_sql.get(key)
+    if sql is None:
+        executor = conn.executor_class(model=AuditLog, db=conn)
+        insert: Any = (
+            conn.query_class.into(AuditLog._meta.basetable)
+            .columns(*_COLUMNS)
+            .insert(*[executor.parameter(i) for i in range(len(_COLUMNS))])
+        )
+        query = insert.on_conflict("seq").do_nothing().returning("id")
+        sql = _insert_sql[key] = str(query)
+    return sql
+
+
+async def _try_insert(
+    conn: BaseDBAsyncClient, tail: tuple[int, str], entry: AuditEntry
+) -> AuditLog | None:
+    """The row after ``tail``, stored; None when another writer took that ``seq`` first."""
+    seq, prev = tail[0] + 1, tail[1]
+    ts = datetime.now(UTC)
+    row = AuditLog(seq=seq, ts=ts, prev_hash=prev, hash=chain_hash(prev, seq, ts, entry))
+    for name in _COLUMNS[4:]:
+        setattr(row, name, getattr(entry, name))
+    fields = AuditLog._meta.fields_map
+    values = [fields[name].to_db_value(getattr(row, name), row) for name in _COLUMNS]
+    inserted = await conn.execute_query_dict(_insert_statement(conn), values)
+    if not inserted:
+        return None
+    row.id = inserted[0]["id"]
+    row._saved_in_db = True
+    return row
+
+
+async def _last(conn: BaseDBAsyncClient) -> tuple[int, str]:
+    last = await AuditLog.all().using_db(conn).order_by("-seq").first()
+    return (last.seq, last.hash) if last else (0, GENESIS)
+
+
+def _base_client(conn: BaseDBAsyncClient) -> BaseDBAsyncClient:
+    """The client a transaction runs on (the key of its tail)."""
+    while isinstance(conn, TransactionalDBClient):
+        conn = conn._parent
+    return conn
+
+
+def _advance(client: BaseDBAsyncClient, row: AuditLog) -> None:
+    current = _tails.get(client)
+    if current is None or current[0] < row.seq:
+        _tails[client] = (row.seq, row.hash)
 
 
 async def append(entry: AuditEntry) -> AuditLog:
-    """Append one row. ``seq`` is unique, so concurrent writers in other processes retry."""
+    """Append one row. ``seq`` is unique, so concurrent writers in other processes retry.
+
+    Inside a transaction the row is part of it: it exists exactly when the transaction commits.
+    """
     entry = normalize(entry)
-    client = connections.get("default")
+    conn = connections.get("default")
+    if isinstance(conn, TransactionalDBClient):
+        return await _append_in_transaction(conn, entry)
     async with _lock():
         for _attempt in range(50):
-            tail = _tails.pop(client, None)
-            if tail is None:
-                last = await AuditLog.all().order_by("-seq").first()
-                tail = (last.seq, last.hash) if last else (0, GENESIS)
-            seq, prev = tail[0] + 1, tail[1]
-            ts = datetime.now(UTC)
-            try:
-                row = await AuditLog.create(
-                    seq=seq,
-                    ts=ts,
-                    prev_hash=prev,
-                    hash=chain_hash(prev, seq, ts, entry),
-                    actor=entry.actor,
-                    actor_type=entry.actor_type,
-                    method=entry.method,
-                    path=entry.path,
-                    status=entry.status,
-                    request_id=entry.request_id,
-                    client_ip=entry.client_ip,
-                    action=entry.action,
-                )
-            except IntegrityError:
-                await asyncio.sleep(random.uniform(0.001, 0.02))
-            else:
-                _tails[client] = (row.seq, row.hash)
+            tail = _tails.pop(conn, None) or await _last(conn)
+            row = await _try_insert(conn, tail, entry)
+            if row is not None:
+                _advance(conn, row)
                 return row
+            await asyncio.sleep(random.uniform(0.001, 0.02))
     raise RuntimeError("could not append to the audit log after 50 attempts")
+
+
+async def _append_in_transaction(conn: BaseDBAsyncClient, entry: AuditEntry) -> AuditLog:
+    """Append inside the caller's transaction, without the process's lock.
+
+    The lock would deadlock on SQLite, whose transaction holds the connection that an append
+    outside it (holding the lock) waits for. A concurrent writer's uncommitted row with the same
+    ``seq`` makes the insert wait for its commit (then it answers no row and the tail is read
+    again) or its rollback (then it goes in). The tail moves after the commit (``on_commit``
+    inside ``events.atomic``); a rollback leaves it where it was.
+    """
+    from quarkbot import events
+
+    client = _base_client(conn)
+    tail = _tails.get(client)
+    for attempt in range(50):
+        if tail is None:
+            tail = await _last(conn)
+        row = await _try_insert(conn, tail, entry)
+        if row is not None:
+            with contextlib.suppress(RuntimeError):  # in a bare in_transaction(): not cached
+                events.on_commit(partial(_committed, client, row))
+            return row
+        tail = None
+        if attempt:
+            await asyncio.sleep(random.uniform(0.001, 0.02))
+    raise RuntimeError("could not append to the audit log after 50 attempts")
+
+
+async def _committed(client: BaseDBAsyncClient, row: AuditLog) -> None:
+    # still inside a transaction: that ``atomic`` was a savepoint in a bare ``in_transaction()``,
+    # whose own commit is still to come (or not)
+    if not isinstance(connections.get("default"), TransactionalDBClient):
+        _advance(client, row)
+
+
+async def exists(seq: int, hash: str) -> bool:
+    """Whether the row ``seq`` with this ``hash`` is stored (committed, seen from outside)."""
+    return await AuditLog.exists(seq=seq, hash=hash)
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,10 @@ _pending: ContextVar[list[tuple[int, str, str]] | None] = ContextVar(
 #: called after the commit, before the direct publish (tests inject a crash here)
 after_commit_hooks: list[Callable[[], None]] = []
 
+#: awaited inside the outermost transaction right before its commit (a failure rolls it back):
+#: the host appends the request's audit row there (``quarkbot.request_audit``)
+before_commit_hooks: list[Callable[[], Awaitable[None]]] = []
+
 _on_commit: ContextVar[list[Callable[[], Awaitable[None]]] | None] = ContextVar(
     "quarkbot_outbox_on_commit", default=None
 )
@@ -235,6 +239,8 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
     try:
         async with in_transaction(connection_name) as conn:
             yield conn
+            for before in before_commit_hooks:
+                await before()
     finally:
         _pending.reset(token)
         _on_commit.reset(callbacks_token)
