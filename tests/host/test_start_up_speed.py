@@ -8,13 +8,20 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from quart import url_for
+from quart.routing import QuartRule
 from tortoise import models as tortoise_models
+from werkzeug.routing.converters import NumberConverter
 
 from quarkbot import db, tortoise_speedups
+from quarkbot.app import create_app
 from quarkbot.lazy import lazy_import
+from quarkbot.url_rules import LazyBuildRule
 
+from .helpers import offline_settings
 from .test_packaging import _fresh_python
 
 EVERY_MODEL = """
@@ -134,3 +141,36 @@ def test_lazy_import_executes_on_first_use(tmp_path: Path, monkeypatch):
 def test_lazy_import_of_a_missing_module_fails_at_once():
     with pytest.raises(ModuleNotFoundError):
         lazy_import("quarkbot_plugins.agents.no_such_module")
+
+
+def _sample_values(rule: Any) -> dict[str, Any]:
+    return {
+        name: 7 if isinstance(converter, NumberConverter) else "sample"
+        for name, converter in rule._converters.items()
+    }
+
+
+async def test_url_builders_compiled_on_first_use_build_what_werkzeug_builds(tmp_path):
+    app = create_app(offline_settings(tmp_path))
+    async with app.test_request_context("/"):
+        assert url_for("docs.swagger_ui") == "/docs"
+        assert url_for("static", filename="docs/favicon.svg") == "/static/docs/favicon.svg"
+    rules = list(app.url_map.iter_rules())
+    assert rules and all(type(rule) is LazyBuildRule for rule in rules)
+    lazy: dict[str, tuple[str, str] | None] = {}
+    for rule in rules:
+        values = _sample_values(rule)
+        lazy[rule.rule] = rule.build({**values, "extra": "x y"}, append_unknown=True)
+        first = rule.build(values, append_unknown=False)
+        assert rule.build(values, append_unknown=False) == first  # now werkzeug's own builder
+    for rule in rules:  # the same rules, compiled by werkzeug at once
+        rule.__class__ = QuartRule
+        rule.compile()
+        eager = rule.build({**_sample_values(rule), "extra": "x y"}, append_unknown=True)
+        assert eager == lazy[rule.rule], rule.rule
+
+
+def test_a_bad_default_of_a_url_variable_still_fails_when_the_rule_is_added(tmp_path):
+    app = create_app(offline_settings(tmp_path))
+    with pytest.raises(ValueError):
+        app.add_url_rule("/broken/<int:n>", "broken", lambda: "", defaults={"n": "not a number"})
