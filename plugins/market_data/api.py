@@ -63,6 +63,8 @@ __all__ = [
 
 #: this process's instruments by symbol, with the version of the instruments they were read at
 _instruments: dict[str, tuple[cache_version.Version, Instrument | None]] = {}
+# placing an order reads this version in one round trip with the others it needs
+cache_version.join(cache_version.ORDER, *service.INSTRUMENTS_VERSION)
 _CACHED_MAX = 10_000
 
 

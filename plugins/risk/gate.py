@@ -54,8 +54,9 @@ def _denied_event(order: Any, ctx: trading.OrderContext, denial: Denial) -> dict
 async def first_denial(order: Any, ctx: trading.OrderContext) -> Denial | None:
     now = utc_now()
     reduces = ctx.reduces_exposure(order.side, Decimal(order.quantity))
-    # the cached copy, validated by its version in Redis (one GET): a change on any process
-    # is seen here at once, in both phases
+    # the cached copy, validated by its version in Redis (phase check: read with the order's
+    # other versions in one MGET; pre_submit: one GET): a change on any process is seen here at
+    # once, in both phases
     gs = await gate_state()
     state = gs.state
     if denial := state_denial(state, reduces):

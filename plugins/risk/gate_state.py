@@ -2,8 +2,9 @@
 cached per process and validated by a version number kept in Redis.
 
 Every change of that state, on any process, is written to the database first and then bumps the
-version (``gate_version.bump``). The gate reads the version (one Redis GET) and reloads from the
-database only when it differs from the one its copy was loaded at, so a kill switch or a limit
+version (``gate_version.bump``). The gate reads the version (one Redis GET, or its share of the
+order's MGET: ``cache_version.batch``) and reloads from the database only when it differs from
+the one its copy was loaded at, so a kill switch or a limit
 set through one process is enforced by every other at its next order. The version is read
 before the rows, so a copy is never labelled newer than its contents. Without Redis nothing is
 cached: the rows are read every time.

@@ -1,12 +1,15 @@
 """The version of the gate state in Redis (``quarkbot.cache_version``): bumped after every change
 of the trading state, the limits or a circuit breaker's state or settings, on any process;
-``gate_state.py`` caches against it."""
+``gate_state.py`` caches against it. Placing an order reads it in the order's batch
+(``cache_version.ORDER``: one MGET with the instruments' version) for the ``check`` phase, and
+alone for the re-check right before the broker call."""
 
 from __future__ import annotations
 
 from quarkbot import cache_version
 
 NAME = ("risk", "gate")
+cache_version.join(cache_version.ORDER, *NAME)
 
 
 async def bump() -> None:

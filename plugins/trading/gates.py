@@ -71,10 +71,10 @@ async def run_gates(
     """The trading plugin's own checks, then every ``check_order`` hook in call order; returns
     the first denial and the context the hooks saw.
 
-    ``pre_submit`` takes the context of the ``check`` phase (``checked``) with the latest quote:
-    the position, cash and working orders were read moments ago, so trading's own checks that
-    need them are not repeated; only what another process may have changed meanwhile (the risk
-    gate's trading state and breakers, validated by their version) is checked again by the hooks.
+    ``pre_submit`` takes the context of the ``check`` phase (``checked``): the quote, position,
+    cash and working orders were read moments ago, so trading's own checks that need them are not
+    repeated; only what another process may have changed meanwhile (the risk gate's trading state
+    and breakers, validated by their version: one Redis GET) is checked again by the hooks.
     """
     if checked is not None:
         ctx = dataclasses.replace(checked, quote=quote, phase=phase, extra={})

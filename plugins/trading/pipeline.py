@@ -15,11 +15,10 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from quarkbot import events
+from quarkbot import cache_version, events
 from quarkbot.errors import Conflict, DomainError
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
-from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.trading.announce import announce
 from quarkbot_plugins.trading.broker import BrokerError, broker_for
 from quarkbot_plugins.trading.domain import (
@@ -39,6 +38,12 @@ log = logging.getLogger("quarkbot.trading")
 
 async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
     """Place an order. Returns (order, created); a retried ``client_order_id`` is not created."""
+    # the cached state it reads (instruments, the gate state) validated by one MGET of versions
+    async with cache_version.batch(cache_version.ORDER):
+        return await _place_order(request, actor)
+
+
+async def _place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
     account = settings_of(TradingSettings).account
     try:
         instrument, quote = await priceable(request)
@@ -63,9 +68,9 @@ async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
     denial, ctx = await run_gates(order, instrument, quote, phase="check")
     if denial is None:
         # State may have changed while the gates ran (a kill switch on another process): the
-        # gates run once more right before the broker call.
-        latest = await market.latest_quote(order.symbol) or quote
-        denial, _ = await run_gates(order, instrument, latest, phase="pre_submit", checked=ctx)
+        # gates run once more right before the broker call, re-reading only the gate state's
+        # version (the quote and the account were read moments ago)
+        denial, _ = await run_gates(order, instrument, quote, phase="pre_submit", checked=ctx)
     if denial is not None:
         await reject(order, denial)
     else:
