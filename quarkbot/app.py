@@ -231,6 +231,7 @@ def _install_request_hooks(app: Quart, host: Host) -> None:
         logs.bind_user(g.identity.username if getattr(g, "identity", None) else None)
         await _refuse_nul_characters()
         _refuse_ids_out_of_range()
+        request_audit.admitted()  # from here a commit carries the request's audit row
 
     @app.before_websocket
     async def _before_websocket() -> None:

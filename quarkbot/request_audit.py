@@ -7,10 +7,12 @@ the row's status is the route's declared success status. Every other mutating re
 failed before committing, or writing without ``events.atomic()``) gets its row once the response
 is built, with the response's status.
 
-State on ``g``: ``audit_row`` (seq, hash) once written in a transaction, ``audit_committed``
-once that transaction committed, ``audit_done`` once the response went out (a task the handler
-left running writes no row after that), ``audit_delegated`` set by the compat adapters (the
-native request they run in-process writes the row).
+State on ``g``: ``audit_admitted`` once the host's checks passed (a commit before that, say in
+authentication, would record a refused request as a success), ``audit_row`` (seq, hash) once
+written in a transaction, ``audit_committed`` once that transaction committed, ``audit_done``
+once the response went out (a task the handler left running writes no row after that),
+``audit_delegated`` set by the compat adapters (the native request they run in-process writes
+the row).
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ def entry(status: int) -> audit.AuditEntry:
     )
 
 
+def admitted() -> None:
+    """The request passed the host's checks (authentication, role, input): a transaction from
+    here on is the handler's, and may carry the row with the declared success status."""
+    g.audit_admitted = True
+
+
 def _wanted() -> bool:
     return request.method in audit.MUTATING_METHODS and not g.get("audit_delegated")
 
@@ -78,7 +86,7 @@ async def append_in_transaction() -> None:
     """``events.atomic``'s before-commit hook: the request's row, once, in its transaction."""
     if not has_request_context() or not _wanted() or request.url_rule is None:
         return
-    if g.get("audit_committed") or g.get("audit_done"):
+    if g.get("audit_committed") or g.get("audit_done") or not g.get("audit_admitted"):
         return
     if not isinstance(connections.get("default"), TransactionalDBClient):
         return  # that transaction is on another database
