@@ -3,17 +3,23 @@
 Money and quantities are ``Decimal`` in storage and arithmetic and travel as strings
 (``"100.34"``: fixed point, no padding zeros, never an exponent); requests accept JSON numbers
 or decimal strings (``DECIMAL_INPUT_PATTERN``), below ``DECIMAL_LIMIT`` (what a
-column of 30 digits, 12 after the point, can be quantized to in Python's 28-digit decimal context)
-and with at most 12 places. Times are aware UTC datetimes and travel as ISO-8601 with ``Z``; a
-request time is ISO-8601 (without an offset: UTC) or integer epoch seconds, nothing else. Ids in
-requests (path, query, body) are :data:`Id`: 1 to ``MAX_INT_ID``.
+column of 30 digits, 12 after the point, can be quantized to in Python's 28-digit decimal context).
+A string is exact: it has at most 12 places. A JSON number is a binary float to most clients
+(``0.1 + 0.2`` sends ``0.30000000000000004``): it is cut toward zero to 12 places, so a positive
+one is at least ``1e-12``; send a string for a value that must arrive exactly as written.
+
+Times are aware UTC datetimes and travel as ISO-8601 with ``Z``; a request time is ISO-8601
+(without an offset: UTC) or integer epoch seconds, nothing else. Ids in requests (path, query,
+body) are :data:`Id`: 1 to ``MAX_INT_ID``.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -102,6 +108,28 @@ def _decimal_input(minimum: Decimal, *, exclusive: bool, maximum: Decimal = DECI
     return (BeforeValidator(_decimal_text), *bounds)
 
 
+def _cut_float(places: int, maximum: Decimal) -> Callable[[object], object]:
+    """A JSON number (a float) with more than ``places`` places, cut toward zero to ``places``.
+
+    Toward zero keeps every bound: a value within them stays within them. A value above
+    ``maximum`` is left as it is, for the bound to refuse it as sent."""
+    step = Decimal(1).scaleb(-places)
+
+    def cut(value: object) -> object:
+        if not isinstance(value, float) or not math.isfinite(value) or abs(value) > maximum:
+            return value
+        exact = Decimal(repr(value))
+        exponent = exact.as_tuple().exponent
+        if not isinstance(exponent, int) or exponent >= -places:
+            return value
+        try:
+            return exact.quantize(step, rounding=ROUND_DOWN)
+        except InvalidOperation:  # too many digits for the context: the bounds refuse it
+            return value
+
+    return cut
+
+
 def _bounded(
     minimum: Decimal,
     exclusive: bool,
@@ -112,13 +140,20 @@ def _bounded(
     places: int | None = DECIMAL_PLACES,
 ) -> tuple:
     """The bounds (``maximum``: ``le`` if ``inclusive``, else ``lt``) and the schemas: a JSON
-    number within them or a string of ``pattern``; a fixed-point string in responses."""
-    bound = "exclusiveMinimum" if exclusive else "minimum"
+    number within them (cut to ``places``, see the module's docstring) or a string of
+    ``pattern``; a fixed-point string in responses."""
     top = "maximum" if inclusive else "exclusiveMaximum"
-    number = {"type": "number", bound: float(minimum), top: float(maximum)}
+    if exclusive and minimum == 0 and places is not None:
+        # a number below the smallest step is cut to zero, which the bound refuses
+        low = {"minimum": float(Decimal(1).scaleb(-places))}
+    else:
+        low = {"exclusiveMinimum" if exclusive else "minimum": float(minimum)}
+    number = {"type": "number", **low, top: float(maximum)}
     text = {"type": "string", "pattern": pattern}
     output = {"type": "string", "pattern": DECIMAL_OUTPUT_PATTERN}
+    cut = (BeforeValidator(_cut_float(places, maximum)),) if places is not None else ()
     return (
+        *cut,
         Field(
             gt=minimum if exclusive else None,
             ge=None if exclusive else minimum,

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from quarkbot.pagination import Lookup, PageQuery
+from quarkbot.schemas import NO_NUL
 from quarkbot.types import (
     Currency,
     DatetimeOut,
@@ -37,6 +38,20 @@ Kind = Literal["spot", "perpetual"]
 FeedAction = Literal["start", "stop"]
 
 
+#: The spot rule in the schema: ``kind`` "spot" and a ``max_leverage`` other than 1 are not sent
+#: together (under ``allOf``, as ``quarkbot.types.one_of_fields`` does, for client generators).
+SPOT_HAS_NO_LEVERAGE: dict[str, Any] = {
+    "allOf": [
+        {
+            "anyOf": [
+                {"properties": {"kind": {"not": {"const": "spot"}}}},
+                {"properties": {"max_leverage": {"const": 1}}},
+            ]
+        }
+    ]
+}
+
+
 def _not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("may not be null")
@@ -47,14 +62,14 @@ def _not_null(value: Any) -> Any:
 class InstrumentIn(BaseModel):
     """A new instrument."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=SPOT_HAS_NO_LEVERAGE)
 
     symbol: Symbol
     kind: Kind
     base_currency: Currency
     quote_currency: Currency
-    name: str = Field("", max_length=200)
-    sector: str | None = Field(None, min_length=1, max_length=64)
+    name: str = Field("", max_length=200, pattern=NO_NUL)
+    sector: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
     tick_size: PositiveDecimal
     lot_size: PositiveDecimal
     min_notional: NonNegativeDecimal = Decimal(0)
@@ -70,15 +85,17 @@ class InstrumentIn(BaseModel):
 
 class InstrumentPatch(BaseModel):
     """Fields to change; the symbol cannot change. ``null`` clears ``sector`` and is refused for
-    the other fields (the schema shows them without null)."""
+    the other fields (the schema shows them without null). A spot instrument keeps
+    ``max_leverage`` 1: the schema states it for a patch that sends both fields, the server also
+    checks the patch against the stored kind."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=SPOT_HAS_NO_LEVERAGE)
 
     kind: Kind | NotNull = None
     base_currency: Currency | NotNull = None
     quote_currency: Currency | NotNull = None
-    name: Annotated[str, Field(max_length=200)] | NotNull = None
-    sector: str | None = Field(None, min_length=1, max_length=64)
+    name: Annotated[str, Field(max_length=200, pattern=NO_NUL)] | NotNull = None
+    sector: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
     tick_size: PositiveDecimal | NotNull = None
     lot_size: PositiveDecimal | NotNull = None
     min_notional: NonNegativeDecimal | NotNull = None

@@ -197,3 +197,33 @@ async def test_roles_and_unknown_symbols(client, admin, trader, viewer):
     response = await client.patch("/api/v1/instruments/NOPE", json={"name": "x"}, headers=admin)
     assert response.status_code == 404
     assert (await response.get_json())["detail"] == "Unknown instrument 'NOPE'"
+
+
+async def test_json_numbers_are_cut_to_the_columns_places_and_the_schema_says_so(client, admin):
+    # a float's spelling beyond 12 places is cut toward zero; a string stays exact (and refused)
+    body = {**BTC_PERP, "tick_size": 0.30000000000000004, "lot_size": 1.5e-12, "min_notional": 0}
+    response = await client.post("/api/v1/instruments", json=body, headers=admin)
+    assert response.status_code == 201, await response.get_json()
+    stored = await InstrumentRecord.get(symbol="BTC-USD")
+    assert (stored.tick_size, stored.lot_size) == (Decimal("0.3"), Decimal("1e-12"))
+    for tiny in (1e-13, 5e-324):  # below the smallest step: cut to zero, which is refused
+        response = await client.patch(
+            "/api/v1/instruments/BTC-USD", json={"lot_size": tiny}, headers=admin
+        )
+        assert response.status_code == 422, tiny
+    assert (await InstrumentRecord.get(symbol="BTC-USD")).lot_size == Decimal("1e-12")
+
+    document = await (await client.get("/openapi.json")).get_json()
+    schemas = document["components"]["schemas"]
+    created = schemas["InstrumentIn"]
+    number = next(s for s in created["properties"]["tick_size"]["anyOf"] if s["type"] == "number")
+    assert number["minimum"] == 1e-12 and "exclusiveMinimum" not in number
+    assert created["properties"]["name"]["pattern"] == "^[^\\x00]*$"
+    # kind "spot" with a max_leverage other than 1 is refused by the schema too, create and patch
+    for name in ("InstrumentIn", "InstrumentPatch"):
+        (rule,) = schemas[name]["allOf"]
+        assert {"properties": {"max_leverage": {"const": 1}}} in rule["anyOf"], name
+    response = await client.post(
+        "/api/v1/instruments", json={**AAPL, "max_leverage": 1.0}, headers=admin
+    )
+    assert response.status_code == 201
