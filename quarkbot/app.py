@@ -18,6 +18,7 @@ from quarkbot import (
     __version__,
     audit,
     db,
+    deferred_models,
     events,
     hooks,
     identity_cache,
@@ -128,7 +129,9 @@ def create_app(
     app.extensions["quarkbot"] = host
 
     _register_plugin_settings(host)
-    _register_blueprints(app, manager)
+    with deferred_models.deferred():
+        _register_blueprints(app, manager)
+    deferred_models.check(settings.data_dir)
     host.channels = _collect_channels(manager)
     host.jobs = jobs.collect(manager)
     _check_route_roles(app)

@@ -4,6 +4,7 @@ that does carry ``#:`` comments."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import sys
@@ -11,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from quart import url_for
+from pydantic import BaseModel
+from quart import Blueprint, url_for
 from quart.routing import QuartRule
 from tortoise import models as tortoise_models
 from werkzeug.routing.converters import NumberConverter
 
-from quarkbot import db, tortoise_speedups
+from quarkbot import db, deferred_models, hookimpl, tortoise_speedups
 from quarkbot.app import create_app
 from quarkbot.lazy import lazy_import
+from quarkbot.manager import PluginError
 from quarkbot.url_rules import LazyBuildRule
 
 from .helpers import offline_settings
@@ -174,3 +177,76 @@ def test_a_bad_default_of_a_url_variable_still_fails_when_the_rule_is_added(tmp_
     app = create_app(offline_settings(tmp_path))
     with pytest.raises(ValueError):
         app.add_url_rule("/broken/<int:n>", "broken", lambda: "", defaults={"n": "not a number"})
+
+
+# the plugins' pydantic models: built on first use, checked at start-up once per code version ----
+SERVED_DOCUMENT = """
+import asyncio, json, sys
+from quarkbot import deferred_models
+deferred_models.ENABLED = {enabled}
+from quarkbot.app import create_app
+
+app = create_app()
+pending = sum(not model.__pydantic_complete__ for model in deferred_models._models())
+
+async def main():
+    response = await app.test_client().get("/openapi.json")
+    assert response.status_code == 200
+    return await response.get_data()
+
+document = asyncio.run(main())
+print(json.dumps({{"pending": pending, "document": document.decode()}}))
+"""
+
+
+def _served(tmp_path: Path, enabled: bool) -> dict[str, Any]:
+    result = _fresh_python(SERVED_DOCUMENT.format(enabled=enabled), tmp_path)
+    assert result.returncode == 0, result.stderr
+    served: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return served
+
+
+def test_the_served_document_is_the_one_of_models_built_at_once(tmp_path):
+    eager = _served(tmp_path, enabled=False)
+    assert eager["pending"] == 0
+    assert not (tmp_path / "var" / deferred_models.CHECKED_FILE).exists()
+    checked = _served(tmp_path, enabled=True)  # a first start builds them all, then records it
+    assert checked["pending"] == 0
+    assert (tmp_path / "var" / deferred_models.CHECKED_FILE).exists()
+    for _ in range(3):  # the same code again: built by the document
+        lazy = _served(tmp_path, enabled=True)
+        if lazy["pending"]:
+            break  # (else a file changed meanwhile, another session's edit: checked again)
+    assert lazy["pending"] > 100
+    assert checked["document"] == eager["document"]
+    assert lazy["document"] == eager["document"]
+
+
+class Opaque:
+    """A type pydantic has no schema for."""
+
+
+class BadModelPlugin:
+    @hookimpl
+    def register_blueprints(self, app: Any) -> list[Blueprint]:
+        class BrokenBody(BaseModel):  # defined at registration, like a plugin's schemas module
+            value: Opaque
+
+        self.models = [BrokenBody]  # kept, as a module keeps its classes
+        return [Blueprint("broken_models", __name__)]
+
+
+def test_a_model_that_cannot_be_built_stops_every_start(tmp_path):
+    create_app(offline_settings(tmp_path))
+    # as if a good start of the same code had recorded it (the models of this process are built)
+    marker = tmp_path / "var" / deferred_models.CHECKED_FILE
+    marker.write_text(deferred_models._fingerprint([]))
+    plugin = BadModelPlugin()
+    try:
+        for _ in range(2):
+            with pytest.raises(PluginError, match=r"BrokenBody cannot be built"):
+                create_app(offline_settings(tmp_path), plugins=[("bad", plugin)])
+    finally:  # the broken class would stop every later app of this test process
+        plugin.models.clear()
+        gc.collect()
+    assert not any(model.__name__ == "BrokenBody" for model in deferred_models._models())

@@ -1,0 +1,134 @@
+"""The plugins' pydantic models, built on first use; checked at start-up once per code version.
+
+Building a model's validator and serializer (pydantic's core schema) was most of ``create_app``:
+about 0.45 s for the ~260 request and response models the blueprints import, of which a request
+uses one or two. Models defined while the blueprints are registered are created with pydantic's
+``defer_build`` (their fields are still collected and checked at once) and built on first use.
+
+A model that cannot be built must still stop start-up, not fail its first request. So start-up
+builds every deferred model unless this data dir records that the same code, with the same
+libraries and ``QUARKBOT_*`` environment, already built them all (``models-checked``): a bad model
+fails every start, since no start that saw it could record it as built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pydantic
+from pydantic import BaseModel
+from pydantic._internal import _config
+
+from quarkbot.manager import PluginError
+
+log = logging.getLogger("quarkbot")
+
+#: False builds every model when it is defined (the reference of the tests)
+ENABLED = True
+CHECKED_FILE = "models-checked"
+#: packages whose files count by content in the fingerprint (mtimes may be normalised in images)
+_OWN_PACKAGES = ("quarkbot", "quarkbot_plugins")
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Models defined inside are created with ``defer_build`` (pydantic's default is changed
+    for the duration: the plugins' models do not have to opt in)."""
+    if not ENABLED:
+        yield
+        return
+    previous = _config.config_defaults.get("defer_build", False)
+    _config.config_defaults["defer_build"] = True
+    try:
+        yield
+    finally:
+        _config.config_defaults["defer_build"] = previous
+
+
+def check(data_dir: Path) -> int:
+    """Build every model not built yet, unless ``data_dir`` records this code as checked.
+
+    Answers how many models were built; raises :class:`PluginError` naming a model that cannot
+    be built (as its definition would have raised without ``defer_build``).
+    """
+    pending = [model for model in _models() if not model.__pydantic_complete__]
+    if not pending:
+        return 0
+    marker = data_dir / CHECKED_FILE
+    fingerprint = _fingerprint(pending)
+    try:
+        if marker.read_text() == fingerprint:
+            return 0
+    except OSError:
+        pass
+    for model in pending:
+        try:
+            # as at definition: an undefined forward reference leaves the model for later
+            model.model_rebuild(raise_errors=False, _types_namespace={})
+        except Exception as error:
+            raise PluginError(
+                f"model {model.__module__}.{model.__qualname__} cannot be built: {error}"
+            ) from error
+    _write(marker, fingerprint)
+    return len(pending)
+
+
+def _models() -> Iterator[type[BaseModel]]:
+    seen: set[type] = set()
+    stack = list(BaseModel.__subclasses__())
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        stack.extend(model.__subclasses__())
+        yield model
+
+
+def _fingerprint(pending: list[type[BaseModel]]) -> str:
+    """The models to build (by name), the loaded code (each module file by path, size and mtime,
+    and by content for quarkbot's own packages), the interpreter, pydantic and the ``QUARKBOT_*``
+    environment."""
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version}\0{pydantic.VERSION}\0".encode())
+    for name in sorted(f"{model.__module__}.{model.__qualname__}" for model in pending):
+        digest.update(f"{name}\0".encode())
+    for name, value in sorted(os.environ.items()):
+        if name.startswith("QUARKBOT_"):
+            digest.update(f"{name}={value}\0".encode())
+    for name, module in sorted(sys.modules.items()):
+        path = _module_file(module)
+        if path is None:
+            continue
+        try:
+            if name.split(".", 1)[0] in _OWN_PACKAGES:
+                digest.update(f"{name}\0{path}\0".encode() + Path(path).read_bytes())
+            else:
+                stat = os.stat(path)
+                digest.update(f"{name}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        except OSError:
+            digest.update(f"{name}\0{path}\0missing\0".encode())
+    return digest.hexdigest()
+
+
+def _module_file(module: object) -> str | None:
+    try:  # not getattr: that would execute a module that quarkbot.lazy has not loaded yet
+        path = object.__getattribute__(module, "__dict__").get("__file__")
+    except AttributeError:  # not a module (some extensions put other objects there)
+        return None
+    return path if isinstance(path, str) else None
+
+
+def _write(marker: Path, fingerprint: str) -> None:
+    temporary = marker.with_name(f".{marker.name}.{os.getpid()}")
+    try:
+        temporary.write_text(fingerprint)
+        temporary.replace(marker)
+    except OSError as error:  # a read-only data dir: check again at the next start
+        log.debug("could not record the model check in %s: %s", marker, error)
