@@ -163,7 +163,8 @@ async def _book(entries: Sequence[_Entry]) -> list[Fill]:
 
 
 async def _lock(entries: Sequence[_Entry], conn: Any) -> _Books:
-    """Lock the orders, then the positions, then the cash rows the entries book into."""
+    """Lock the orders (by id), then per account the positions (by symbol), then the cash rows
+    (by currency), each kind in one query ordered by the database, as ``books.py`` does."""
     ids = sorted({e.order.id for e in entries})
     locked = Order.filter(id__in=ids).order_by("id").select_for_update().using_db(conn)
     dialect = getattr(conn.capabilities, "dialect", "")
@@ -172,18 +173,29 @@ async def _lock(entries: Sequence[_Entry], conn: Any) -> _Books:
         {order.id: order for order in await locked},
     )
     instruments = {e.order.symbol: e.instrument for e in entries}
-    for account, symbol in sorted({(e.order.account, e.order.symbol) for e in entries}):
-        position = await _locked_position(account, instruments[symbol], conn)
-        books.positions[(account, symbol)] = position
-    currencies = {(e.order.account, e.instrument.quote_currency) for e in entries}
-    for account, currency in sorted(currencies):
-        books.cash[(account, currency)] = (
-            await CashBalance.filter(account=account, currency=currency)
-            .select_for_update()
-            .using_db(conn)
-            .get()
+    accounts = sorted({e.order.account for e in entries})
+    for account in accounts:
+        symbols = sorted({e.order.symbol for e in entries if e.order.account == account})
+        found = await _locked_rows(
+            Position.filter(account=account, symbol__in=symbols), "symbol", conn
         )
+        for symbol in symbols:
+            books.positions[(account, symbol)] = found.get(symbol) or await _new_position(
+                account, instruments[symbol], conn
+            )
+    for account in accounts:
+        currencies = sorted(
+            {e.instrument.quote_currency for e in entries if e.order.account == account}
+        )
+        query = CashBalance.filter(account=account, currency__in=currencies)
+        for currency, row in (await _locked_rows(query, "currency", conn)).items():
+            books.cash[(account, currency)] = row
     return books
+
+
+async def _locked_rows(query: Any, key: str, conn: Any) -> dict[str, Any]:
+    rows = await query.order_by(key).select_for_update().using_db(conn)
+    return {getattr(row, key): row for row in rows}
 
 
 async def _book_one(entry: _Entry, books: _Books, conn: Any) -> Fill:
@@ -247,17 +259,8 @@ async def _book_order(order: Order, report: FillReport, conn: Any) -> Decimal:
     return held_before - held_after
 
 
-async def _locked_position(account: str, instrument: Any, conn: Any) -> Position:
-    """The position row of ``account`` in the instrument, locked; created flat on the symbol's
-    first fill."""
-    position = (
-        await Position.filter(account=account, symbol=instrument.symbol)
-        .select_for_update()
-        .using_db(conn)
-        .first()
-    )
-    if position is not None:
-        return position
+async def _new_position(account: str, instrument: Any, conn: Any) -> Position:
+    """A flat position row for the symbol's first fill."""
     return await Position.create(
         account=account,
         symbol=instrument.symbol,

@@ -9,8 +9,10 @@ Each step is rounded to the 12 decimal places of the columns, as the live books 
 every intermediate result), with the database's own rounding: half away from zero on
 PostgreSQL's NUMERIC, half even when tortoise reads SQLite's text back.
 
-Concurrency: the position rows and then the cash rows are locked (``SELECT ... FOR UPDATE``)
-before the fills are read, the order in which ``booking.apply_fill`` takes them: a fill booked
+Concurrency: the position rows and then the cash rows are locked (``SELECT ... FOR UPDATE``,
+each kind in key order) before the fills are read, the order in which ``booking`` takes them
+(a step's batch locks several positions too: one order for both, so neither waits on the
+other in a cycle): a fill booked
 meanwhile either committed before the read (and is replayed) or waits for this transaction and
 then applies on top of the rebuilt rows.
 """
@@ -193,8 +195,10 @@ def _rounding(conn: Any) -> str:
 
 
 async def _locked(query: QuerySet[R], conn: Any, key: str) -> dict[str, R]:
-    """The rows of ``query``, locked for update, by their ``key`` column."""
-    return {getattr(row, key): row for row in await query.select_for_update().using_db(conn)}
+    """The rows of ``query``, locked for update in ``key`` order (the order in which
+    ``booking.apply_fills`` locks several of them), by their ``key`` column."""
+    locked = query.order_by(key).select_for_update().using_db(conn)
+    return {getattr(row, key): row for row in await locked}
 
 
 async def _fills(account: str, conn: Any) -> list[dict[str, Any]]:
