@@ -184,7 +184,7 @@ def started(servers: list[Server]) -> Iterator[None]:
         yield
     finally:
         for server in reversed(servers):
-            server.stop()
+            server.stop(timeout=30)  # hypercorn drains for up to --graceful-timeout (20 s)
 
 
 def hypercorn(
