@@ -9,7 +9,7 @@ from typing import Any
 
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import TIMEFRAME_SECONDS, as_utc, utc_now
-from quarkbot_plugins.regime import params
+from quarkbot_plugins.regime import gate_cache, params
 from quarkbot_plugins.regime.models import RegimeReading
 from quarkbot_plugins.regime.settings import RegimeSettings
 from quarkbot_plugins.trading import api as trading
@@ -21,7 +21,7 @@ PLUGIN = "regime"
 async def current_reading(symbol: str, now: datetime | None = None) -> RegimeReading | None:
     """The symbol's latest reading (any timeframe) unless it is older than
     ``limits_max_age_bars`` bars of its timeframe."""
-    reading = await RegimeReading.filter(symbol=symbol).order_by("-ts").first()
+    reading = await gate_cache.latest_reading(symbol)
     if reading is None:
         return None
     age = ((now or utc_now()) - as_utc(reading.ts)).total_seconds()
@@ -38,7 +38,7 @@ async def risk_denial(order: Any, ctx: Any, limits: Any) -> trading.Denial | Non
     reading = await current_reading(order.symbol)
     if reading is None:
         return None
-    regime, p = reading.regime, await params.get(reading.regime)
+    regime, p = reading.regime, await gate_cache.parameters(reading.regime)
     vol = reading.features.get("volatility")
     if vol is not None and vol > p.volatility_threshold:
         what = f"volatility {vol:.2f} is above the threshold {p.volatility_threshold}"

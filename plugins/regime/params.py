@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from quarkbot.errors import Invalid
+from quarkbot_plugins.regime import gate_version
 from quarkbot_plugins.regime.core import LABELS
 from quarkbot_plugins.regime.models import RegimeParameter, StrategyRegimes
 
@@ -51,6 +52,7 @@ async def put(values: dict[str, Parameters], actor: str) -> dict[str, Parameters
         await RegimeParameter.update_or_create(
             defaults={**asdict(p), "updated_by": actor}, regime=regime
         )
+    await gate_version.changed()
     return await get_all()
 
 

@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 from quarkbot import events, hooks
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import as_utc, iso_utc, utc_now
-from quarkbot_plugins.regime import registry, series
+from quarkbot_plugins.regime import gate_version, registry, series
 from quarkbot_plugins.regime.models import RegimeReading, RegimeTransition
 from quarkbot_plugins.regime.settings import RegimeSettings
 
@@ -34,6 +34,8 @@ async def evaluate(symbol: str, timeframe: str, publish: bool = True) -> dict[st
     await RegimeReading.bulk_create(
         [_reading_row(symbol, timeframe, r) for r in new], ignore_conflicts=True
     )
+    if new:
+        await gate_version.changed()
     changes = _transitions(symbol, timeframe, last.regime if last else None, new, publish)
     await RegimeTransition.bulk_create(changes, ignore_conflicts=True)
     published = await publish_pending(symbol, timeframe) if publish else 0

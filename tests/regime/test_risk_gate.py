@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from quarkbot.types import utc_now
+from quarkbot_plugins.regime import gate_version
 from quarkbot_plugins.regime.models import RegimeReading
 from quarkbot_plugins.trading.testing import instruments, place  # noqa: F401  (a fixture)
 
@@ -23,6 +24,7 @@ async def read(regime: str, volatility: float = 0.3, age_hours: int = 0) -> None
         probabilities={regime: 0.9}, features={"volatility": volatility},
         model="rules", model_version="rules-1",
     )  # fmt: skip
+    await gate_version.changed()  # as the evaluation does after storing readings
 
 
 @pytest.mark.usefixtures("instruments")
@@ -58,4 +60,21 @@ async def test_high_vol_denies_what_bull_lets_through(
     # a stale reading (older than limits_max_age_bars + 1 bars) holds nothing back
     await read("HIGH_VOL", age_hours=10)
     _status, placed = await place(client, trader, client_order_id="hv-4", **order)
+    assert placed["deny_code"] is None, placed
+
+
+@pytest.mark.usefixtures("instruments")
+async def test_the_gate_reads_the_regime_from_its_cache_until_the_version_moves(
+    client: Any, trader: dict
+) -> None:
+    order = {"symbol": "BTC-USD", "quantity": "0.6", "side": "buy", "type": "market"}
+    await read("HIGH_VOL")
+    _status, placed = await place(client, trader, client_order_id="c-1", **order)
+    assert placed["deny_code"] == "REGIME_LIMIT", placed
+    # a reading written without a bump is not seen: the check no longer queries the readings
+    await RegimeReading.filter(symbol="BTC-USD").update(regime="BULL")
+    _status, placed = await place(client, trader, client_order_id="c-2", **order)
+    assert placed["deny_code"] == "REGIME_LIMIT", placed
+    await gate_version.changed()  # what the evaluation does (on any process)
+    _status, placed = await place(client, trader, client_order_id="c-3", **order)
     assert placed["deny_code"] is None, placed
