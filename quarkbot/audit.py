@@ -6,7 +6,6 @@ Editing or deleting any row breaks the chain, which ``quarkbot audit verify`` de
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import random
@@ -26,17 +25,28 @@ GENESIS = "0" * 64
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 #: One lock per event loop: an asyncio.Lock must not be shared between loops (tests, CLI runs).
+#: ``_locks`` serialises this process's appends outside transactions, ``_turns`` its last-step
+#: appends inside them (see :func:`append`); separate, so neither waits for the other.
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _lock() -> asyncio.Lock:
+def _loop_lock(
+    table: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock],
+) -> asyncio.Lock:
     loop = asyncio.get_running_loop()
-    lock = _locks.get(loop)
+    lock = table.get(loop)
     if lock is None:
-        lock = _locks[loop] = asyncio.Lock()
+        lock = table[loop] = asyncio.Lock()
     return lock
+
+
+def _lock() -> asyncio.Lock:
+    return _loop_lock(_locks)
 
 
 @dataclass(frozen=True)
@@ -173,15 +183,19 @@ def _advance(client: BaseDBAsyncClient, row: AuditLog) -> None:
         _tails[client] = (row.seq, row.hash)
 
 
-async def append(entry: AuditEntry) -> AuditLog:
+async def append(entry: AuditEntry, *, last_statement: bool = False) -> AuditLog:
     """Append one row. ``seq`` is unique, so concurrent writers in other processes retry.
 
     Inside a transaction the row is part of it: it exists exactly when the transaction commits.
+    ``last_statement``: the caller's transaction runs nothing else before its commit (the
+    request's row, written right before it). This process's other such appends then wait for
+    that commit here, with the tail known, instead of in the database, where each would wait on
+    the uncommitted ``seq``, find it taken and read the tail again (all of them, every commit).
     """
     entry = normalize(entry)
     conn = connections.get("default")
     if isinstance(conn, TransactionalDBClient):
-        return await _append_in_transaction(conn, entry)
+        return await _append_in_transaction(conn, entry, last_statement)
     async with _lock():
         for _attempt in range(50):
             tail = _tails.pop(conn, None) or await _last(conn)
@@ -193,26 +207,45 @@ async def append(entry: AuditEntry) -> AuditLog:
     raise RuntimeError("could not append to the audit log after 50 attempts")
 
 
-async def _append_in_transaction(conn: BaseDBAsyncClient, entry: AuditEntry) -> AuditLog:
-    """Append inside the caller's transaction, without the process's lock.
+async def _append_in_transaction(
+    conn: BaseDBAsyncClient, entry: AuditEntry, last_statement: bool
+) -> AuditLog:
+    """Append inside the caller's transaction, never under ``_lock``.
 
-    The lock would deadlock on SQLite, whose transaction holds the connection that an append
-    outside it (holding the lock) waits for. A concurrent writer's uncommitted row with the same
+    ``_lock`` would deadlock on SQLite, whose transaction holds the connection that an append
+    outside it (holding ``_lock``) waits for. A concurrent writer's uncommitted row with the same
     ``seq`` makes the insert wait for its commit (then it answers no row and the tail is read
-    again) or its rollback (then it goes in). The tail moves after the commit (``on_commit``
-    inside ``events.atomic``); a rollback leaves it where it was.
+    again) or its rollback (then it goes in). The tail moves once the transaction committed
+    (``events.on_end``); a rollback leaves it where it was. With ``last_statement`` the turn
+    (``_turns``) is held from the insert to that end: held while other statements of the same
+    transaction ran, it could close a cycle with a row lock the database cannot see.
     """
     from quarkbot import events
 
-    client = _base_client(conn)
-    tail = _tails.get(client)
+    turn = _loop_lock(_turns) if last_statement else None
+    if turn is not None:
+        await turn.acquire()
+    try:
+        row = await _insert_after_tail(conn, entry)
+    except BaseException:
+        if turn is not None:
+            turn.release()
+        raise
+    ended = partial(_ended, _base_client(conn), row, turn)
+    try:
+        events.on_end(ended)
+    except RuntimeError:  # a bare in_transaction(): no word of its end, so nothing is kept
+        ended(False)
+    return row
+
+
+async def _insert_after_tail(conn: BaseDBAsyncClient, entry: AuditEntry) -> AuditLog:
+    tail = _tails.get(_base_client(conn))
     for attempt in range(50):
         if tail is None:
             tail = await _last(conn)
         row = await _try_insert(conn, tail, entry)
         if row is not None:
-            with contextlib.suppress(RuntimeError):  # in a bare in_transaction(): not cached
-                events.on_commit(partial(_committed, client, row))
             return row
         tail = None
         if attempt:
@@ -220,11 +253,17 @@ async def _append_in_transaction(conn: BaseDBAsyncClient, entry: AuditEntry) -> 
     raise RuntimeError("could not append to the audit log after 50 attempts")
 
 
-async def _committed(client: BaseDBAsyncClient, row: AuditLog) -> None:
+def _ended(
+    client: BaseDBAsyncClient, row: AuditLog, turn: asyncio.Lock | None, committed: bool
+) -> None:
     # still inside a transaction: that ``atomic`` was a savepoint in a bare ``in_transaction()``,
     # whose own commit is still to come (or not)
-    if not isinstance(connections.get("default"), TransactionalDBClient):
+    if not committed:
+        _tails.pop(client, None)  # read the tail again rather than trust anything near a rollback
+    elif not isinstance(connections.get("default"), TransactionalDBClient):
         _advance(client, row)
+    if turn is not None:
+        turn.release()
 
 
 async def exists(seq: int, hash: str) -> bool:

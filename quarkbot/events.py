@@ -220,6 +220,21 @@ def on_commit(callback: Callable[[], Awaitable[None]]) -> None:
     callbacks.append(callback)
 
 
+_on_end: ContextVar[list[Callable[[bool], None]] | None] = ContextVar(
+    "quarkbot_outbox_on_end", default=None
+)
+
+
+def on_end(callback: Callable[[bool], None]) -> None:
+    """Inside :func:`atomic`: call ``callback(committed)`` as soon as the outermost transaction
+    has ended, committed or rolled back, before anything else (the audit log releases its
+    append lock there). It must not block or raise."""
+    ends = _on_end.get()
+    if ends is None:
+        raise RuntimeError("events.on_end() outside events.atomic()")
+    ends.append(callback)
+
+
 @contextlib.asynccontextmanager
 async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
     """A database transaction whose :func:`publish` calls are written to the outbox in it.
@@ -235,15 +250,22 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
         return
     pending: list[tuple[int, str, str]] = []
     callbacks: list[Callable[[], Awaitable[None]]] = []
+    ends: list[Callable[[bool], None]] = []
     token, callbacks_token = _pending.set(pending), _on_commit.set(callbacks)
+    ends_token = _on_end.set(ends)
+    committed = False
     try:
         async with in_transaction(connection_name) as conn:
             yield conn
             for before in before_commit_hooks:
                 await before()
+        committed = True
     finally:
         _pending.reset(token)
         _on_commit.reset(callbacks_token)
+        _on_end.reset(ends_token)
+        for end in ends:
+            end(committed)
     for hook in after_commit_hooks:
         hook()
     for callback in callbacks:

@@ -91,7 +91,7 @@ async def append_in_transaction() -> None:
     if not isinstance(connections.get("default"), TransactionalDBClient):
         return  # that transaction is on another database
     view = current_app.view_functions.get(request.url_rule.endpoint)
-    row = await audit.append(entry(declared_status(view)))
+    row = await audit.append(entry(declared_status(view)), last_statement=True)
     state = g._get_current_object()
     state.audit_row = (row.seq, row.hash)
 
