@@ -8,11 +8,13 @@ uses one or two. Models defined while the blueprints are registered are created 
 A model that cannot be built must still stop start-up, not fail its first request. So start-up
 builds every deferred model unless this data dir records that the same code, with the same
 libraries and ``QUARKBOT_*`` environment, already built them all (``models-checked``): a bad model
-fails every start, since no start that saw it could record it as built.
+fails every start, since no start that saw it could record it as built. The record does not
+depend on how the process was started, so ``quarkbot serve`` and ``hypercorn`` share it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -32,8 +34,6 @@ log = logging.getLogger("quarkbot")
 #: False builds every model when it is defined (the reference of the tests)
 ENABLED = True
 CHECKED_FILE = "models-checked"
-#: packages whose files count by content in the fingerprint (mtimes may be normalised in images)
-_OWN_PACKAGES = ("quarkbot", "quarkbot_plugins")
 
 
 @contextmanager
@@ -92,9 +92,11 @@ def _models() -> Iterator[type[BaseModel]]:
 
 
 def _fingerprint(pending: list[type[BaseModel]]) -> str:
-    """The models to build (by name), the loaded code (each module file by path, size and mtime,
-    and by content for quarkbot's own packages), the interpreter, pydantic and the ``QUARKBOT_*``
-    environment."""
+    """What the models' build depends on, the same whatever started the process (``quarkbot
+    serve``, hypercorn, a test): the models' names; the content of every source file of
+    quarkbot and of each package defining one; the installed distributions (their
+    ``*.dist-info`` names carry the versions); the interpreter and the ``QUARKBOT_*`` environment.
+    """
     digest = hashlib.sha256()
     digest.update(f"{sys.version}\0{pydantic.VERSION}\0".encode())
     for name in sorted(f"{model.__module__}.{model.__qualname__}" for model in pending):
@@ -102,27 +104,28 @@ def _fingerprint(pending: list[type[BaseModel]]) -> str:
     for name, value in sorted(os.environ.items()):
         if name.startswith("QUARKBOT_"):
             digest.update(f"{name}={value}\0".encode())
-    for name, module in sorted(sys.modules.items()):
-        path = _module_file(module)
-        if path is None:
-            continue
+    for directory in sorted({entry for entry in sys.path if entry.endswith("-packages")}):
+        with contextlib.suppress(OSError):
+            digest.update("\0".join(sorted(os.listdir(directory))).encode())
+    packages = {"quarkbot"} | {model.__module__.split(".", 1)[0] for model in pending}
+    for path in sorted({path for package in packages for path in _source_files(package)}):
         try:
-            if name.split(".", 1)[0] in _OWN_PACKAGES:
-                digest.update(f"{name}\0{path}\0".encode() + Path(path).read_bytes())
-            else:
-                stat = os.stat(path)
-                digest.update(f"{name}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+            digest.update(f"{path}\0".encode() + path.read_bytes())
         except OSError:
-            digest.update(f"{name}\0{path}\0missing\0".encode())
+            digest.update(f"{path}\0missing\0".encode())
     return digest.hexdigest()
 
 
-def _module_file(module: object) -> str | None:
+def _source_files(package: str) -> Iterator[Path]:
+    """The ``.py`` files of a top-level package (or the file of a plain module)."""
     try:  # not getattr: that would execute a module that quarkbot.lazy has not loaded yet
-        path = object.__getattribute__(module, "__dict__").get("__file__")
-    except AttributeError:  # not a module (some extensions put other objects there)
-        return None
-    return path if isinstance(path, str) else None
+        namespace = object.__getattribute__(sys.modules[package], "__dict__")
+    except (KeyError, AttributeError):
+        return
+    for directory in namespace.get("__path__") or ():
+        yield from Path(directory).rglob("*.py")
+    if not namespace.get("__path__") and isinstance(namespace.get("__file__"), str):
+        yield Path(namespace["__file__"])
 
 
 def _write(marker: Path, fingerprint: str) -> None:
