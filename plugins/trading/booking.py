@@ -4,9 +4,10 @@ transaction, idempotent by ``fill_id``.
 ``apply_fill`` books one fill (a broker's report, a reconciler pass); ``apply_fills`` books the
 fills of one matching step together, in one transaction whose events go to the outbox in order,
 and falls back to one transaction per fill when the batch fails (a bad row must not cost the
-others their booking). Rows are locked orders first (by id), then positions, then cash rows
-(each by key): the order ``books.py`` and concurrent single bookings follow, so no two bookings
-wait on each other in a cycle.
+others their booking). Rows are locked orders first (by id), then positions, then, at the end
+of the transaction, cash rows (each by key): the order ``books.py`` and concurrent single
+bookings follow, so no two bookings wait on each other in a cycle, and the cash rows (which
+every order placement updates too) are held as briefly as one fill holds them.
 
 ``books.py`` replays the same arithmetic (``ledger.apply_fill``) to rebuild the books.
 """
@@ -150,21 +151,39 @@ async def _book_alone(entry: _Entry) -> Fill | None:
         raise
 
 
+@dataclass(frozen=True)
+class _CashMove:
+    """What a fill does to its cash row, applied once the cash rows are locked."""
+
+    fill: Fill
+    currency: str
+    delta: Decimal
+    hold_currency: str | None
+    released: Decimal
+
+
 async def _book(entries: Sequence[_Entry]) -> list[Fill]:
-    """The bookings and their events, in one ``events.atomic()`` transaction."""
+    """The bookings and their events, in one ``events.atomic()`` transaction.
+
+    The cash rows are locked last, as a single fill takes them: every order placement updates
+    them too (what working orders hold), so they are held for the end of the transaction only.
+    """
     async with events.atomic() as conn:
         books = await _lock(entries, conn)
-        fills = [await _book_one(entry, books, conn) for entry in entries]
+        moves = [await _book_one(entry, books, conn) for entry in entries]
         for position in books.positions.values():
             await position.save(using_db=conn)
+        await _lock_cash(entries, books, conn)
+        for move in moves:
+            await _book_cash(move, books, conn)
         for row in books.cash.values():
             await row.save(using_db=conn)
-    return fills
+    return [move.fill for move in moves]
 
 
 async def _lock(entries: Sequence[_Entry], conn: Any) -> _Books:
-    """Lock the orders (by id), then per account the positions (by symbol), then the cash rows
-    (by currency), each kind in one query ordered by the database, as ``books.py`` does."""
+    """Lock the orders (by id), then per account the positions (by symbol), each kind in one
+    query ordered by the database, as ``books.py`` does (the cash rows come last)."""
     ids = sorted({e.order.id for e in entries})
     locked = Order.filter(id__in=ids).order_by("id").select_for_update().using_db(conn)
     dialect = getattr(conn.capabilities, "dialect", "")
@@ -183,14 +202,18 @@ async def _lock(entries: Sequence[_Entry], conn: Any) -> _Books:
             books.positions[(account, symbol)] = found.get(symbol) or await _new_position(
                 account, instruments[symbol], conn
             )
-    for account in accounts:
+    return books
+
+
+async def _lock_cash(entries: Sequence[_Entry], books: _Books, conn: Any) -> None:
+    """Lock the cash rows the entries move, per account, by currency."""
+    for account in sorted({e.order.account for e in entries}):
         currencies = sorted(
             {e.instrument.quote_currency for e in entries if e.order.account == account}
         )
         query = CashBalance.filter(account=account, currency__in=currencies)
         for currency, row in (await _locked_rows(query, "currency", conn)).items():
             books.cash[(account, currency)] = row
-    return books
 
 
 async def _locked_rows(query: Any, key: str, conn: Any) -> dict[str, Any]:
@@ -198,15 +221,14 @@ async def _locked_rows(query: Any, key: str, conn: Any) -> dict[str, Any]:
     return {getattr(row, key): row for row in rows}
 
 
-async def _book_one(entry: _Entry, books: _Books, conn: Any) -> Fill:
-    """Book one fill into the locked rows: its own rows inserted, the shared ones in memory."""
+async def _book_one(entry: _Entry, books: _Books, conn: Any) -> _CashMove:
+    """Book one fill into the locked rows (its own rows inserted, the shared ones in memory);
+    returns what it does to cash."""
     report, instrument = entry.report, entry.instrument
     order = books.orders[entry.order.id]
     position = books.positions[(order.account, order.symbol)]
-    cash = books.cash[(order.account, instrument.quote_currency)]
     books.settle(order, _ORDER_MONEY)
     books.settle(position, _POSITION_MONEY)
-    books.settle(cash, _CASH_MONEY)
     before = ledger.PositionState(Decimal(position.quantity), Decimal(position.avg_price))
     effect = ledger.apply_fill(
         before, order.side, report.quantity, report.price, report.fee, instrument.kind
@@ -231,11 +253,12 @@ async def _book_one(entry: _Entry, books: _Books, conn: Any) -> Fill:
     )
     released = await _book_order(order, report, conn)
     await _book_position(order, position, before, effect, fill, conn)
-    await _book_cash(order, cash, fill, effect.cash_delta, conn, released)
     kind = "filled" if order.status == OrderStatus.FILLED else "partially_filled"
     # the order as booked by this fill (a later fill of the batch may change it again)
     await announce(kind, copy.copy(order), fill)
-    return fill
+    return _CashMove(
+        fill, instrument.quote_currency, effect.cash_delta, order.hold_currency, released
+    )
 
 
 async def _book_order(order: Order, report: FillReport, conn: Any) -> Decimal:
@@ -326,17 +349,18 @@ async def _record_trade(
     )
 
 
-async def _book_cash(
-    order: Order, row: CashBalance, fill: Fill, delta: Decimal, conn: Any, released: Decimal
-) -> None:
+async def _book_cash(move: _CashMove, books: _Books, conn: Any) -> None:
     """Move the (locked) cash row in memory and write the fill's cash entry."""
-    row.amount = Decimal(row.amount) + delta
-    if released and order.hold_currency == row.currency:
-        row.held = Decimal(row.held) - released
+    fill = move.fill
+    row = books.cash[(fill.account, move.currency)]
+    books.settle(row, _CASH_MONEY)
+    row.amount = Decimal(row.amount) + move.delta
+    if move.released and move.hold_currency == row.currency:
+        row.held = Decimal(row.held) - move.released
     await CashEntry.create(
-        account=order.account,
+        account=fill.account,
         currency=row.currency,
-        amount=delta,
+        amount=move.delta,
         balance_after=row.amount,
         reason="fill",
         fill=fill,
