@@ -41,9 +41,13 @@ def install() -> None:
 
 
 def declared_status(view: Callable[..., Any] | None) -> int:
-    """The smallest 2xx status the route declares (quart-schema's responses), else 200."""
+    """The route's declared success status (quart-schema's responses): 201 when it declares it
+    (a route that answers 200 or 201 commits when it creates: a new order; a replayed one
+    commits nothing and gets its row after the response), else the smallest 2xx, else 200."""
     responses = getattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, None) or {}
     codes = [int(code) for code in responses if 200 <= int(code) < 300]
+    if 201 in codes:
+        return 201
     return min(codes) if codes else 200
 
 

@@ -253,3 +253,15 @@ async def test_an_integer_strategy_id_is_stored_and_filtered_as_text(
             assert body["count"] == 2
     response = await client.get("/api/v1/orders?strategy_id=13", headers=trader)
     assert (await response.get_json())["total"] == 0
+
+
+async def test_a_new_order_is_audited_201_in_its_transaction_and_a_replay_200(
+    client, trader, instruments
+):
+    from quarkbot.models import AuditLog
+
+    body = {"client_order_id": "audit-1", "symbol": "BTC-USD", "quantity": "0.1"}
+    assert (await place(client, trader, **body))[0] == 201
+    assert (await place(client, trader, **body))[0] == 200
+    rows = await AuditLog.filter(path="/api/v1/orders").order_by("seq")
+    assert [(row.method, row.status) for row in rows] == [("POST", 201), ("POST", 200)]
