@@ -240,7 +240,9 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
     """A database transaction whose :func:`publish` calls are written to the outbox in it.
 
     ``async with events.atomic() as conn:`` instead of tortoise's ``in_transaction()``. Nested
-    inside another ``atomic``, the events are published after the outermost commit.
+    inside another ``atomic``, the events are published after the outermost commit. Nested in a
+    bare ``in_transaction()`` (which has no word of its commit), they are left to the next
+    commit's publish or the relay, never published before they are committed.
     """
     from tortoise.transactions import in_transaction
 
@@ -273,11 +275,22 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
             await callback()
         except Exception:  # committed: a follower's failure does not undo it
             log.exception("an on_commit callback failed")
+    if pending and _still_in_a_transaction(connection_name):
+        # inside a bare ``in_transaction()``: this was a savepoint, the rows are not committed
+        # and may still roll back; the next commit's publish or the relay takes them
+        return
     if pending:
         try:
             await publish_committed(max(row[0] for row in pending))
         except Exception:  # committed: the relay publishes what this could not
             log.exception("publishing after commit failed")
+
+
+def _still_in_a_transaction(connection_name: str | None) -> bool:
+    from tortoise import connections
+    from tortoise.backends.base.client import TransactionalDBClient
+
+    return isinstance(connections.get(connection_name or "default"), TransactionalDBClient)
 
 
 async def publish_committed(last_id: int) -> int:

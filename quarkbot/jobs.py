@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from quarkbot import events, logs
 from quarkbot.contrib import CronJob, queue_of
@@ -172,7 +171,7 @@ async def once(key: str, effect: Callable[[], Awaitable[T]]) -> tuple[bool, T | 
     together with the key.
     """
     try:
-        async with in_transaction():
+        async with events.atomic():  # the effect's events are published after its commit
             await JobEffect.create(key=key)
             return True, await effect()
     except IntegrityError:

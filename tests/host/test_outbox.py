@@ -161,6 +161,46 @@ async def test_events_follow_the_commit_and_vanish_with_a_rollback(
     assert await OutboxEvent.all().count() == 0  # published, then deleted
 
 
+async def test_inside_a_bare_transaction_nothing_is_published_before_it_commits(
+    settings: Settings, bus: EventBus
+) -> None:
+    from tortoise.transactions import in_transaction
+
+    async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+        with pytest.raises(RuntimeError):
+            async with in_transaction():  # not an atomic(): it says nothing of its commit
+                await step(settings, -1, "created")  # an atomic() inside: a savepoint
+                await asyncio.sleep(0.3)
+                raise RuntimeError("the outer transaction rolls back")
+        assert await OutboxEvent.all().count() == 0
+        # committed this time: the next commit's publish takes the event (or the relay would)
+        async with in_transaction():
+            await step(settings, 0, "created")
+        assert seen.received == [] and await OutboxEvent.all().count() == 1
+        await step(settings, 0, "filled")
+        await seen.wait_for(2, 5)
+        await asyncio.sleep(0.2)
+    check_delivery(seen.received, 1)
+    assert await OutboxEvent.all().count() == 0
+
+
+async def test_once_publishes_its_effects_events_after_its_commit(
+    settings: Settings, bus: EventBus
+) -> None:
+    from quarkbot import jobs
+
+    async def effect() -> None:
+        await events.publish(CHANNEL, "order.created", {"order": 0})
+        await events.publish(CHANNEL, "order.filled", {"order": 0})
+
+    async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+        assert (await jobs.once(f"{settings.redis_prefix}:effect", effect))[0] is True
+        await seen.wait_for(2, 5)
+        await asyncio.sleep(0.2)
+    check_delivery(seen.received, 1)
+    assert await OutboxEvent.all().count() == 0
+
+
 async def test_redis_stopped_during_a_burst_loses_nothing(
     settings: Settings, bus: EventBus, private_redis: tuple[str, subprocess.Popen[bytes]]
 ) -> None:
