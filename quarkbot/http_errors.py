@@ -66,17 +66,28 @@ class ApiError(HTTPException):
         self.extra_headers = headers or {}
 
 
+def _is_union_tag(part: Any) -> bool:
+    """A segment pydantic adds for a union's branch (``function-after[...]``, ``none``)."""
+    return isinstance(part, str) and (part == "none" or any(c in part for c in "[(<"))
+
+
 def validation_items(exc: Exception, prefix: str) -> list[dict[str, Any]]:
-    if isinstance(exc, ValidationError):
-        return [
-            {
-                "loc": [prefix, *err["loc"]],
-                "msg": err["msg"],
-                "type": err["type"],
-            }
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-    return [{"loc": [prefix], "msg": str(exc) or "invalid value", "type": "value_error"}]
+    """422 items: ``loc`` names fields only (no union-branch tags, which carry validator
+    reprs); the ``null`` branch of a field that is not null (``X | NotNull``) is not reported
+    beside the real error of that field."""
+    if not isinstance(exc, ValidationError):
+        return [{"loc": [prefix], "msg": str(exc) or "invalid value", "type": "value_error"}]
+    items = [
+        {
+            "loc": [prefix, *(part for part in err["loc"] if not _is_union_tag(part))],
+            "msg": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    other = {tuple(item["loc"]) for item in items if item["type"] != "none_required"}
+    kept = [i for i in items if i["type"] != "none_required" or tuple(i["loc"]) not in other]
+    return [item for n, item in enumerate(kept) if item not in kept[:n]]
 
 
 def error_response(

@@ -227,3 +227,13 @@ async def test_json_numbers_are_cut_to_the_columns_places_and_the_schema_says_so
         "/api/v1/instruments", json={**AAPL, "max_leverage": 1.0}, headers=admin
     )
     assert response.status_code == 201
+
+
+async def test_a_refused_patch_names_the_field_not_pydantics_union_branches(client, admin):
+    assert (await client.post("/api/v1/instruments", json=AAPL, headers=admin)).status_code == 201
+    response = await client.patch(
+        "/api/v1/instruments/AAPL", json={"tick_size": "1e20"}, headers=admin
+    )
+    assert response.status_code == 422
+    (item,) = (await response.get_json())["detail"]
+    assert item["loc"] == ["body", "tick_size"] and item["type"] == "less_than", item
