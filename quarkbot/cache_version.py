@@ -50,6 +50,16 @@ async def bump(*name: str) -> None:
         log.error("could not bump the version of %s (%s)", ":".join(name), type(exc).__name__)
 
 
+async def bump_with_commit(*name: str) -> None:
+    """Inside ``events.atomic()``: bump ``name`` once the transaction commits, through the
+    outbox (before the transaction's later events are published; after a crash between the
+    commit and the bump, the outbox relay bumps). Outside a transaction: now."""
+    from quarkbot import events
+
+    if not await events.write_version_bump(key("version", *name)):
+        await bump(*name)
+
+
 async def current(*name: str) -> Version | None:
     """The version of ``name`` now (created at a random start when missing); None without
     Redis. Inside a ``batch`` block that read it, the batched value (once)."""

@@ -194,6 +194,25 @@ async def publish(channel: str, type: str, data: Any = None) -> dict[str, Any]:
     return {"channel": channel, "type": type, "seq": None, "ts": ts, "data": data}
 
 
+#: Outbox rows on this channel are not events but version bumps (``quarkbot.cache_version``):
+#: the body is the Redis key to INCR, applied in id order with the events around them.
+VERSION_CHANNEL = "quarkbot:version"
+
+
+async def write_version_bump(redis_key: str) -> bool:
+    """Inside :func:`atomic`: the INCR of ``redis_key`` goes to the outbox, applied after the
+    commit like an event (so a crash between the commit and the bump cannot lose it: the relay
+    applies it). False outside a transaction: the caller bumps at once."""
+    pending = _pending.get()
+    if pending is None:
+        return False
+    from quarkbot.models import OutboxEvent
+
+    row = await OutboxEvent.create(channel=VERSION_CHANNEL, body=redis_key)
+    pending.append((row.id, VERSION_CHANNEL, redis_key))
+    return True
+
+
 _pending: ContextVar[list[tuple[int, str, str]] | None] = ContextVar(
     "quarkbot_outbox_pending", default=None
 )
@@ -320,7 +339,10 @@ async def publish_rows(bus: EventBus, rows: Sequence[tuple[int, str, str]]) -> i
     published: list[int] = []
     try:
         for outbox_id, channel, body in rows:
-            await bus.publish_once(outbox_id, channel, body)
+            if channel == VERSION_CHANNEL:
+                await bus.redis.incr(body)  # applied twice (a relay race) is one extra reload
+            else:
+                await bus.publish_once(outbox_id, channel, body)
             published.append(outbox_id)
     except (RedisError, OSError, TimeoutError) as exc:
         log.warning("publishing the outbox failed (%s); retried later", type(exc).__name__)

@@ -21,7 +21,7 @@ from quarkbot.errors import NotFound
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import alert, audit_system
 from quarkbot_plugins.risk.breaker_rules import DEFAULTS, MEASURES, Inputs, Reading
-from quarkbot_plugins.risk.gate_version import bump
+from quarkbot_plugins.risk.gate_version import bump_with_commit
 from quarkbot_plugins.risk.models import CircuitBreaker
 from quarkbot_plugins.risk.schemas import (
     BREAKER_NAMES,
@@ -80,7 +80,7 @@ async def configure_breaker(name: str, changes: dict[str, Any]) -> CircuitBreake
     async with events.atomic():  # the event in the change's transaction (outbox)
         if changes:
             await CircuitBreaker.filter(name=name).update(**changes)
-            events.on_commit(bump)
+            await bump_with_commit()
         row = await CircuitBreaker.get(name=name)
         await alert("breaker.configured", payload(row))
     return row
@@ -98,7 +98,7 @@ async def reset_breaker(name: str, actor: str) -> CircuitBreaker:
         await CircuitBreaker.filter(name=name).update(
             state="closed", reason=None, value=None, tripped_at=None, retry_at=None, data=data
         )
-        events.on_commit(bump)
+        await bump_with_commit()
         row = await CircuitBreaker.get(name=name)
         await alert("breaker.reset", payload(row, actor=actor))
     return row
@@ -126,7 +126,7 @@ async def _trip(b: CircuitBreaker, reading: Reading, now: datetime) -> bool:
             data=b.data,
         )
         if changed:
-            events.on_commit(bump)
+            await bump_with_commit()
             await alert("breaker.tripped", payload(await CircuitBreaker.get(id=b.id)))
     if not changed:
         await CircuitBreaker.filter(id=b.id).update(value=reading.value, data=b.data)
@@ -140,7 +140,7 @@ async def _move(b: CircuitBreaker, from_state: str, event: str, **values: Any) -
     """One conditional state change; the alert only if this process made it."""
     async with events.atomic():  # the event in the change's transaction (outbox)
         if await CircuitBreaker.filter(id=b.id, state=from_state).update(**values):
-            events.on_commit(bump)
+            await bump_with_commit()
             await alert(event, payload(await CircuitBreaker.get(id=b.id)))
 
 

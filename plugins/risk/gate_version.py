@@ -17,5 +17,11 @@ async def bump() -> None:
     await cache_version.bump(*NAME)
 
 
+async def bump_with_commit() -> None:
+    """In the change's ``events.atomic()`` transaction: bump once it commits (through the
+    outbox, so a crash right after the commit cannot leave other processes on the old state)."""
+    await cache_version.bump_with_commit(*NAME)
+
+
 async def current_version() -> cache_version.Version | None:
     return await cache_version.current(*NAME)

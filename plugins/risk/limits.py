@@ -8,7 +8,7 @@ from typing import Any
 from quarkbot import events
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import alert
-from quarkbot_plugins.risk.gate_version import bump
+from quarkbot_plugins.risk.gate_version import bump_with_commit
 from quarkbot_plugins.risk.models import TradingState
 from quarkbot_plugins.risk.schemas import Limits
 from quarkbot_plugins.risk.trading_state import STATE_ID, state_row
@@ -36,6 +36,6 @@ async def set_limits(limits: Limits, actor: str) -> tuple[Limits, TradingState]:
         await TradingState.filter(id=STATE_ID).update(
             limits=document, limits_updated_by=actor, limits_updated_at=utc_now()
         )
-        events.on_commit(bump)
+        await bump_with_commit()
         await alert("limits.updated", {"limits": document, "actor": actor})
     return limits, await state_row()

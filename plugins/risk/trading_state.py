@@ -20,7 +20,7 @@ from quarkbot.errors import Conflict
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk.alerts import ALERTS
-from quarkbot_plugins.risk.gate_version import bump
+from quarkbot_plugins.risk.gate_version import bump_with_commit
 from quarkbot_plugins.risk.models import TradingState
 from quarkbot_plugins.risk.schemas import KillSwitchOut, fields_of
 from quarkbot_plugins.risk.settings import RiskSettings
@@ -113,7 +113,7 @@ async def _apply(
 
     The change's ``event`` is written to the outbox in the change's transaction: both are
     committed, or neither (``then``, if given, runs last in that transaction). The gate version
-    is bumped after the commit, before the event is published.
+    is bumped through the outbox too: after the commit, before the event is published.
     """
     cooldown = timedelta(seconds=settings_of(RiskSettings).kill_switch_cooldown_seconds)
     for _attempt in range(ATTEMPTS):
@@ -124,7 +124,7 @@ async def _apply(
                 version=row.version + 1, **values
             )
             if changed:
-                events.on_commit(bump)
+                await bump_with_commit()
                 row = await state_row()
                 # events.publish, not alert(): a failure to write the event fails the change
                 await events.publish(ALERTS, event, _payload(row, actor))

@@ -1,6 +1,7 @@
 """The trading state and its event are committed together (the transactional outbox): a failure
 inside the change's transaction leaves neither; a crash right after the commit leaves both, and
-the relay publishes the event once."""
+the relay publishes the event once and bumps the gate version (other processes' cached gate
+state would otherwise miss the kill switch)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from quarkbot import events, outbox
 from quarkbot.models import OutboxEvent
 from quarkbot.types import utc_now
-from quarkbot_plugins.risk import trading_state
+from quarkbot_plugins.risk import gate_version, trading_state
 from quarkbot_plugins.risk.alerts import ALERTS
 from quarkbot_plugins.risk.models import TradingState
 from quarkbot_plugins.risk.testing import alerts
@@ -79,8 +80,11 @@ async def test_a_crash_right_after_activating_loses_no_event(client, trader, ins
     )
     assert status == 201 and resting["status"] == "ACCEPTED"
     seq = await last_seq()
+    version = await gate_version.current_version()
     with crash_after_commit(), pytest.raises(Crash):
         await trading_state.change_state("activate", "drill", "tester")
+    # died before the gate version moved: other processes still hold the old gate state
+    assert await gate_version.current_version() == version
     # committed: the state and its event, still in the outbox (never published)
     assert (await TradingState.get(id=trading_state.STATE_ID)).state == "HALTED"
     bodies = await OutboxEvent.filter(channel=ALERTS).values_list("body", flat=True)
@@ -90,6 +94,8 @@ async def test_a_crash_right_after_activating_loses_no_event(client, trader, ins
 
     assert await outbox.relay_once(grace=0) >= 1  # the worker's relay, after the restart
     assert await outbox.relay_once(grace=0) == 0
+    # the relay moved the version too: every process reloads the gate state at its next check
+    assert await gate_version.current_version() != version
     published = await alerts(seq)
     assert [e["type"] for e in published] == ["kill_switch.activated"]
     assert published[0]["data"]["state"] == "HALTED"
