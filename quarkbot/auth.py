@@ -24,7 +24,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from quart import g
 from quart_schema import security_scheme
 
-from quarkbot import identity_cache
+from quarkbot import events, identity_cache
 from quarkbot.http_errors import ApiError
 from quarkbot.models import ApiKey, RevokedToken, User
 from quarkbot.settings import JWTSettings
@@ -225,9 +225,11 @@ class TokenService:
 async def revoke_token(identity: Identity) -> None:
     if identity.token_id is None or identity.token_expires_at is None:
         return
-    await RevokedToken.get_or_create(
-        jti=identity.token_id, defaults={"expires_at": identity.token_expires_at}
-    )
+    async with events.atomic():
+        await RevokedToken.get_or_create(
+            jti=identity.token_id, defaults={"expires_at": identity.token_expires_at}
+        )
+        await identity_cache.invalidate_with_commit()
     await RevokedToken.filter(expires_at__lt=datetime.now(UTC)).delete()
     await identity_cache.invalidate()
 

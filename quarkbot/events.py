@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
@@ -199,17 +200,31 @@ async def publish(channel: str, type: str, data: Any = None) -> dict[str, Any]:
 VERSION_CHANNEL = "quarkbot:version"
 
 
+#: ... and on this one renewals of a generation (``quarkbot.identity_cache``): the key is SET to
+#: a new random value.
+GENERATION_CHANNEL = "quarkbot:generation"
+
+
 async def write_version_bump(redis_key: str) -> bool:
     """Inside :func:`atomic`: the INCR of ``redis_key`` goes to the outbox, applied after the
     commit like an event (so a crash between the commit and the bump cannot lose it: the relay
     applies it). False outside a transaction: the caller bumps at once."""
+    return await _write_redis_change(VERSION_CHANNEL, redis_key)
+
+
+async def write_generation_renewal(redis_key: str) -> bool:
+    """The same for a generation: ``redis_key`` gets a new random value after the commit."""
+    return await _write_redis_change(GENERATION_CHANNEL, redis_key)
+
+
+async def _write_redis_change(channel: str, redis_key: str) -> bool:
     pending = _pending.get()
     if pending is None:
         return False
     from quarkbot.models import OutboxEvent
 
-    row = await OutboxEvent.create(channel=VERSION_CHANNEL, body=redis_key)
-    pending.append((row.id, VERSION_CHANNEL, redis_key))
+    row = await OutboxEvent.create(channel=channel, body=redis_key)
+    pending.append((row.id, channel, redis_key))
     return True
 
 
@@ -341,6 +356,8 @@ async def publish_rows(bus: EventBus, rows: Sequence[tuple[int, str, str]]) -> i
         for outbox_id, channel, body in rows:
             if channel == VERSION_CHANNEL:
                 await bus.redis.incr(body)  # applied twice (a relay race) is one extra reload
+            elif channel == GENERATION_CHANNEL:
+                await bus.redis.set(body, secrets.token_hex(16))
             else:
                 await bus.publish_once(outbox_id, channel, body)
             published.append(outbox_id)

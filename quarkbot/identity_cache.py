@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from quarkbot import events
 from quarkbot.errors import Unavailable
 
 if TYPE_CHECKING:
@@ -90,6 +91,15 @@ async def _read() -> str | None:
     except (RedisError, OSError):
         return None
     return value.decode() if isinstance(value, bytes) else value
+
+
+async def invalidate_with_commit() -> None:
+    """Inside the change's ``events.atomic()``: renew the generation once it commits, through
+    the outbox, so that a crash between the commit and the renewal cannot leave other processes
+    trusting the old credentials (the outbox relay renews). Call :func:`invalidate` after the
+    block as well: it renews at once and fails loudly while Redis is down."""
+    if _redis is not None:
+        await events.write_generation_renewal(_key)
 
 
 async def invalidate() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
-from quarkbot import identity_cache
+from quarkbot import events, identity_cache
 from quarkbot.auth import ROLE_RANK, ApiKeyService, hash_password
 from quarkbot.models import ApiKey, User
 
@@ -74,7 +74,10 @@ async def update_user(
         revoke = True
     if revoke:
         user.token_version += 1
-    await user.save()
+    async with events.atomic():
+        await user.save()
+        if revoke:
+            await identity_cache.invalidate_with_commit()
     if revoke:
         await identity_cache.invalidate()
     return user
@@ -114,6 +117,8 @@ async def create_api_key(
 async def revoke_api_key(key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
-        await key.save(update_fields=["revoked_at"])
+        async with events.atomic():
+            await key.save(update_fields=["revoked_at"])
+            await identity_cache.invalidate_with_commit()
         await identity_cache.invalidate()
     return key
