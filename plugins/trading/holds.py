@@ -12,6 +12,7 @@ from the working orders (tests, repair).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -74,10 +75,13 @@ async def ensure_cash_row(order: Order) -> None:
         rows_seen.add((order.account, order.hold_currency))
 
 
-async def store_order(order: Order, conn: Any) -> None:
-    """Insert a new order and add what it holds (inside the caller's transaction, with
-    ``ensure_cash_row`` called before it)."""
+async def store_order(order: Order, conn: Any, then: Callable[[], Awaitable[None]]) -> None:
+    """Insert a new order, run ``then`` (its event), and add what it holds, inside the caller's
+    transaction (``ensure_cash_row`` called before it). The held total is the account's one
+    cash row, which every placement and fill updates: written last, it stays locked only for
+    the end of the transaction (on PostgreSQL the row lock serialises placements)."""
     await order.save(using_db=conn)
+    await then()
     await add_held(order, held(order), conn)
 
 

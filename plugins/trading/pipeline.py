@@ -58,8 +58,7 @@ async def _place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
         order = draft_order(request, actor, arrival_mid=quote.mid, instrument=instrument)
         await ensure_cash_row(order)
         async with events.atomic() as conn:
-            await store_order(order, conn)
-            await announce("submitted", order)
+            await store_order(order, conn, then=lambda: announce("submitted", order))
     except IntegrityError:
         raced = await _existing(account, request)
         if raced is None:
