@@ -1,7 +1,8 @@
 """Idle cost: CPU of each process of an idle installation (web, each worker, Redis).
 
 Starts ``quarkbot serve`` (with its supervised workers, one per queue, and the embedded Redis) on
-a fresh data dir, waits until /health is ok and start-up settled, then reads each process's CPU
+a fresh data dir, waits until every component of /health is ok (the numeric worker compiles numba
+first) and start-up settled, then reads each process's CPU
 time over an idle window: no request, no job. With ``--disable a,b`` the named plugins are off, to
 see which plugin's background work costs what (e.g. ``--disable trading,market_data``).
 
@@ -12,6 +13,7 @@ see which plugin's background work costs what (e.g. ``--disable trading,market_d
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -31,9 +33,16 @@ from _common import (
 )
 from _realtime import cpu_percent, fmt_pct
 
-from quarkbot.testing_processes import free_port, start_process, stop_process, wait_http
+from quarkbot.testing_processes import (
+    free_port,
+    start_process,
+    stop_process,
+    wait_http,
+    wait_until,
+)
 
-SETTLE_SECONDS = 20.0  # the numeric worker warms up (numba) first
+READY_TIMEOUT = 300.0  # the numeric worker's start-up compiles numba: a minute or more
+SETTLE_SECONDS = 3.0  # after every component says ok
 
 
 def _cmdline(pid: int) -> str:
@@ -62,8 +71,12 @@ def measure(seconds: float, disabled: str) -> dict[str, float | None]:
         proc = start_process("serve", command, env, work)
         children: list[int] = []
         try:
-            wait_http(f"http://127.0.0.1:{port}/health", proc, 120)
+            health = f"http://127.0.0.1:{port}/health"
+            wait_http(health, proc, 120)
             find_descendant(proc.pid, "redis-server")
+            # every worker started (the numeric one compiles numba first): not idle before that
+            wait_until(lambda: json.loads(wait_http(health, proc))["status"] == "ok",
+                       READY_TIMEOUT, 0.5, "every component of /health ok")  # fmt: skip
             time.sleep(SETTLE_SECONDS)
             children = descendants(proc.pid)
             pids = {"web": proc.pid} | {_label(p): p for p in children}
