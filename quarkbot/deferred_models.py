@@ -22,17 +22,26 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import pydantic
 from pydantic import BaseModel
-from pydantic._internal import _config
 
 from quarkbot.manager import PluginError
 
+_defaults: dict[str, Any] | None
+try:  # pydantic's defaults for every model config: private, so a release may move them
+    from pydantic._internal._config import config_defaults as _private_defaults
+
+    _defaults = cast(dict[str, Any], _private_defaults)
+except ImportError:  # pragma: no cover - then every model is built when defined, as before
+    _defaults = None
+
 log = logging.getLogger("quarkbot")
 
-#: False builds every model when it is defined (the reference of the tests)
-ENABLED = True
+#: False builds every model when it is defined (the reference of the tests; and the fallback
+#: when pydantic no longer has the private defaults this module changes)
+ENABLED = isinstance(_defaults, dict) and "defer_build" in _defaults
 CHECKED_FILE = "models-checked"
 
 
@@ -40,15 +49,15 @@ CHECKED_FILE = "models-checked"
 def deferred() -> Iterator[None]:
     """Models defined inside are created with ``defer_build`` (pydantic's default is changed
     for the duration: the plugins' models do not have to opt in)."""
-    if not ENABLED:
+    if not ENABLED or _defaults is None:
         yield
         return
-    previous = _config.config_defaults.get("defer_build", False)
-    _config.config_defaults["defer_build"] = True
+    previous = _defaults.get("defer_build", False)
+    _defaults["defer_build"] = True
     try:
         yield
     finally:
-        _config.config_defaults["defer_build"] = previous
+        _defaults["defer_build"] = previous
 
 
 def check(data_dir: Path) -> int:
