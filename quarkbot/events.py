@@ -195,6 +195,12 @@ async def publish(channel: str, type: str, data: Any = None) -> dict[str, Any]:
     return {"channel": channel, "type": type, "seq": None, "ts": ts, "data": data}
 
 
+def in_outbox_transaction() -> bool:
+    """True inside :func:`atomic`: :func:`publish` writes to the outbox in the transaction, and
+    a failure there means the change cannot commit with its event."""
+    return _pending.get() is not None
+
+
 #: Outbox rows on this channel are not events but version bumps (``quarkbot.cache_version``):
 #: the body is the Redis key to INCR, applied in id order with the events around them.
 VERSION_CHANNEL = "quarkbot:version"

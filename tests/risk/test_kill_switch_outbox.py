@@ -129,3 +129,17 @@ async def test_activation_publishes_the_change_then_the_cancels(
     assert published[0]["data"]["canceled_orders"] is None
     assert published[1]["data"]["canceled_orders"] == 1
     assert published[1]["data"]["state"] == "HALTED"
+
+
+async def test_an_alert_that_cannot_be_written_fails_its_change_but_not_outside_one(app):
+    from quarkbot_plugins.risk.alerts import alert
+
+    before = await trading_state.state_row()
+    unserialisable = {"what": object()}
+    with pytest.raises(TypeError):
+        async with events.atomic():
+            await TradingState.filter(id=trading_state.STATE_ID).update(reason="half done")
+            await alert("breaker.tripped", unserialisable)
+    assert (await TradingState.get(id=trading_state.STATE_ID)).reason == before.reason
+    assert await OutboxEvent.all().count() == 0
+    await alert("breaker.tripped", unserialisable)  # outside a transaction: logged, not raised
