@@ -36,8 +36,12 @@ lint: $(STAMP_DEV)
 	$(BIN)/mypy quarkbot plugins
 	$(BIN)/lint-imports --no-cache
 
+# one pytest process per core (pytest-xdist), each test file on one of them (its module-scoped
+# servers and browsers started once); TEST_WORKERS=0 runs in this process
+TEST_WORKERS ?= auto
+
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 format: $(STAMP_DEV)
 	$(BIN)/ruff check --fix quarkbot plugins tests bench

@@ -73,6 +73,7 @@ from quarkbot.testing_database import (
     create_postgres_database,
     drop_postgres_database,
     postgres_base,
+    redis_database_per_worker,
 )
 from quarkbot.testing_processes import (
     Proc,
@@ -457,4 +458,9 @@ def module_deployment(
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    configured = os.environ.get(REDIS_ENV)
+    if configured:  # in the environment: the processes tests start read it there too
+        os.environ[REDIS_ENV] = redis_database_per_worker(
+            configured, os.environ.get("PYTEST_XDIST_WORKER")
+        )
     config.addinivalue_line("markers", "e2e: starts real quarkbot processes")

@@ -24,6 +24,20 @@ def postgres_base() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
+def redis_database_per_worker(url: str, worker: str | None) -> str:
+    """``url`` with a Redis database of its own for a pytest-xdist worker (``gw0``, ``gw1``...).
+
+    Keys under an installation's prefix are already private to a test, but arq keeps its job
+    and result keys outside any prefix (a cron's job id is its name and time), so two tests
+    running at once on one database could refuse each other's cron runs.
+    """
+    parts = urlsplit(url)
+    if not worker or not worker.startswith("gw") or parts.scheme not in ("redis", "rediss"):
+        return url
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + int(worker[2:])) % 16}"))
+
+
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
@@ -61,7 +75,12 @@ async def drop_postgres_database(base_url: str, url: str) -> None:
 
 
 def _migrate_in_subprocess(database_url: str, data_dir: Path) -> None:
-    env = dict(os.environ, QUARKBOT_DATABASE_URL=database_url, QUARKBOT_DATA_DIR=str(data_dir))
+    # Without the test's own QUARKBOT_* settings: the template is made when the session's first
+    # test asks for a database, and a test that switches plugins off (QUARKBOT_DISABLED_PLUGINS)
+    # would leave their tables out of it, so that every later test migrated its copy from
+    # scratch (about 2 s each instead of 0.2).
+    env = {name: value for name, value in os.environ.items() if not name.startswith("QUARKBOT_")}
+    env.update(QUARKBOT_DATABASE_URL=database_url, QUARKBOT_DATA_DIR=str(data_dir))
     result = subprocess.run(
         [sys.executable, "-m", "quarkbot", "migrate"],
         env=env,

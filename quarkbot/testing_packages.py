@@ -3,9 +3,12 @@ root, when missing, because CI and a fresh machine have neither until something 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +22,16 @@ def debian_program(program: str, package: str, *candidates: str) -> str:
 
     path = found()
     if path is None and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
-            subprocess.run(command, env=env, check=True, capture_output=True, timeout=900)  # noqa: S603
-        path = found()
+        # test processes running side by side (pytest-xdist) install one at a time: apt-get
+        # refuses to run while another holds dpkg's lock
+        with (Path(tempfile.gettempdir()) / "quarkbot-apt-get.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = found()
+            if path is None:
+                env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+                for command in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
+                    subprocess.run(command, env=env, check=True, capture_output=True, timeout=900)  # noqa: S603
+                path = found()
     if path is None:
         pytest.fail(f"{program} is missing and cannot be installed: apt-get install {package}")
     return path
