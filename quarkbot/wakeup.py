@@ -112,8 +112,12 @@ class WakingWorker(Worker):
         """Until woken, or ``seconds`` at most."""
         if seconds <= 0:
             return
+        # not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+        # event is set, which is how SIGTERM meets a worker whose cancelled jobs each wake it;
+        # the worker then ran on, orphaned when its supervisor had gone
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def _listen(self) -> None:
         """Hold the wake subscription; on a Redis outage retry (polling meanwhile)."""

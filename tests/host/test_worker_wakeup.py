@@ -100,3 +100,26 @@ async def test_a_deferred_job_starts_on_time(app: Any, worker: WakingWorker) -> 
     delay = await run_job(app, _defer_by=0.3)
     # without waking for it, the job would start with the idle wake-up, a second later
     assert 0.25 <= delay < 0.3 + PICKUP_LIMIT, delay
+
+
+async def test_a_stop_that_meets_a_wake_up_is_not_lost(
+    app: Any, quarkbot_settings: Any, quarkbot_plugins: Any
+) -> None:
+    """arq stops a worker by cancelling its poll loop; a job finishing or a nudge arriving at
+    that moment wakes the loop too. The cancellation must win: asyncio.wait_for on Python 3.11
+    dropped it, and the worker polled on, an orphan once its supervisor had gone."""
+    kwargs = build_worker_settings(
+        quarkbot_settings, plugins=quarkbot_plugins, redis_url=quarkbot_settings.redis_url
+    )
+    worker = WakingWorker(**{**kwargs, "handle_signals": False})  # its poll loop not started
+    try:
+        for _ in range(20):
+            worker._wake.clear()  # as the poll loop does before it sleeps
+            sleeping = asyncio.create_task(worker._sleep(30))
+            await asyncio.sleep(0)  # now waiting for the wake-up
+            worker._wake.set()
+            sleeping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sleeping
+    finally:
+        await worker.close()
