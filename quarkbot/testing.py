@@ -218,17 +218,27 @@ def quarkbot_plugins() -> list[tuple[str, object]]:
     return []
 
 
+@contextlib.asynccontextmanager
+async def started(application: Any) -> AsyncIterator[Any]:
+    """Run ``application``'s start-up and shutdown around the block, as ``app.test_app()`` does.
+
+    Quart's own limit of 6 s for each is too tight on a loaded CI machine (two pytest processes
+    on two cores, each migrating a database), so every test starts its apps through this.
+    """
+    from quart.testing.app import TestApp
+
+    async with TestApp(application, startup_timeout=60, shutdown_timeout=60):
+        yield application
+
+
 @pytest.fixture
 async def app(
     quarkbot_settings: Settings, quarkbot_plugins: list[tuple[str, object]]
 ) -> AsyncIterator[Any]:
-    from quart.testing.app import TestApp
-
     from quarkbot.app import create_app
 
     application = create_app(quarkbot_settings, plugins=quarkbot_plugins)
-    # Quart's 6 s start-up/shutdown limits are too tight for a loaded CI machine
-    async with TestApp(application, startup_timeout=60, shutdown_timeout=60):
+    async with started(application):
         yield application
         redis = application.extensions["quarkbot"].redis
         if redis is not None:  # leave a shared test Redis as clean as it was

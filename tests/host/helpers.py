@@ -26,6 +26,7 @@ from quarkbot.testing import (
     bearer,
     clean_environ,
     free_port,
+    started,
 )
 
 #: ``quarkbot.testing``'s, imported by the host tests from here
@@ -96,7 +97,7 @@ async def started_app(settings: Settings, **changes: Any) -> AsyncIterator[Any]:
     from quarkbot.app import create_app
 
     app = create_app(settings.model_copy(update=changes))
-    async with app.test_app():
+    async with started(app):
         yield app
 
 

@@ -15,7 +15,7 @@ import pytest
 from quarkbot import events
 from quarkbot.app import create_app
 from quarkbot.settings import EventSettings, Settings
-from quarkbot.testing import create_user
+from quarkbot.testing import create_user, started
 
 CHANNEL = "trades"
 
@@ -120,7 +120,7 @@ async def test_resume_while_events_keep_coming_has_no_gap_and_no_duplicate(clien
 async def test_resume_from_trimmed_history_asks_for_a_resync(quarkbot_settings: Settings):
     settings = quarkbot_settings.model_copy(update={"events": EventSettings(stream_maxlen=10)})
     app = create_app(settings)
-    async with app.test_app():
+    async with started(app):
         host = app.extensions["quarkbot"]
         user = await create_user("resumer", "viewer")
         token, _ = host.tokens.issue(user)

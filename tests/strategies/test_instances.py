@@ -277,6 +277,7 @@ async def test_a_strategy_type_registered_twice_stops_start_up(quarkbot_settings
     from quarkbot import hookimpl, hooks
     from quarkbot.app import create_app
     from quarkbot.manager import PluginError
+    from quarkbot.testing import started
     from quarkbot_plugins.strategies.builtin import BUILTIN_TYPES
     from quarkbot_plugins.strategies.types import strategy_types
 
@@ -297,7 +298,7 @@ async def test_a_strategy_type_registered_twice_stops_start_up(quarkbot_settings
         strategy_types_of(app)
     # and serving refuses to start
     with pytest.raises(Exception, match=r"duplicate strategy type 'sma_crossover'"):
-        async with app.test_app():
+        async with started(app):
             pass
     from quarkbot import db
 
