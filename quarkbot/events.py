@@ -33,6 +33,8 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from quarkbot.deferred_writes import insert_later
+
 log = logging.getLogger("quarkbot.events")
 
 #: seconds an outbox event's "published" marker is kept (covers the relay's lag after an outage)
@@ -190,8 +192,9 @@ async def publish(channel: str, type: str, data: Any = None) -> dict[str, Any]:
     from quarkbot.models import OutboxEvent
 
     ts, tail = envelope_tail(channel, type, data)
-    row = await OutboxEvent.create(channel=channel, body=tail)
-    pending.append((row.id, channel, tail))
+    row = OutboxEvent(channel=channel, body=tail)
+    await insert_later(row, OutboxEvent._choose_db(for_write=True))
+    pending.append(row)
     return {"channel": channel, "type": type, "seq": None, "ts": ts, "data": data}
 
 
@@ -229,14 +232,15 @@ async def _write_redis_change(channel: str, redis_key: str) -> bool:
         return False
     from quarkbot.models import OutboxEvent
 
-    row = await OutboxEvent.create(channel=channel, body=redis_key)
-    pending.append((row.id, channel, redis_key))
+    row = OutboxEvent(channel=channel, body=redis_key)
+    await insert_later(row, OutboxEvent._choose_db(for_write=True))
+    pending.append(row)
     return True
 
 
-_pending: ContextVar[list[tuple[int, str, str]] | None] = ContextVar(
-    "quarkbot_outbox_pending", default=None
-)
+#: the outbox rows of the current ``atomic``; their ids are known once it has committed (an
+#: insert on SQLite goes with the next statement: ``quarkbot.deferred_writes``)
+_pending: ContextVar[list[Any] | None] = ContextVar("quarkbot_outbox_pending", default=None)
 
 #: called after the commit, before the direct publish (tests inject a crash here)
 after_commit_hooks: list[Callable[[], None]] = []
@@ -290,7 +294,7 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
         async with in_transaction(connection_name) as conn:
             yield conn
         return
-    pending: list[tuple[int, str, str]] = []
+    pending: list[Any] = []
     callbacks: list[Callable[[], Awaitable[None]]] = []
     ends: list[Callable[[bool], None]] = []
     token, callbacks_token = _pending.set(pending), _on_commit.set(callbacks)
@@ -321,7 +325,7 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
         return
     if pending:
         try:
-            await publish_committed(max(row[0] for row in pending))
+            await publish_committed(max(row.id for row in pending))
         except Exception:  # committed: the relay publishes what this could not
             log.exception("publishing after commit failed")
 

@@ -4,12 +4,13 @@ SQLite's default ``BEGIN`` is deferred: a transaction that reads and then writes
 ("database is locked") when another process committed in between, instead of waiting. With
 several processes on one file (web, worker) that loses writes under load. ``BEGIN IMMEDIATE``
 takes the write lock up front and waits for it (the busy timeout), so transactions serialize.
+It is sent with the transaction's first statement (``quarkbot.sqlite_transaction``), which also
+keeps the lock for as few trips to aiosqlite's thread as it can.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 from tortoise.backends.base.client import TransactionalDBClient
@@ -19,18 +20,16 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionWrapper,
 )
 from tortoise.connection import get_connections
-from tortoise.exceptions import TransactionManagementError
+
+from quarkbot.sqlite_transaction import LazyConnection
 
 BUSY_TIMEOUT_MS = 10_000
 
 
 class ImmediateTransactionWrapper(SqliteTransactionWrapper):
     async def begin(self) -> None:
-        try:
-            await self._connection.commit()
-            await self._connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:  # pragma: no cover - surfaced to the caller
-            raise TransactionManagementError(exc) from exc
+        """Nothing yet: ``BEGIN IMMEDIATE`` goes with the first statement (``LazyConnection``)."""
+        self._connection = LazyConnection(self._connection)  # type: ignore[assignment]
 
 
 _abandoning: set[asyncio.Task[None]] = set()
@@ -39,12 +38,12 @@ _abandoning: set[asyncio.Task[None]] = set()
 class ReleasingTransactionContext(SqliteTransactionContext):
     """tortoise's context, except that a ``BEGIN`` that fails or is cancelled gives the lock back.
 
-    tortoise acquires the client's lock (shared by every query of the process) and then awaits
-    ``BEGIN``; when that raises, ``__aexit__`` never runs, so the lock stays held and every later
-    query of the process waits forever. A cancelled ``BEGIN IMMEDIATE`` may still complete in
+    The process's lock (shared by every query of the process) is held from ``__aenter__`` to
+    ``__aexit__``. A ``BEGIN IMMEDIATE`` that fails (busy timeout) opened no transaction, so
+    there is nothing to roll back. One that is cancelled while it waits may still complete in
     aiosqlite's thread afterwards: the rollback queued behind it closes that transaction before
-    the lock is released, so the next user does not find itself inside a stranger's transaction
-    (aiosqlite runs one call at a time, in order).
+    the lock is released, in the background, so the cancelled caller does not wait for another
+    process's lock (aiosqlite runs one call at a time, in order).
     """
 
     async def __aenter__(self) -> TransactionalDBClient:
@@ -52,25 +51,25 @@ class ReleasingTransactionContext(SqliteTransactionContext):
         try:
             await self.ensure_connection()
             self.token = get_connections().set(self.connection_name, self.connection)
+            await self.connection.begin()
         except BaseException:
             self._trxlock.release()
             raise
-        try:
-            await self.connection.begin()
-        except BaseException:
-            get_connections().reset(self.token)
-            # in the background: a cancelled caller must not wait for the abandoned BEGIN
-            task = asyncio.get_running_loop().create_task(self._abandon())
-            _abandoning.add(task)
-            task.add_done_callback(_abandoning.discard)
-            raise
         return self.connection
 
-    async def _abandon(self) -> None:
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        lazy = self.connection._connection
+        if exc_type is None or not isinstance(lazy, LazyConnection) or not lazy.interrupted:
+            await super().__aexit__(exc_type, exc_val, exc_tb)
+            return
+        get_connections().reset(self.token)
+        task = asyncio.get_running_loop().create_task(self._abandon(lazy))
+        _abandoning.add(task)
+        task.add_done_callback(_abandoning.discard)
+
+    async def _abandon(self, lazy: LazyConnection) -> None:
         try:
-            raw = self.connection._connection
-            if raw is not None:
-                await raw.rollback()  # no-op unless the BEGIN went through after all
+            await lazy.rollback()  # no-op in SQLite unless the BEGIN went through after all
         finally:
             self._trxlock.release()
 

@@ -25,6 +25,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from quarkbot import events
+from quarkbot.deferred_writes import insert_later, save_later
 from quarkbot.types import ZERO, utc_now
 from quarkbot_plugins.market_data import api as market
 from quarkbot_plugins.trading import holds, ledger
@@ -172,12 +173,12 @@ async def _book(entries: Sequence[_Entry]) -> list[Fill]:
         books = await _lock(entries, conn)
         moves = [await _book_one(entry, books, conn) for entry in entries]
         for position in books.positions.values():
-            await position.save(using_db=conn)
+            await save_later(position, conn)
         await _lock_cash(entries, books, conn)
         for move in moves:
             await _book_cash(move, books, conn)
         for row in books.cash.values():
-            await row.save(using_db=conn)
+            await save_later(row, conn)
     return [move.fill for move in moves]
 
 
@@ -277,7 +278,7 @@ async def _book_order(order: Order, report: FillReport, conn: Any) -> Decimal:
         order.closed_at = utc_now()
     elif order.status in (OrderStatus.ACCEPTED, OrderStatus.UNKNOWN, OrderStatus.PENDING_SUBMIT):
         order.status = OrderStatus.PARTIALLY_FILLED
-    await order.save(using_db=conn)
+    await save_later(order, conn)
     held_after = holds.held(order) if order.status in OPEN_STATUSES else ZERO
     return held_before - held_after
 
@@ -331,7 +332,7 @@ async def _record_trade(
     """The round trip a reducing fill closes, at the position's average entry price."""
     entry = before.avg_price
     cost = entry * effect.closed_quantity
-    await Trade.create(
+    trade = Trade(
         account=order.account,
         symbol=order.symbol,
         direction="long" if before.quantity > 0 else "short",
@@ -345,8 +346,8 @@ async def _record_trade(
         closed_at=fill.ts,
         strategy_id=order.strategy_id,
         closing_fill=fill,
-        using_db=conn,
     )
+    await insert_later(trade, conn)
 
 
 async def _book_cash(move: _CashMove, books: _Books, conn: Any) -> None:
@@ -357,12 +358,12 @@ async def _book_cash(move: _CashMove, books: _Books, conn: Any) -> None:
     row.amount = Decimal(row.amount) + move.delta
     if move.released and move.hold_currency == row.currency:
         row.held = Decimal(row.held) - move.released
-    await CashEntry.create(
+    entry = CashEntry(
         account=fill.account,
         currency=row.currency,
         amount=move.delta,
         balance_after=row.amount,
         reason="fill",
         fill=fill,
-        using_db=conn,
     )
+    await insert_later(entry, conn)

@@ -18,6 +18,7 @@ from typing import Any
 
 from tortoise.expressions import F
 
+from quarkbot.deferred_writes import write_later
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import ZERO
 from quarkbot_plugins.trading.cash import cash_row
@@ -55,7 +56,7 @@ async def add_held(order: Order, amount: Decimal, conn: Any) -> None:
     """Move the total of the order's cash row by ``amount`` (inside the caller's transaction)."""
     if amount == 0 or order.hold_currency is None:
         return
-    await (
+    await write_later(
         CashBalance.filter(account=order.account, currency=order.hold_currency)
         .using_db(conn)
         .update(held=F("held") + amount)

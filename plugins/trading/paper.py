@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from quarkbot.deferred_writes import insert_later
 from quarkbot.events import current_bus
 from quarkbot.plugin_settings import settings_of
 from quarkbot.redis_conn import current_redis, key
@@ -222,7 +223,7 @@ class MatchingEngine:
             if not changed:
                 return None
             count = await PaperFill.filter(paper_order_id=paper.id).using_db(conn).count()
-            fill = await PaperFill.create(
+            fill = PaperFill(
                 fill_id=f"paper-{paper.id}-{count + 1}",
                 paper_order_id=paper.id,
                 quantity=quantity,
@@ -230,8 +231,8 @@ class MatchingEngine:
                 fee=fee,
                 liquidity=liquidity,
                 ts=now,
-                using_db=conn,
             )
+            await insert_later(fill, conn)  # with the commit
         return _report(paper, fill)
 
     async def run(self, poll_seconds: float = 0.5) -> None:

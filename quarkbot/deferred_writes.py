@@ -1,0 +1,85 @@
+"""Writes whose result nobody reads, sent with the transaction's next statement or its commit.
+
+On SQLite this saves the transaction a trip to aiosqlite's thread per write while it holds the
+write lock (``quarkbot.sqlite_transaction``); elsewhere, and outside a transaction, the write
+runs at once. Statement order is kept either way, so a later read in the transaction sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Model
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Expression
+from tortoise.fields.base import DatabaseDefault
+from tortoise.queryset import DeleteQuery, UpdateQuery
+
+from quarkbot.sqlite_transaction import LazyConnection
+
+
+def _lazy(db: BaseDBAsyncClient) -> LazyConnection | None:
+    connection = getattr(db, "_connection", None)
+    return connection if isinstance(connection, LazyConnection) else None
+
+
+async def write_later(query: UpdateQuery | DeleteQuery) -> None:
+    """``await query`` (an ``.update(...)`` or ``.delete()``), unless it can wait for the next
+    statement; its row count is not returned."""
+    query._choose_db_if_not_chosen(True)
+    lazy = _lazy(query._db)
+    if lazy is None:
+        await query
+        return
+    query._make_query()
+    sql, values = query.query.get_parameterized_sql()
+    lazy.defer(sql, values)
+
+
+async def insert_later(instance: Model, using_db: BaseDBAsyncClient) -> None:
+    """``await instance.save(using_db=...)`` for a new row with an auto-increment id and no
+    signals; on SQLite in a transaction the id is set when the statement has run (by the commit
+    at the latest). A row with database defaults is saved at once (their values are read back)."""
+    lazy = _lazy(using_db)
+    executor: Any = using_db.executor_class(model=type(instance), db=using_db)
+    if lazy is None or executor._has_db_default_values(instance, executor.regular_columns):
+        await instance.save(using_db=using_db)
+        return
+    meta = instance._meta
+    values = [
+        meta.fields_map[name].to_db_value(getattr(instance, name), instance)
+        for name in executor.regular_columns
+    ]
+    statement = lazy.defer(executor.insert_query, values)
+
+    def saved(done: Any) -> None:
+        instance.pk = done.rowid
+        instance._saved_in_db = True
+
+    statement.done.append(saved)
+
+
+async def save_later(instance: Model, using_db: BaseDBAsyncClient) -> None:
+    """``await instance.save(using_db=...)`` for a row already stored (every field written, no
+    signals), unless it can wait for the next statement."""
+    lazy = _lazy(using_db)
+    if lazy is None or not instance._saved_in_db or instance.pk is None:
+        await instance.save(using_db=using_db)
+        return
+    executor: Any = using_db.executor_class(model=type(instance), db=using_db)
+    meta = instance._meta
+    names = [
+        name
+        for name in meta.fields_db_projection
+        if not meta.fields_map[name].pk and not meta.fields_map[name].generated
+    ]
+    values = [getattr(instance, name) for name in names]
+    if any(isinstance(value, (Expression, DatabaseDefault)) for value in values):
+        await instance.save(using_db=using_db)
+        return
+    stored = [
+        meta.fields_map[name].to_db_value(value, instance)
+        for name, value in zip(names, values, strict=True)
+    ]
+    stored.append(meta.pk.to_db_value(instance.pk, instance))
+    lazy.defer(executor.get_update_sql(names, {}), stored)
