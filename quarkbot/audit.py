@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import random
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
 from quarkbot.models import AuditLog
+from quarkbot.sqlite_transaction import LazyConnection
 
 GENESIS = "0" * 64
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -146,22 +148,54 @@ def _insert_statement(conn: BaseDBAsyncClient) -> str:
     return sql
 
 
+def _link(row: AuditLog, tail: tuple[int, str], entry: AuditEntry) -> list[Any]:
+    """Make ``row`` the one after ``tail``; returns its column values as stored."""
+    row.seq, row.prev_hash, row.ts = tail[0] + 1, tail[1], datetime.now(UTC)
+    row.hash = chain_hash(row.prev_hash, row.seq, row.ts, entry)
+    for name in _COLUMNS[4:]:
+        setattr(row, name, getattr(entry, name))
+    fields = AuditLog._meta.fields_map
+    return [fields[name].to_db_value(getattr(row, name), row) for name in _COLUMNS]
+
+
 async def _try_insert(
     conn: BaseDBAsyncClient, tail: tuple[int, str], entry: AuditEntry
 ) -> AuditLog | None:
     """The row after ``tail``, stored; None when another writer took that ``seq`` first."""
-    seq, prev = tail[0] + 1, tail[1]
-    ts = datetime.now(UTC)
-    row = AuditLog(seq=seq, ts=ts, prev_hash=prev, hash=chain_hash(prev, seq, ts, entry))
-    for name in _COLUMNS[4:]:
-        setattr(row, name, getattr(entry, name))
-    fields = AuditLog._meta.fields_map
-    values = [fields[name].to_db_value(getattr(row, name), row) for name in _COLUMNS]
-    inserted = await conn.execute_query_dict(_insert_statement(conn), values)
+    row = AuditLog()
+    inserted = await conn.execute_query_dict(_insert_statement(conn), _link(row, tail, entry))
     if not inserted:
         return None
     row.id = inserted[0]["id"]
     row._saved_in_db = True
+    return row
+
+
+_LAST_SQL = 'SELECT "seq", "hash" FROM "quarkbot_audit_log" ORDER BY "seq" DESC LIMIT 1'
+
+
+def _insert_later(
+    lazy: LazyConnection, sql: str, tail: tuple[int, str] | None, entry: AuditEntry
+) -> AuditLog:
+    """On SQLite, the append goes with the commit (``quarkbot.sqlite_transaction``): the row's
+    ``seq`` and ``hash`` are set once it has run. The transaction holds the write lock by then,
+    so a stale tail is read again once and cannot be taken meanwhile."""
+    row = AuditLog()
+
+    def insert(raw: sqlite3.Connection) -> None:
+        known = tail
+        for _attempt in range(2):
+            if known is None:
+                last = raw.execute(_LAST_SQL).fetchone()
+                known = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+            inserted = raw.execute(sql, _link(row, known, entry)).fetchone()
+            if inserted:
+                row.id, row._saved_in_db = inserted[0], True
+                return
+            known = None
+        raise RuntimeError(f"audit seq {row.seq} is taken although the write lock is held")
+
+    lazy.defer_call(insert)
     return row
 
 
@@ -226,7 +260,12 @@ async def _append_in_transaction(
     if turn is not None:
         await turn.acquire()
     try:
-        row = await _insert_after_tail(conn, entry)
+        lazy = getattr(conn, "_connection", None)
+        if isinstance(lazy, LazyConnection):
+            tail = _tails.get(_base_client(conn))
+            row = _insert_later(lazy, _insert_statement(conn), tail, entry)
+        else:
+            row = await _insert_after_tail(conn, entry)
     except BaseException:
         if turn is not None:
             turn.release()

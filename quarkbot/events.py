@@ -21,8 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -31,7 +30,6 @@ from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from quarkbot.deferred_writes import insert_later
 
@@ -128,6 +126,21 @@ class EventBus:
             args=[tail, self.stream_maxlen, DONE_TTL_SECONDS],
         )
         return int(seq)
+
+    def queue_publish_once(self, pipe: Any, outbox_id: int, channel: str, tail: str) -> None:
+        """:meth:`publish_once` queued on a pipeline (``EVALSHA``: the caller loads the script
+        when Redis answers that it does not know it)."""
+        keys = [
+            self._seq_key(channel),
+            self._stream_key(channel),
+            self.pubsub_channel,
+            f"{self.prefix}:outbox:done:{outbox_id}",
+        ]
+        pipe.evalsha(self._once.sha, len(keys), *keys, tail, self.stream_maxlen, DONE_TTL_SECONDS)
+
+    async def load_scripts(self) -> None:
+        await self.redis.script_load(_PUBLISH_ONCE_LUA)
+        await self.redis.script_load(_PUBLISH_LUA)
 
     async def last_seq(self, channel: str) -> int:
         value = await self.redis.get(self._seq_key(channel))
@@ -290,6 +303,8 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
     """
     from tortoise.transactions import in_transaction
 
+    from quarkbot import outbox
+
     if _pending.get() is not None:
         async with in_transaction(connection_name) as conn:
             yield conn
@@ -325,7 +340,7 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
         return
     if pending:
         try:
-            await publish_committed(max(row.id for row in pending))
+            await outbox.publish_committed(max(row.id for row in pending))
         except Exception:  # committed: the relay publishes what this could not
             log.exception("publishing after commit failed")
 
@@ -335,44 +350,3 @@ def _still_in_a_transaction(connection_name: str | None) -> bool:
     from tortoise.backends.base.client import TransactionalDBClient
 
     return isinstance(connections.get(connection_name or "default"), TransactionalDBClient)
-
-
-async def publish_committed(last_id: int) -> int:
-    """After a commit: publish every outbox row up to ``last_id``, oldest first; returns how many.
-
-    Older rows still there belong to publishes that failed or are in flight elsewhere: they go
-    first, so that an event is never published before one committed ahead of it (each
-    ``publish_once`` waits for Redis's answer before the next is sent; a repeat is a no-op).
-    """
-    from quarkbot.models import OutboxEvent
-
-    if _bus is None:
-        return 0
-    rows = (
-        await OutboxEvent.filter(id__lte=last_id)
-        .order_by("id")
-        .limit(OUTBOX_BATCH)
-        .values_list("id", "channel", "body")
-    )
-    return await publish_rows(_bus, rows)
-
-
-async def publish_rows(bus: EventBus, rows: Sequence[tuple[int, str, str]]) -> int:
-    """Publish outbox rows in order until one fails; delete those published; return how many."""
-    from quarkbot.models import OutboxEvent
-
-    published: list[int] = []
-    try:
-        for outbox_id, channel, body in rows:
-            if channel == VERSION_CHANNEL:
-                await bus.redis.incr(body)  # applied twice (a relay race) is one extra reload
-            elif channel == GENERATION_CHANNEL:
-                await bus.redis.set(body, secrets.token_hex(16))
-            else:
-                await bus.publish_once(outbox_id, channel, body)
-            published.append(outbox_id)
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.warning("publishing the outbox failed (%s); retried later", type(exc).__name__)
-    if published:
-        await OutboxEvent.filter(id__in=published).delete()
-    return len(published)

@@ -1,21 +1,28 @@
-"""The outbox relay: publishes the events that no publish after a commit took care of.
+"""The outbox: its publication after each commit, and the relay for what that missed.
 
 Events written in ``events.atomic()`` transactions are published right after their commit and
-then deleted (``events.publish_committed``). Rows older than ``GRACE_SECONDS`` are left over: Redis
-was down, or the process was killed between commit and publish, and no later commit has
-published them since. The relay, one per installation (the worker's, under leader election),
-publishes them in id order and deletes them. Publishing is idempotent per outbox id, so a row
-published twice (the relay racing a slow publish, a relay killed before its delete) still
-reaches the bus once.
+then deleted (:func:`publish_committed`). A process's commits that end while its previous
+publication runs are published together by the next one: one read, one Redis round trip (a
+pipeline, in id order) and one delete for all of them, instead of one each.
+
+Rows older than ``GRACE_SECONDS`` are left over: Redis was down, or the process was killed
+between commit and publish, and no later commit has published them since. The relay, one per
+installation (the worker's, under leader election), publishes them in id order and deletes them.
+Publishing is idempotent per outbox id, so a row published twice (the relay racing a slow
+publish, a relay killed before its delete) still reaches the bus once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from quarkbot import events
 from quarkbot.leader import run_as_leader
@@ -27,6 +34,89 @@ GRACE_SECONDS = 0.5
 INTERVAL_SECONDS = 0.25
 
 
+@dataclass
+class _Passes:
+    """One event loop's publications after commits: one at a time, each covering every row up
+    to the highest id asked for when it started."""
+
+    asked: int = 0
+    covered: int = 0
+    running: asyncio.Future[None] | None = None
+
+
+_passes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Passes] = weakref.WeakKeyDictionary()
+
+
+async def publish_committed(last_id: int) -> None:
+    """After a commit: publish every outbox row up to ``last_id``, oldest first.
+
+    Older rows still there belong to publishes that failed or are in flight elsewhere: they go
+    first, so that an event is never published before one committed ahead of it. Returns once a
+    publication that started after this commit has ended; a failed one leaves the rows to the
+    next commit's publication or the relay.
+    """
+    loop = asyncio.get_running_loop()
+    state = _passes.setdefault(loop, _Passes())
+    state.asked = max(state.asked, last_id)
+    while state.covered < last_id:
+        if state.running is not None:
+            await asyncio.shield(state.running)
+            continue
+        target, state.running = state.asked, loop.create_future()
+        try:
+            await _publish_up_to(target)
+        finally:
+            state.covered = max(state.covered, target)
+            state.running.set_result(None)
+            state.running = None
+
+
+async def _publish_up_to(last_id: int) -> int:
+    if not events.is_installed():
+        return 0
+    rows = (
+        await OutboxEvent.filter(id__lte=last_id)
+        .order_by("id")
+        .limit(events.OUTBOX_BATCH)
+        .values_list("id", "channel", "body")
+    )
+    return await publish_rows(events.current_bus(), rows) if rows else 0
+
+
+async def publish_rows(bus: events.EventBus, rows: Sequence[tuple[int, str, str]]) -> int:
+    """Publish outbox rows in order, in one pipeline; delete those published (the rows before
+    the first that failed); return how many."""
+    try:
+        results = await _pipeline(bus, rows)
+        if any(isinstance(r, NoScriptError) for r in results):  # Redis lost its scripts
+            await bus.load_scripts()
+            results = await _pipeline(bus, rows)
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("publishing the outbox failed (%s); retried later", type(exc).__name__)
+        return 0
+    published: list[int] = []
+    for (outbox_id, _channel, _body), result in zip(rows, results, strict=True):
+        if isinstance(result, Exception):
+            log.warning("publishing outbox row %d failed (%s); retried later", outbox_id, result)
+            break
+        published.append(outbox_id)
+    if published:
+        await OutboxEvent.filter(id__in=published).delete()
+    return len(published)
+
+
+async def _pipeline(bus: events.EventBus, rows: Sequence[tuple[int, str, str]]) -> list[object]:
+    pipe = bus.redis.pipeline(transaction=False)
+    for outbox_id, channel, body in rows:
+        if channel == events.VERSION_CHANNEL:
+            pipe.incr(body)  # applied twice (a relay race) is one extra reload
+        elif channel == events.GENERATION_CHANNEL:
+            pipe.set(body, secrets.token_hex(16))
+        else:
+            bus.queue_publish_once(pipe, outbox_id, channel, body)
+    return list(await pipe.execute(raise_on_error=False))
+
+
 async def relay_once(grace: float = GRACE_SECONDS) -> int:
     """One pass over the left-over rows, oldest first: returns how many it published."""
     cutoff = datetime.now(UTC) - timedelta(seconds=grace)
@@ -36,7 +126,7 @@ async def relay_once(grace: float = GRACE_SECONDS) -> int:
         .limit(events.OUTBOX_BATCH)
         .values_list("id", "channel", "body")
     )
-    return await events.publish_rows(events.current_bus(), rows) if rows else 0
+    return await publish_rows(events.current_bus(), rows) if rows else 0
 
 
 async def run_relay(interval: float = INTERVAL_SECONDS) -> None:

@@ -8,7 +8,7 @@ failed before committing, or writing without ``events.atomic()``) gets its row o
 is built, with the response's status.
 
 State on ``g``: ``audit_admitted`` once the host's checks passed (a commit before that, say in
-authentication, would record a refused request as a success), ``audit_row`` (seq, hash) once
+authentication, would record a refused request as a success), ``audit_row`` (the row) once
 written in a transaction, ``audit_committed`` once that transaction committed, ``audit_done``
 once the response went out (a task the handler left running writes no row after that),
 ``audit_delegated`` set by the compat adapters (the native request they run in-process writes
@@ -97,7 +97,7 @@ async def append_in_transaction() -> None:
     view = current_app.view_functions.get(request.url_rule.endpoint)
     row = await audit.append(entry(declared_status(view)), last_statement=True)
     state = g._get_current_object()
-    state.audit_row = (row.seq, row.hash)
+    state.audit_row = row  # its seq and hash are set once written (with the commit on SQLite)
 
     async def committed() -> None:
         # still in a transaction: that atomic() was a savepoint, the commit is still to come
@@ -121,8 +121,9 @@ async def after_request(response: Response) -> None:
     written = g.get("audit_row")
     try:
         # written, but no word of the commit: the commit failed, or a test's crash hook fired
-        if written is not None and await audit.exists(*written):
-            return
+        if written is not None and written.id is not None:
+            if await audit.exists(written.seq, written.hash):
+                return
         await audit.append(entry(response.status_code))
     except Exception:
         log.exception("audit log write failed for %s %s", request.method, request.path)

@@ -30,17 +30,28 @@ MAX_RETRY_SECONDS = 0.001
 
 
 class Deferred:
-    """A statement run later in the transaction; ``rowid`` is the inserted row's id once run."""
+    """A statement run later in the transaction; ``rowid`` is the inserted row's id once run.
 
-    __slots__ = ("done", "rowid", "sql", "values")
+    With ``call`` instead of SQL, that function runs in aiosqlite's thread on the raw
+    connection (a write whose next step depends on its answer: the audit log's append)."""
 
-    def __init__(self, sql: str, values: Sequence[Any]) -> None:
-        self.sql, self.values = sql, values
+    __slots__ = ("call", "done", "rowid", "sql", "values")
+
+    def __init__(
+        self,
+        sql: str = "",
+        values: Sequence[Any] = (),
+        call: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        self.sql, self.values, self.call = sql, values, call
         self.rowid: int | None = None
         self.done: list[Callable[[Deferred], None]] = []
 
     def run(self, raw: sqlite3.Connection) -> None:
-        self.rowid = raw.execute(self.sql, self.values).lastrowid
+        if self.call is not None:
+            self.call(raw)
+        else:
+            self.rowid = raw.execute(self.sql, self.values).lastrowid
         for callback in self.done:
             callback(self)
 
@@ -122,6 +133,13 @@ class LazyConnection:
         """Run ``sql`` with the transaction's next statement or its commit; nothing reads its
         result (an error in it fails that statement or the commit)."""
         statement = Deferred(sql, list(values))
+        self._deferred.append(statement)
+        return statement
+
+    def defer_call(self, call: Callable[[sqlite3.Connection], None]) -> Deferred:
+        """The same for a function of the raw connection, run in aiosqlite's thread (it must
+        not touch the event loop)."""
+        statement = Deferred(call=call)
         self._deferred.append(statement)
         return statement
 
