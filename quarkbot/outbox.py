@@ -72,10 +72,13 @@ async def publish_committed(last_id: int) -> None:
 
 
 async def _publish_up_to(last_id: int) -> int:
-    if not events.is_installed():
-        return 0
+    return await _publish_oldest(id__lte=last_id) if events.is_installed() else 0
+
+
+async def _publish_oldest(**where: object) -> int:
+    """Publish the oldest rows that match ``where`` (a batch at most); returns how many."""
     rows = (
-        await OutboxEvent.filter(id__lte=last_id)
+        await OutboxEvent.filter(**where)
         .order_by("id")
         .limit(events.OUTBOX_BATCH)
         .values_list("id", "channel", "body")
@@ -119,14 +122,7 @@ async def _pipeline(bus: events.EventBus, rows: Sequence[tuple[int, str, str]]) 
 
 async def relay_once(grace: float = GRACE_SECONDS) -> int:
     """One pass over the left-over rows, oldest first: returns how many it published."""
-    cutoff = datetime.now(UTC) - timedelta(seconds=grace)
-    rows = (
-        await OutboxEvent.filter(created_at__lt=cutoff)
-        .order_by("id")
-        .limit(events.OUTBOX_BATCH)
-        .values_list("id", "channel", "body")
-    )
-    return await publish_rows(events.current_bus(), rows) if rows else 0
+    return await _publish_oldest(created_at__lt=datetime.now(UTC) - timedelta(seconds=grace))
 
 
 async def run_relay(interval: float = INTERVAL_SECONDS) -> None:

@@ -146,3 +146,17 @@ def serving(env: dict[str, str], workdir: Path) -> Iterator[Server]:
 def admin_password(data_dir: Path) -> str:
     """The bootstrap admin's password from ``admin-credentials.txt``."""
     return admin_credentials(data_dir)[1]
+
+
+@asynccontextmanager
+async def sqlite_alone(path: Path) -> AsyncIterator[Any]:
+    """tortoise on quarkbot's SQLite backend and the host's models only (no app): its client."""
+    from tortoise import Tortoise, connections
+
+    connection = {"engine": "quarkbot.sqlite_backend", "credentials": {"file_path": str(path)}}
+    apps = {"quarkbot": {"models": ["quarkbot.models"], "default_connection": "default"}}
+    await Tortoise.init(config={"connections": {"default": connection}, "apps": apps})
+    try:
+        yield connections.get("default")
+    finally:
+        await Tortoise.close_connections()

@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tortoise import Tortoise, connections
 from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.exceptions import TransactionManagementError
 
 from quarkbot.sqlite_backend import ImmediateSqliteClient
+
+from .helpers import sqlite_alone
 
 STUCK = 3.0  # seconds after which a query counts as waiting forever
 
@@ -26,16 +27,10 @@ STUCK = 3.0  # seconds after which a query counts as waiting forever
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[tuple[SqliteClient, Path]]:
     path = tmp_path / "lock.sqlite3"
-    connection = {"engine": "quarkbot.sqlite_backend", "credentials": {"file_path": str(path)}}
-    apps = {"quarkbot": {"models": ["quarkbot.models"], "default_connection": "default"}}
-    await Tortoise.init(config={"connections": {"default": connection}, "apps": apps})
-    client = connections.get("default")
-    assert isinstance(client, ImmediateSqliteClient)
-    await client.execute_script("CREATE TABLE t (v INTEGER)")
-    try:
+    async with sqlite_alone(path) as client:
+        assert isinstance(client, ImmediateSqliteClient)
+        await client.execute_script("CREATE TABLE t (v INTEGER)")
         yield client, path
-    finally:
-        await Tortoise.close_connections()
 
 
 def hold_write_lock(path: Path) -> sqlite3.Connection:

@@ -11,25 +11,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
 from tortoise.backends.sqlite.client import SqliteClient
 
 from quarkbot.deferred_writes import insert_later, save_later, write_later
 from quarkbot.models import OutboxEvent
 from quarkbot.sqlite_transaction import LazyConnection
 
+from .helpers import sqlite_alone
+
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[tuple[SqliteClient, Path]]:
     path = tmp_path / "lazy.sqlite3"
-    connection = {"engine": "quarkbot.sqlite_backend", "credentials": {"file_path": str(path)}}
-    apps = {"quarkbot": {"models": ["quarkbot.models"], "default_connection": "default"}}
-    await Tortoise.init(config={"connections": {"default": connection}, "apps": apps})
-    await Tortoise.generate_schemas()
-    try:
-        yield connections.get("default"), path
-    finally:
-        await Tortoise.close_connections()
+    async with sqlite_alone(path) as client:
+        await Tortoise.generate_schemas()
+        yield client, path
 
 
 def other_connection(path: Path) -> sqlite3.Connection:
