@@ -35,8 +35,12 @@ from quarkbot.deferred_writes import insert_later
 
 log = logging.getLogger("quarkbot.events")
 
-#: seconds an outbox event's "published" marker is kept (covers the relay's lag after an outage)
+#: seconds an outbox event's "published" marker is kept while its row may still be in the
+#: outbox (covers the relay's lag after an outage) ...
 DONE_TTL_SECONDS = 7 * 24 * 3600
+#: ... and once its row is deleted, when it only guards a publication that read the row just
+#: before the delete (a marker per event kept for a week would fill Redis under load)
+DONE_AFTER_DELETE_SECONDS = 600
 OUTBOX_BATCH = 500
 
 _PUBLISH_LUA = """
@@ -121,7 +125,7 @@ class EventBus:
                 self._seq_key(channel),
                 self._stream_key(channel),
                 self.pubsub_channel,
-                f"{self.prefix}:outbox:done:{outbox_id}",
+                self.done_key(outbox_id),
             ],
             args=[tail, self.stream_maxlen, DONE_TTL_SECONDS],
         )
@@ -134,9 +138,13 @@ class EventBus:
             self._seq_key(channel),
             self._stream_key(channel),
             self.pubsub_channel,
-            f"{self.prefix}:outbox:done:{outbox_id}",
+            self.done_key(outbox_id),
         ]
         pipe.evalsha(self._once.sha, len(keys), *keys, tail, self.stream_maxlen, DONE_TTL_SECONDS)
+
+    def done_key(self, outbox_id: int) -> str:
+        """The marker that outbox row ``outbox_id`` was published (its ``seq``)."""
+        return f"{self.prefix}:outbox:done:{outbox_id}"
 
     async def load_scripts(self) -> None:
         await self.redis.script_load(_PUBLISH_ONCE_LUA)

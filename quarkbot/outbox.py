@@ -105,7 +105,19 @@ async def publish_rows(bus: events.EventBus, rows: Sequence[tuple[int, str, str]
         published.append(outbox_id)
     if published:
         await OutboxEvent.filter(id__in=published).delete()
+        await _shorten_markers(bus, published)
     return len(published)
+
+
+async def _shorten_markers(bus: events.EventBus, published: Sequence[int]) -> None:
+    """The rows are gone: their markers need only outlive a publication already under way."""
+    pipe = bus.redis.pipeline(transaction=False)
+    for outbox_id in published:
+        pipe.expire(bus.done_key(outbox_id), events.DONE_AFTER_DELETE_SECONDS)
+    try:
+        await pipe.execute()
+    except (RedisError, OSError, TimeoutError) as exc:  # they expire in a week instead
+        log.warning("shortening outbox markers failed (%s)", type(exc).__name__)
 
 
 async def _pipeline(bus: events.EventBus, rows: Sequence[tuple[int, str, str]]) -> list[object]:

@@ -3,8 +3,10 @@
 ``PENDING_SUBMIT`` older than a live request can take (the broker timeout plus 2 s) was left by a
 crash: adopted if the broker has it, else rejected ``SUBMIT_INTERRUPTED`` (never sent late).
 ``UNKNOWN``: adopted with its fills if the broker has it; after the grace period, rejected
-``BROKER_UNKNOWN``. Open orders also get any fills the books missed, and are closed when their
-broker has closed them.
+``BROKER_UNKNOWN``. Open orders also get any fills the books missed (once older than
+``FILL_GRACE``: a younger one is most likely being booked by its own report, which a booking
+here would make fail and retry one fill at a time), and are closed when their broker has closed
+them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from quarkbot_plugins.trading.pipeline import reject
 from quarkbot_plugins.trading.settings import TradingSettings
 
 PENDING_SUBMIT, UNKNOWN = OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN
+FILL_GRACE = timedelta(seconds=5)
 INTERRUPTED = Denial(
     "SUBMIT_INTERRUPTED", "interrupted before reaching the broker; not sent", "trading"
 )
@@ -112,6 +115,8 @@ async def _settle_known(order: Order, state: BrokerOrderState, run: Pass) -> Non
             await announce("accepted", order)
         run.adopted += 1
     for report in state.fills:
+        if report.ts is not None and run.now - report.ts < FILL_GRACE:
+            continue  # the next pass books it if its report did not
         if await apply_fill(report) is not None:
             run.fills += 1
     await order.refresh_from_db()

@@ -161,6 +161,26 @@ async def test_events_follow_the_commit_and_vanish_with_a_rollback(
     assert await OutboxEvent.all().count() == 0  # published, then deleted
 
 
+async def test_a_published_rows_marker_outlives_its_row_briefly_and_still_guards(
+    settings: Settings, bus: EventBus
+) -> None:
+    async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+        await step(settings, 0, "created")
+        await seen.wait_for(1, 5)
+        markers = [
+            key async for key in bus.redis.scan_iter(f"{settings.redis_prefix}:outbox:done:*")
+        ]
+        assert len(markers) == 1 and await OutboxEvent.all().count() == 0
+        ttl = await bus.redis.ttl(markers[0])
+        assert 0 < ttl <= events.DONE_AFTER_DELETE_SECONDS  # not the week a stored row gets
+        # a publication that read the row before its delete still publishes it once
+        outbox_id = int(markers[0].decode().rsplit(":", 1)[1])
+        tail = '"channel":"orders","type":"order.again","ts":"2026-01-01T00:00:00","data":{}}'
+        assert await outbox.publish_rows(bus, [(outbox_id, CHANNEL, tail)]) == 1
+        await asyncio.sleep(0.3)
+    assert [e["type"] for e in seen.received] == ["order.created"]
+
+
 async def test_inside_a_bare_transaction_nothing_is_published_before_it_commits(
     settings: Settings, bus: EventBus
 ) -> None:
