@@ -21,6 +21,7 @@ from tortoise.backends.sqlite.client import (
 )
 from tortoise.connection import get_connections
 
+from quarkbot import sqlite_checkpoint
 from quarkbot.sqlite_transaction import LazyConnection
 
 BUSY_TIMEOUT_MS = 10_000
@@ -77,7 +78,24 @@ class ReleasingTransactionContext(SqliteTransactionContext):
 class ImmediateSqliteClient(SqliteClient):
     def __init__(self, file_path: str, **kwargs: Any) -> None:
         kwargs.setdefault("busy_timeout", BUSY_TIMEOUT_MS)
+        # checkpoints run in a thread of their own (``sqlite_checkpoint``), not after a commit
+        kwargs.setdefault("wal_autocheckpoint", sqlite_checkpoint.SAFETY_NET_PAGES)
         super().__init__(file_path, **kwargs)
+        self._checkpointed = False
+
+    async def create_connection(self, with_db: bool) -> None:
+        await super().create_connection(with_db)
+        if self._connection is not None and not self._checkpointed:
+            sqlite_checkpoint.acquire(self.filename)
+            self._checkpointed = True
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._checkpointed:
+                self._checkpointed = False
+                sqlite_checkpoint.release(self.filename)
 
     def _in_transaction(self) -> SqliteTransactionContext:
         return ReleasingTransactionContext(ImmediateTransactionWrapper(self), self._lock)

@@ -4,7 +4,8 @@ Everything here is stable; the rest of the package (models, service, routes) may
 
 - ``await get_instrument(symbol)`` -> :class:`Instrument` or None
 - ``await latest_quote(symbol)`` -> :class:`Quote` (Decimal ``bid``, ``ask``, ``last``, ``mid``
-  and a UTC ``ts``) or None when no quote was published yet
+  and a UTC ``ts``) or None when no quote was published yet; ``await latest_quotes(symbols)``
+  -> those of several symbols by symbol, in one round trip
 - ``await get_bars(symbol, timeframe, start=None, end=None, limit=1000)`` -> list of :class:`Bar`
   with ``start <= ts < end``, ascending
 - ``await recent_bars(symbol, timeframe, count, until=None)`` -> the last ``count`` bars before
@@ -27,6 +28,7 @@ need the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -56,6 +58,7 @@ __all__ = [
     "get_bars",
     "get_instrument",
     "latest_quote",
+    "latest_quotes",
     "recent_bars",
     "set_quote",
 ]
@@ -90,6 +93,11 @@ async def get_instrument(symbol: str) -> Instrument | None:
 async def latest_quote(symbol: str) -> Quote | None:
     """The last quote published for ``symbol``, or None."""
     return await service.read_quote(symbol)
+
+
+async def latest_quotes(symbols: Sequence[str]) -> dict[str, Quote | None]:
+    """The last quote of each symbol (None where none was published), in one round trip."""
+    return await service.read_quotes(symbols)
 
 
 async def get_bars(

@@ -45,7 +45,7 @@ async def risk_denial(order: Any, ctx: Any, limits: Any) -> trading.Denial | Non
         return _deny(regime, what, volatility=vol, limit=p.volatility_threshold)
     price = trading.estimate_price(order, ctx.quote)
     after_notional = abs(ctx.exposure_after(order.side, Decimal(order.quantity))) * price
-    v = await trading.valuate()
+    v = await trading.valuate(ctx)
     equity = v.equity
     cap = Decimal(str(p.position_limit)) * equity
     if after_notional > cap:

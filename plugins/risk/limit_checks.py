@@ -143,7 +143,7 @@ def needs_valuation(limits: Limits) -> bool:
 async def exposure_after(p: Proposal) -> Exposure:
     """The account now; the order's position is marked at its holding's price (the quote mid,
     else its average price), or at the quote mid when nothing is held yet."""
-    v = await trading.valuate()
+    v = await trading.valuate(p.ctx)
     held = v.holding(p.order.symbol)
     mark = held.price if held is not None else Decimal(p.ctx.quote.mid)
     before = held.notional if held is not None else ZERO

@@ -60,10 +60,15 @@ async def _instrument_class(symbol: str) -> str:
     return pdt.instrument_class(instrument) if instrument else "other"
 
 
-async def _opened_today(rule: pdt.PatternDayTraderRule, symbol: str, now: datetime) -> bool:
-    position = await trading.Position.get_or_none(
-        account=settings_of(trading.TradingSettings).account, symbol=symbol
-    )
+async def _opened_today(
+    rule: pdt.PatternDayTraderRule, symbol: str, now: datetime, ctx: trading.OrderContext
+) -> bool:
+    rows = ctx.account_rows
+    if rows is not None:  # the account as the gates read it for this order
+        position = rows.position(symbol)
+    else:
+        account = settings_of(trading.TradingSettings).account
+        position = await trading.Position.get_or_none(account=account, symbol=symbol)
     if position is None or position.opened_at is None:
         return False
     return rule.trading_day(position.opened_at) == rule.trading_day(now)
@@ -74,12 +79,12 @@ async def check_pdt(order: Any, ctx: trading.OrderContext, now: datetime) -> tra
     rule = rule_in_force(pdt.instrument_class(ctx.instrument), now)
     if rule is None or not ctx.reduces_exposure(order.side, Decimal(order.quantity)):
         return None  # only a closing order can complete a day trade
-    if not await _opened_today(rule, order.symbol, now):
+    if not await _opened_today(rule, order.symbol, now, ctx):
         return None
     used = await day_trades_used(rule, now)
     if used < rule.max_day_trades:
         return None
-    equity = (await trading.valuate()).equity
+    equity = (await trading.valuate(ctx)).equity
     if not rule.denies(used, equity):
         return None
     return deny(

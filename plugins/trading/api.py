@@ -26,7 +26,8 @@ Everything here is stable; the rest of the package (pipeline, routes, paper brok
   returns to stop an order, ``OrderContext`` what it receives), the order statuses
   (:class:`OrderStatus`; ``OPEN_STATUSES`` are the working ones), ``await
   count_open_orders()``, and the one valuation of the account at market: ``await valuate()``
-  (:class:`Valuation` of :class:`Holding`)
+  (:class:`Valuation` of :class:`Holding`); inside ``check_order``, ``await valuate(ctx)`` values
+  the account rows the gates read for the order, once for every hook
 - ``estimate_price(order, quote)``: the price an order is expected to execute at (its limit or
   stop price, else the quote's side); ``estimate_fee(notional)``: the taker fee on a notional
 """

@@ -109,6 +109,10 @@ class OrderContext:
     #: cash held by the working orders (the order being checked included once it is stored)
     cash_held: Decimal = Decimal(0)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the account's position and cash rows the gates read (``valuation.AccountRows``), which
+    #: ``valuate(ctx)`` values once for every hook of the check (kept in ``memo``)
+    account_rows: Any = None
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def exposure_after(self, side: str, quantity: Decimal) -> Decimal:
         delta = quantity if side == "buy" else -quantity

@@ -18,8 +18,9 @@ from quarkbot.types import ZERO
 from quarkbot_plugins.trading import holds
 from quarkbot_plugins.trading.cash import cash_row
 from quarkbot_plugins.trading.domain import OPEN_STATUSES, Denial, GatePhase, OrderContext
-from quarkbot_plugins.trading.models import Order, Position
+from quarkbot_plugins.trading.models import Order
 from quarkbot_plugins.trading.settings import TradingSettings
+from quarkbot_plugins.trading.valuation import read_account
 
 BPS = Decimal(10_000)
 TRADING = "trading"
@@ -40,8 +41,11 @@ def estimate_fee(notional: Decimal) -> Decimal:
 async def order_context(
     order: Order, instrument: Any, quote: Any, phase: GatePhase
 ) -> OrderContext:
-    position = await Position.get_or_none(account=order.account, symbol=order.symbol)
-    cash = await cash_row(order.account, instrument.quote_currency)
+    rows = await read_account(order.account)
+    position = rows.position(order.symbol)
+    cash = rows.cash.get(instrument.quote_currency)
+    if cash is None:
+        cash = await cash_row(order.account, instrument.quote_currency)
     return OrderContext(
         instrument=instrument,
         quote=quote,
@@ -49,6 +53,7 @@ async def order_context(
         cash=Decimal(cash.amount),
         phase=phase,
         cash_held=Decimal(cash.held),
+        account_rows=rows,
     )
 
 
@@ -77,7 +82,7 @@ async def run_gates(
     and breakers, validated by their version: one Redis GET) is checked again by the hooks.
     """
     if checked is not None:
-        ctx = dataclasses.replace(checked, quote=quote, phase=phase, extra={})
+        ctx = dataclasses.replace(checked, quote=quote, phase=phase, extra={}, memo={})
         own = check_instrument(order, ctx.instrument)
     else:
         ctx = await order_context(order, instrument, quote, phase)

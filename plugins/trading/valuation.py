@@ -1,8 +1,11 @@
 """The account valued at market: the one valuation that portfolio, risk and others share.
 
 Cash in the base currency plus each open position's ``ledger.position_value`` at its quote mid
-(its average price while no quote exists). A few reads: the positions, the cash row, one quote
-per open position.
+(its average price while no quote exists). Two queries (the positions, the cash rows) and one
+Redis round trip for the quotes. The gates read the account's rows once per order
+(``gates.order_context``), and every ``check_order`` hook that values the account with that
+context (``valuate(ctx)``: risk's limits and PDT guard, the regime's limits) shares one valuation
+of them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import ZERO, utc_now
@@ -77,10 +81,26 @@ class Valuation:
         return next((h for h in self.holdings if h.symbol == symbol), None)
 
 
-async def _holding(row: Position) -> Holding:
+@dataclass(frozen=True)
+class AccountRows:
+    """The account's position rows (closed ones too) and cash rows, read together."""
+
+    positions: tuple[Position, ...]
+    cash: dict[str, CashBalance]  # by currency
+
+    def position(self, symbol: str) -> Position | None:
+        return next((p for p in self.positions if p.symbol == symbol), None)
+
+
+async def read_account(account: str) -> AccountRows:
+    positions = await Position.filter(account=account).order_by("symbol")
+    cash = await CashBalance.filter(account=account)
+    return AccountRows(tuple(positions), {row.currency: row for row in cash})
+
+
+def _holding(row: Position, quote: Any) -> Holding:
     quantity = Decimal(row.quantity)
     state = ledger.PositionState(quantity, Decimal(row.avg_price))
-    quote = await market.latest_quote(row.symbol)
     mark = Decimal(quote.mid) if quote is not None else None
     price = mark if mark is not None else state.avg_price
     return Holding(
@@ -98,20 +118,33 @@ async def _holding(row: Position) -> Holding:
     )
 
 
-async def valuate() -> Valuation:
-    """The account now: cash, and every open position at its quote mid."""
+async def valuate(ctx: Any = None) -> Valuation:
+    """The account now: cash, and every open position at its quote mid.
+
+    With a gate's ``OrderContext``, the account's rows it was given, valued once for every hook
+    of that check (the quotes are read then)."""
+    if ctx is None or getattr(ctx, "account_rows", None) is None:
+        return await _valuate(await read_account(settings_of(TradingSettings).account))
+    shared = ctx.memo.get(_MEMO)
+    if shared is None:
+        shared = ctx.memo[_MEMO] = await _valuate(ctx.account_rows)
+    return shared
+
+
+_MEMO = "trading.valuation"
+
+
+async def _valuate(rows: AccountRows) -> Valuation:
     settings = settings_of(TradingSettings)
-    rows = await Position.filter(account=settings.account).order_by("symbol")
-    cash_row = await CashBalance.get_or_none(
-        account=settings.account, currency=settings.base_currency
-    )
+    cash_row = rows.cash.get(settings.base_currency)
     cash = Decimal(cash_row.amount) if cash_row is not None else Decimal(settings.initial_capital)
-    holdings = [await _holding(row) for row in rows if Decimal(row.quantity) != 0]
+    held = [row for row in rows.positions if Decimal(row.quantity) != 0]
+    quotes = await market.latest_quotes([row.symbol for row in held])
     return Valuation(
         ts=utc_now(),
         account=settings.account,
         currency=settings.base_currency,
         cash=cash,
-        realized_pnl=sum((Decimal(r.realized_pnl) for r in rows), ZERO),
-        holdings=holdings,
+        realized_pnl=sum((Decimal(r.realized_pnl) for r in rows.positions), ZERO),
+        holdings=[_holding(row, quotes[row.symbol]) for row in held],
     )

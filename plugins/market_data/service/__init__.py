@@ -79,6 +79,7 @@ from quarkbot_plugins.market_data.service.quotes import (
     quote_channel,
     quote_key,
     read_quote,
+    read_quotes,
     require_quote,
 )
 
@@ -128,6 +129,7 @@ __all__ = [
     "quote_channel",
     "quote_key",
     "read_quote",
+    "read_quotes",
     "recent_bars",
     "require_instrument",
     "require_quote",

@@ -6,7 +6,7 @@ The hash is ``key("quote", symbol)`` (bid, ask, last, mid, ts, source); the even
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
@@ -88,6 +88,21 @@ async def publish_quote(quote: Quote, source: str = "manual") -> Quote:
 async def read_quote(symbol: str) -> Quote | None:
     """The latest quote of ``symbol``, or None when none was published yet."""
     raw = await cast("Awaitable[dict[bytes, bytes]]", current_redis().hgetall(quote_key(symbol)))
+    return _parse_quote(symbol, raw)
+
+
+async def read_quotes(symbols: Sequence[str]) -> dict[str, Quote | None]:
+    """The latest quote of each symbol (None where none was published), in one round trip."""
+    if not symbols:
+        return {}
+    async with current_redis().pipeline(transaction=False) as pipe:
+        for symbol in symbols:
+            pipe.hgetall(quote_key(symbol))
+        raws = await pipe.execute()
+    return {symbol: _parse_quote(symbol, raw) for symbol, raw in zip(symbols, raws, strict=True)}
+
+
+def _parse_quote(symbol: str, raw: dict[bytes, bytes]) -> Quote | None:
     if not raw:
         return None
     data = {
