@@ -146,7 +146,7 @@ async def time_gates(n: int, side: str, instrument: Any, quote: Any) -> list[flo
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from quarkbot import hooks
+    from quarkbot import gc_tuning, hooks
     from quarkbot.app import create_app
     from quarkbot.settings import JWTSettings, Settings
     from quarkbot_plugins.market_data import api as market
@@ -166,6 +166,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         jwt=JWTSettings(secret=SecretStr(secrets.token_urlsafe(48))),
         api_key_secret=SecretStr(secrets.token_urlsafe(48)),
     )
+    gc_tuning.enable()  # as ``quarkbot serve`` does
     app = create_app(settings)
     test_app = app.test_app()
     test_app.startup_timeout = 600  # type: ignore[attr-defined]  # migrations on a busy machine

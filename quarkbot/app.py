@@ -20,6 +20,7 @@ from quarkbot import (
     db,
     deferred_models,
     events,
+    gc_tuning,
     hooks,
     identity_cache,
     jobs,
@@ -307,6 +308,7 @@ def _install_lifecycle(app: Quart, host: Host) -> None:
             hooks.install(host.manager)
             for _plugin, result in host.manager.call_each("startup", app=app):
                 await maybe_await(result)
+            gc_tuning.after_startup()
         except BaseException:
             # start-up failed (e.g. a plugin's startup hook refused): leave nothing open, so
             # the process (or the next app in it) starts clean

@@ -81,8 +81,10 @@ def version() -> None:
 @_fail_cleanly
 def serve(host: str | None, port: int | None, no_worker: bool, reload: bool) -> None:
     """Serve the API with hypercorn on the embedded defaults."""
+    from quarkbot import gc_tuning
     from quarkbot.serve import run_server
 
+    gc_tuning.enable()
     settings = _settings(host=host, port=port)
     run_server(settings, start_worker=not no_worker, reload=reload)
 
@@ -112,8 +114,10 @@ def _queues(ctx: click.Context, param: click.Parameter, value: str | None) -> tu
 @_fail_cleanly
 def worker(queues: tuple[str, ...], burst: bool, supervised: bool) -> None:
     """Run arq workers (`--queues default` is `arq quarkbot.worker.WorkerSettings`)."""
+    from quarkbot import gc_tuning
     from quarkbot.worker import run_worker
 
+    gc_tuning.enable()
     run_worker(_settings(), queues=queues, burst=burst, supervised=supervised)
 
 

@@ -7,6 +7,7 @@ runs at once. Statement order is kept either way, so a later read in the transac
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from tortoise import Model
@@ -34,6 +35,27 @@ async def write_later(query: UpdateQuery | DeleteQuery) -> None:
     query._make_query()
     sql, values = query.query.get_parameterized_sql()
     lazy.defer(sql, values)
+
+
+async def update_or_fail(query: UpdateQuery, error: Exception) -> None:
+    """``await query`` (an ``.update(...)``) that must change a row, else ``error`` is raised
+    and the transaction rolls back: a compare-and-set. On SQLite in a transaction the row count
+    is checked in aiosqlite's thread, with the next statement or the commit, which then raises
+    ``error`` (after ``async with``, at the latest)."""
+    query._choose_db_if_not_chosen(True)
+    lazy = _lazy(query._db)
+    if lazy is None:
+        if not await query:
+            raise error
+        return
+    query._make_query()
+    sql, values = query.query.get_parameterized_sql()
+
+    def compare_and_set(raw: sqlite3.Connection) -> None:
+        if raw.execute(sql, values).rowcount == 0:
+            raise error
+
+    lazy.defer_call(compare_and_set)
 
 
 async def insert_later(instance: Model, using_db: BaseDBAsyncClient) -> None:

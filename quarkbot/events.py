@@ -31,6 +31,7 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from quarkbot import sqlite_transaction
 from quarkbot.deferred_writes import insert_later
 
 log = logging.getLogger("quarkbot.events")
@@ -301,13 +302,16 @@ def on_end(callback: Callable[[bool], None]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
+async def atomic(connection_name: str | None = None, brief: bool = False) -> AsyncIterator[Any]:
     """A database transaction whose :func:`publish` calls are written to the outbox in it.
 
     ``async with events.atomic() as conn:`` instead of tortoise's ``in_transaction()``. Nested
     inside another ``atomic``, the events are published after the outermost commit. Nested in a
     bare ``in_transaction()`` (which has no word of its commit), they are left to the next
     commit's publish or the relay, never published before they are committed.
+
+    ``brief``: a few indexed statements (the order path's); on SQLite they run in the event
+    loop once the write lock is held (``quarkbot.sqlite_transaction.brief``). Ignored elsewhere.
     """
     from tortoise.transactions import in_transaction
 
@@ -324,10 +328,12 @@ async def atomic(connection_name: str | None = None) -> AsyncIterator[Any]:
     ends_token = _on_end.set(ends)
     committed = False
     try:
-        async with in_transaction(connection_name) as conn:
-            yield conn
-            for before in before_commit_hooks:
-                await before()
+        # the transaction's begin takes the mark: the body's own transactions are not brief
+        with sqlite_transaction.brief() if brief else contextlib.nullcontext():
+            async with in_transaction(connection_name) as conn:
+                yield conn
+                for before in before_commit_hooks:
+                    await before()
         committed = True
     finally:
         _pending.reset(token)

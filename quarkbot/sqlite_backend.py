@@ -5,23 +5,30 @@ SQLite's default ``BEGIN`` is deferred: a transaction that reads and then writes
 several processes on one file (web, worker) that loses writes under load. ``BEGIN IMMEDIATE``
 takes the write lock up front and waits for it (the busy timeout), so transactions serialize.
 It is sent with the transaction's first statement (``quarkbot.sqlite_transaction``), which also
-keeps the lock for as few trips to aiosqlite's thread as it can.
+keeps the lock for as few trips to aiosqlite's thread as it can (none for a brief transaction).
+Reads outside a transaction go to read-only connections (``quarkbot.sqlite_readers``), and WAL
+checkpoints run in a thread of their own (``quarkbot.sqlite_checkpoint``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
+import aiosqlite
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
     SqliteTransactionWrapper,
+    translate_exceptions,
 )
 from tortoise.connection import get_connections
 
-from quarkbot import sqlite_checkpoint
+from quarkbot import sqlite_checkpoint, sqlite_transaction
+from quarkbot.sqlite_readers import Readers, is_read
 from quarkbot.sqlite_transaction import LazyConnection
 
 BUSY_TIMEOUT_MS = 10_000
@@ -29,8 +36,11 @@ BUSY_TIMEOUT_MS = 10_000
 
 class ImmediateTransactionWrapper(SqliteTransactionWrapper):
     async def begin(self) -> None:
-        """Nothing yet: ``BEGIN IMMEDIATE`` goes with the first statement (``LazyConnection``)."""
-        self._connection = LazyConnection(self._connection)  # type: ignore[assignment]
+        """Nothing yet: ``BEGIN IMMEDIATE`` goes with the first statement (``LazyConnection``),
+        in the event loop for a brief transaction."""
+        self._connection = LazyConnection(  # type: ignore[assignment]
+            self._connection, in_loop=sqlite_transaction.take_brief()
+        )
 
 
 _abandoning: set[asyncio.Task[None]] = set()
@@ -82,20 +92,59 @@ class ImmediateSqliteClient(SqliteClient):
         kwargs.setdefault("wal_autocheckpoint", sqlite_checkpoint.SAFETY_NET_PAGES)
         super().__init__(file_path, **kwargs)
         self._checkpointed = False
+        # reads outside a transaction do not queue behind one (``sqlite_readers``)
+        in_memory = self.filename == ":memory:" or self.filename.startswith("file::memory:")
+        self._readers = None if in_memory else Readers(self.filename, self.pragmas)
 
     async def create_connection(self, with_db: bool) -> None:
-        await super().create_connection(with_db)
+        if self._connection is None:
+            # usable from the event loop too: a brief transaction runs its statements there
+            # (``sqlite_transaction``), never while aiosqlite's thread runs one (the lock)
+            connection = await aiosqlite.connect(
+                self.filename, isolation_level=None, check_same_thread=False
+            )
+            connection._conn.row_factory = sqlite3.Row
+            for pragma, value in self.pragmas.items():
+                await connection.execute(f"PRAGMA {pragma}={value}")
+            self._connection = connection
+            await self._post_connect()
         if self._connection is not None and not self._checkpointed:
             sqlite_checkpoint.acquire(self.filename)
             self._checkpointed = True
 
     async def close(self) -> None:
         try:
+            if self._readers is not None:
+                await self._readers.close()
             await super().close()
         finally:
             if self._checkpointed:
                 self._checkpointed = False
                 sqlite_checkpoint.release(self.filename)
+
+    @translate_exceptions
+    async def execute_query(
+        self, query: str, values: list[Any] | None = None
+    ) -> tuple[int, Sequence[dict[str, Any]]]:
+        if self._readers is None or not is_read(query):
+            return await super().execute_query(query, values)
+        rows = await self._read(query, values)
+        return len(rows), rows
+
+    @translate_exceptions
+    async def execute_query_dict(
+        self, query: str, values: list[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        if self._readers is None or not is_read(query):
+            return await super().execute_query_dict(query, values)
+        return list(map(dict, await self._read(query, values)))
+
+    async def _read(self, query: str, values: list[Any] | None) -> Any:
+        assert self._readers is not None
+        query = query.replace("\x00", "'||CHAR(0)||'")  # as tortoise's execute_query
+        async with self._readers.connection() as connection:
+            self.log.debug("%s: %s", query, values)
+            return await connection.execute_fetchall(query, values)
 
     def _in_transaction(self) -> SqliteTransactionContext:
         return ReleasingTransactionContext(ImmediateTransactionWrapper(self), self._lock)

@@ -12,20 +12,31 @@ lock for six of those rounds. Here:
 - statements whose result nobody reads (:meth:`LazyConnection.defer`: the outbox row, a running
   total) go with the next statement, or with the ``COMMIT``, in statement order, so that a read
   in between still sees them.
+
+A *brief* transaction (:func:`brief`: a few indexed statements, the order path's) makes no trip
+at all: ``BEGIN IMMEDIATE`` is tried in the event loop without waiting (and again every
+~1 ms while another process holds the lock, the loop serving others meanwhile), and once it
+holds the lock every statement and the ``COMMIT`` run right there, so the lock is held for the
+transaction's own work only, never while its continuation waits in the loop's queue behind
+other requests (about 1 ms per statement under load). A long statement would stall the loop:
+bulk writes and rebuilds stay on the thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
-from tortoise.exceptions import TransactionManagementError
+from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 
-#: how often a waiting ``BEGIN IMMEDIATE`` tries again, at most (it starts at 50 us)
+#: how often a waiting ``BEGIN IMMEDIATE`` tries again: first after 50 us, then every 1 ms at most
+FIRST_RETRY_SECONDS = 0.00005
 MAX_RETRY_SECONDS = 0.001
 
 
@@ -56,34 +67,69 @@ class Deferred:
             callback(self)
 
 
+_brief: ContextVar[bool] = ContextVar("quarkbot_sqlite_brief", default=False)
+
+
+@contextlib.contextmanager
+def brief() -> Iterator[None]:
+    """The next transaction begun inside runs its statements in the event loop (see above);
+    transactions inside that one's body are not brief (:func:`take_brief`)."""
+    token = _brief.set(True)
+    try:
+        yield
+    finally:
+        _brief.reset(token)
+
+
+def take_brief() -> bool:
+    """At a transaction's begin: whether it is brief (the mark is used up)."""
+    if not _brief.get():
+        return False
+    _brief.set(False)
+    return True
+
+
 class BeginFailed(Exception):
     """``BEGIN IMMEDIATE`` gave up (busy timeout): no transaction was opened."""
 
 
-def begin_immediate(raw: sqlite3.Connection) -> None:
-    """``BEGIN IMMEDIATE`` within the connection's busy timeout, polling every ~1 ms at most.
-
-    In aiosqlite's thread; the timeout is the connection's own (``PRAGMA busy_timeout``), which
-    is switched off while polling and restored afterwards.
-    """
+@contextlib.contextmanager
+def _polling(raw: sqlite3.Connection) -> Iterator[float]:
+    """SQLite's busy handler off while we poll for the lock ourselves; yields the deadline that
+    the connection's own busy timeout (``PRAGMA busy_timeout``) sets, restored afterwards."""
     timeout_ms = raw.execute("PRAGMA busy_timeout").fetchone()[0]
-    deadline = time.monotonic() + timeout_ms / 1000
-    delay = 0.00005
     raw.execute("PRAGMA busy_timeout = 0")
     try:
-        while True:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise BeginFailed(exc) from exc
-                if time.monotonic() >= deadline:
-                    raise BeginFailed(exc) from exc
-            time.sleep(delay)
-            delay = min(delay * 1.5, MAX_RETRY_SECONDS)
+        yield time.monotonic() + timeout_ms / 1000
     finally:
         raw.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+
+
+def _try_begin(raw: sqlite3.Connection, deadline: float) -> bool:
+    """One ``BEGIN IMMEDIATE``: True when it holds the lock, False while another connection
+    does; past ``deadline``, or on any other error, :class:`BeginFailed`."""
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as exc:
+        busy = "locked" in str(exc) or "busy" in str(exc)
+        if not busy or time.monotonic() >= deadline:
+            raise BeginFailed(exc) from exc
+        return False
+
+
+def _next_delay(delay: float) -> float:
+    return min(delay * 1.5, MAX_RETRY_SECONDS)
+
+
+def begin_immediate(raw: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` within the connection's busy timeout, polling every ~1 ms at most
+    (in aiosqlite's thread)."""
+    with _polling(raw) as deadline:
+        delay = FIRST_RETRY_SECONDS
+        while not _try_begin(raw, deadline):
+            time.sleep(delay)
+            delay = _next_delay(delay)
 
 
 def _trip(
@@ -114,12 +160,24 @@ def _commit_trip(raw: sqlite3.Connection, begin: bool, deferred: list[Deferred])
     raw.commit()
 
 
+async def begin_in_loop(raw: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` from the event loop: tried without waiting, and again after short
+    sleeps (the loop serving others) while another connection holds the lock."""
+    with _polling(raw) as deadline:
+        delay = FIRST_RETRY_SECONDS
+        while not _try_begin(raw, deadline):
+            await asyncio.sleep(delay)
+            delay = _next_delay(delay)
+
+
 class LazyConnection:
     """The process's aiosqlite connection as one transaction sees it (everything else passes
-    through to it)."""
+    through to it). ``in_loop``: a brief transaction's, whose statements run in the event loop
+    (the connection must allow use from that thread: ``check_same_thread=False``)."""
 
-    def __init__(self, inner: aiosqlite.Connection) -> None:
+    def __init__(self, inner: aiosqlite.Connection, in_loop: bool = False) -> None:
         self._inner = inner
+        self.in_loop = in_loop
         self.begun = False
         #: a trip that began the transaction was cancelled while in the thread: the connection
         #: is free only once it is over (``sqlite_backend`` then rolls back in the background)
@@ -144,6 +202,8 @@ class LazyConnection:
         return statement
 
     async def _run(self, call: Callable[..., Any] | None, *args: Any) -> Any:
+        if self.in_loop:
+            return await self._run_in_loop(call, *args)
         begin, deferred = not self.begun, self._deferred
         self.begun, self._deferred = True, []
         if not begin and not deferred:
@@ -156,6 +216,19 @@ class LazyConnection:
         except asyncio.CancelledError:
             self.interrupted = self.interrupted or begin
             raise
+
+    async def _run_in_loop(self, call: Callable[..., Any] | None, *args: Any) -> Any:
+        raw = self._inner._conn
+        if not self.begun:
+            try:
+                await begin_in_loop(raw)
+            except BeginFailed as exc:
+                raise TransactionManagementError(exc.__cause__ or exc) from exc
+            self.begun = True
+        deferred, self._deferred = self._deferred, []
+        for statement in deferred:
+            statement.run(raw)
+        return call(*args) if call is not None else None
 
     async def execute_insert(self, sql: str, parameters: Any) -> Any:
         return await self._run(self._inner._execute_insert, sql, parameters)
@@ -176,14 +249,28 @@ class LazyConnection:
         self._deferred = []
         if begin and not deferred:
             return  # nothing ran: there is no transaction to end
-        self.begun = True
         try:
-            await self._inner._execute(_commit_trip, self._inner._conn, begin, deferred)
+            if self.in_loop:
+                if begin:
+                    await self._run_in_loop(None)
+                _commit_trip(self._inner._conn, False, deferred)
+            else:
+                self.begun = True
+                await self._inner._execute(_commit_trip, self._inner._conn, begin, deferred)
         except BeginFailed as exc:
             self.begun = False
             raise TransactionManagementError(exc.__cause__ or exc) from exc
+        # a deferred statement failed: rolled back; raised as tortoise raises a statement's error
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(exc) from exc
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(exc) from exc
 
     async def rollback(self) -> None:
         self._deferred = []
-        if self.begun:
+        if not self.begun:
+            return
+        if self.in_loop:
+            self._inner._conn.rollback()
+        else:
             await self._inner.rollback()

@@ -25,7 +25,7 @@ from arq.connections import RedisSettings
 from arq.worker import func as arq_func
 from redis.exceptions import RedisError
 
-from quarkbot import db, events, hooks, plugin_settings
+from quarkbot import db, events, gc_tuning, hooks, plugin_settings
 from quarkbot.contrib import DEFAULT_QUEUE, NUMERIC_QUEUE, QUEUES
 from quarkbot.embedded_redis import EmbeddedRedis
 from quarkbot.env_check import check_environment
@@ -141,6 +141,7 @@ class _Lifecycle:
 
             ctx["quarkbot_outbox_relay"] = start_in_worker()
         await self._plugins_start(ctx)
+        gc_tuning.after_startup()
 
     async def _plugins_start(self, ctx: dict[str, Any]) -> None:
         """``worker_startup`` of every plugin; /health says "starting" meanwhile (a first

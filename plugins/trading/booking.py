@@ -169,7 +169,7 @@ async def _book(entries: Sequence[_Entry]) -> list[Fill]:
     The cash rows are locked last, as a single fill takes them: every order placement updates
     them too (what working orders hold), so they are held for the end of the transaction only.
     """
-    async with events.atomic() as conn:
+    async with events.atomic(brief=True) as conn:
         books = await _lock(entries, conn)
         moves = [await _book_one(entry, books, conn) for entry in entries]
         for position in books.positions.values():

@@ -57,7 +57,7 @@ async def _place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
         # no lookup first: the unique (account, client_order_id) finds a retry
         order = draft_order(request, actor, arrival_mid=quote.mid, instrument=instrument)
         await ensure_cash_row(order)
-        async with events.atomic() as conn:
+        async with events.atomic(brief=True) as conn:
             await store_order(order, conn, then=lambda: announce("submitted", order))
     except IntegrityError:
         raced = await _existing(account, request)
@@ -141,7 +141,7 @@ async def reject(order: Order, denial: Denial) -> None:
         "deny_plugin": denial.plugin[:64],
         "closed_at": utc_now(),
     }
-    async with events.atomic() as conn:
+    async with events.atomic(brief=True) as conn:
         changed = await close_if(order, [OrderStatus.PENDING_SUBMIT], conn, **fields)
         await _reload_unless(changed, order, **fields)
         if changed:
@@ -156,14 +156,14 @@ async def submit(order: Order) -> None:
         ack = await asyncio.wait_for(broker.submit(order), timeout)
     except (TimeoutError, BrokerError, OSError) as exc:
         log.warning("broker outcome unknown for %s: %r", order.client_order_id, exc)
-        async with events.atomic():
+        async with events.atomic(brief=True):
             await _update_pending(order, status=OrderStatus.UNKNOWN, submitted_at=utc_now())
             await announce("unknown", order)
         return
     if not ack.accepted:
         await reject(order, Denial("BROKER_REJECTED", ack.reason or "refused", order.broker))
         return
-    async with events.atomic():
+    async with events.atomic(brief=True):
         await _update_pending(
             order,
             status=OrderStatus.ACCEPTED,

@@ -160,3 +160,25 @@ async def sqlite_alone(path: Path) -> AsyncIterator[Any]:
         yield connections.get("default")
     finally:
         await Tortoise.close_connections()
+
+
+def other_connection(path: Path) -> Any:
+    """A plain ``sqlite3`` connection to ``path`` that never waits for a lock (as another
+    process would see the file)."""
+    import sqlite3
+
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA busy_timeout = 0")
+    return other
+
+
+def can_take_write_lock(other: Any) -> bool:
+    """Whether ``other`` can take the write lock now (it lets it go at once)."""
+    import sqlite3
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    other.rollback()
+    return True

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from tortoise import Tortoise
 from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.exceptions import IntegrityError
 
-from quarkbot.deferred_writes import insert_later, save_later, write_later
+from quarkbot.deferred_writes import insert_later, save_later, update_or_fail, write_later
 from quarkbot.models import OutboxEvent
 from quarkbot.sqlite_transaction import LazyConnection
 
-from .helpers import sqlite_alone
+from .helpers import can_take_write_lock, other_connection, sqlite_alone
 
 
 @pytest.fixture
@@ -27,21 +28,6 @@ async def db(tmp_path: Path) -> AsyncIterator[tuple[SqliteClient, Path]]:
     async with sqlite_alone(path) as client:
         await Tortoise.generate_schemas()
         yield client, path
-
-
-def other_connection(path: Path) -> sqlite3.Connection:
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("PRAGMA busy_timeout = 0")
-    return other
-
-
-def can_take_write_lock(other: sqlite3.Connection) -> bool:
-    try:
-        other.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError:
-        return False
-    other.rollback()
-    return True
 
 
 def outbox(other: sqlite3.Connection) -> list[tuple[int, str, str]]:
@@ -95,7 +81,8 @@ async def test_a_deferred_write_that_fails_at_commit_rolls_everything_back(db) -
     other = other_connection(path)
     taken = OutboxEvent(channel="taken", body="x")
     await taken.save()
-    with pytest.raises(sqlite3.IntegrityError):
+    # raised as tortoise raises a statement's error, so ``except IntegrityError`` catches it
+    with pytest.raises(IntegrityError):
         async with client._in_transaction() as conn:
             await conn.execute_query("UPDATE quarkbot_outbox SET body = 'changed'")
             await insert_later(OutboxEvent(channel="z", body="fine"), conn)
@@ -109,6 +96,38 @@ async def test_a_deferred_write_that_fails_at_commit_rolls_everything_back(db) -
     async with client._in_transaction() as conn:  # the process goes on
         await insert_later(OutboxEvent(channel="after", body="ok"), conn)
     assert [row[1] for row in outbox(other)] == ["taken", "after"]
+    other.close()
+
+
+class Refused(Exception):
+    pass
+
+
+async def test_a_compare_and_set_that_changes_no_row_rolls_the_transaction_back(db) -> None:
+    client, path = db
+    other = other_connection(path)
+    row = OutboxEvent(channel="cas", body="1")
+    await row.save()
+    # it holds: both writes, in the commit's trip
+    async with client._in_transaction() as conn:
+        await insert_later(OutboxEvent(channel="with", body="a"), conn)
+        query = OutboxEvent.filter(id=row.id, body="1").using_db(conn).update(body="2")
+        await update_or_fail(query, Refused())
+        assert can_take_write_lock(other)  # nothing has gone to the database yet
+    assert [r[1:] for r in outbox(other)] == [("cas", "2"), ("with", "a")]
+    # it fails (the body is no longer "1"): the insert before it is rolled back too
+    with pytest.raises(Refused):
+        async with client._in_transaction() as conn:
+            await insert_later(OutboxEvent(channel="lost", body="b"), conn)
+            query = OutboxEvent.filter(id=row.id, body="1").using_db(conn).update(body="3")
+            await update_or_fail(query, Refused())
+    assert [r[1:] for r in outbox(other)] == [("cas", "2"), ("with", "a")]
+    assert can_take_write_lock(other)
+    # outside a transaction it runs at once
+    with pytest.raises(Refused):
+        await update_or_fail(OutboxEvent.filter(id=row.id, body="1").update(body="4"), Refused())
+    await update_or_fail(OutboxEvent.filter(id=row.id, body="2").update(body="5"), Refused())
+    assert outbox(other)[0][1:] == ("cas", "5")
     other.close()
 
 

@@ -13,6 +13,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from quarkbot import events
+from quarkbot.deferred_writes import insert_later, update_or_fail
 from quarkbot.types import ZERO
 from quarkbot_plugins.budget.models import BudgetLedger, BudgetReservation
 from quarkbot_plugins.trading import api as trading
@@ -36,24 +38,24 @@ async def reserve(strategy_id: str, currency: str, order_id: int, amount: Decima
     True when reserved (or already reserved for this order), False when ``available`` is too
     small, None when the strategy has no budget in ``currency``.
     """
+    reservation = BudgetReservation(
+        order_id=order_id,
+        strategy_id=strategy_id,
+        currency=currency,
+        amount=amount,
+        remaining=amount,
+    )
     try:
-        async with in_transaction() as conn:
-            await BudgetReservation.create(
-                order_id=order_id,
-                strategy_id=strategy_id,
-                currency=currency,
-                amount=amount,
-                remaining=amount,
-                using_db=conn,
-            )
+        # on SQLite both writes go with the commit (deferred_writes), in the event loop (brief)
+        async with events.atomic(brief=True) as conn:
+            await insert_later(reservation, conn)
             ledger = BudgetLedger.filter(
                 strategy_id=strategy_id, currency=currency, available__gte=amount
-            )
-            changed = await ledger.using_db(conn).update(
+            ).using_db(conn)
+            change = ledger.update(
                 available=F("available") - amount, reserved=F("reserved") + amount
             )
-            if not changed:
-                raise Refused
+            await update_or_fail(change, Refused())
     except IntegrityError:
         if await BudgetReservation.exists(order_id=order_id):
             return True  # this order already holds its reservation
