@@ -18,9 +18,10 @@ import asyncio
 import logging
 import secrets
 import weakref
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
@@ -104,9 +105,23 @@ async def publish_rows(bus: events.EventBus, rows: Sequence[tuple[int, str, str]
             break
         published.append(outbox_id)
     if published:
-        await OutboxEvent.filter(id__in=published).delete()
-        await _shorten_markers(bus, published)
+        # brief: on SQLite the delete polls for the write lock from the event loop instead of
+        # sleeping in SQLite's busy handler (1, 2, 5, 10 ... ms) while every other transaction
+        # of the process waits behind it
+        async with events.atomic(brief=True):
+            await OutboxEvent.filter(id__in=published).delete()
+        _in_background(_shorten_markers(bus, published))
     return len(published)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Work nobody waits for (it only saves Redis memory), kept referenced until done."""
+    task = asyncio.get_running_loop().create_task(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 async def _shorten_markers(bus: events.EventBus, published: Sequence[int]) -> None:
