@@ -18,10 +18,9 @@ import asyncio
 import logging
 import secrets
 import weakref
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
@@ -110,29 +109,44 @@ async def publish_rows(bus: events.EventBus, rows: Sequence[tuple[int, str, str]
         # of the process waits behind it
         async with events.atomic(brief=True):
             await OutboxEvent.filter(id__in=published).delete()
-        _in_background(_shorten_markers(bus, published))
+        _shorten_markers(bus, published)
     return len(published)
 
 
-_background: set[asyncio.Task[None]] = set()
+@dataclass
+class _Shortening:
+    """The markers of deleted rows, shortened together a moment later (one Redis round trip
+    for every publication of that moment, instead of one each); nobody waits for it, as it only
+    saves Redis memory."""
+
+    ids: list[int]
+    task: asyncio.Task[None] | None = None
+
+    def add(self, bus: events.EventBus, published: Sequence[int]) -> None:
+        self.ids.extend(published)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._flush(bus))
+
+    async def _flush(self, bus: events.EventBus) -> None:
+        await asyncio.sleep(SHORTEN_AFTER_SECONDS)
+        ids, self.ids, self.task = self.ids, [], None
+        pipe = bus.redis.pipeline(transaction=False)
+        for outbox_id in ids:
+            pipe.expire(bus.done_key(outbox_id), events.DONE_AFTER_DELETE_SECONDS)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as exc:  # they expire in a week instead
+            log.warning("shortening outbox markers failed (%s)", type(exc).__name__)
 
 
-def _in_background(work: Coroutine[Any, Any, None]) -> None:
-    """Work nobody waits for (it only saves Redis memory), kept referenced until done."""
-    task = asyncio.get_running_loop().create_task(work)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+def _shorten_markers(bus: events.EventBus, published: Sequence[int]) -> None:
+    state = _shortenings.setdefault(bus, _Shortening([]))
+    state.add(bus, published)
 
 
-async def _shorten_markers(bus: events.EventBus, published: Sequence[int]) -> None:
-    """The rows are gone: their markers need only outlive a publication already under way."""
-    pipe = bus.redis.pipeline(transaction=False)
-    for outbox_id in published:
-        pipe.expire(bus.done_key(outbox_id), events.DONE_AFTER_DELETE_SECONDS)
-    try:
-        await pipe.execute()
-    except (RedisError, OSError, TimeoutError) as exc:  # they expire in a week instead
-        log.warning("shortening outbox markers failed (%s)", type(exc).__name__)
+#: how long deleted rows' markers wait to be shortened together
+SHORTEN_AFTER_SECONDS = 0.05
+_shortenings: weakref.WeakKeyDictionary[events.EventBus, _Shortening] = weakref.WeakKeyDictionary()
 
 
 async def _pipeline(bus: events.EventBus, rows: Sequence[tuple[int, str, str]]) -> list[object]:
