@@ -70,10 +70,22 @@ def trading_settings() -> TradingSettings:
 
 async def count_open_orders(account: str | None = None) -> int:
     """Working orders (``OPEN_STATUSES``), of ``account`` when given."""
-    query = Order.filter(status__in=list(OPEN_STATUSES))
+    # raw SQL: the risk gate counts on every order, and building the query was most of its cost
+    values: list[str] = sorted(OPEN_STATUSES)
+    table = Order._meta.db_table  # our own name, not input
+    sql = f'SELECT COUNT(*) AS n FROM "{table}" WHERE "status" IN ({_marks(1, len(values))})'  # noqa: S608
     if account is not None:
-        query = query.filter(account=account)
-    return await query.count()
+        sql += f' AND "account" = {_marks(len(values) + 1, 1)}'
+        values.append(account)
+    rows = await Order._meta.db.execute_query_dict(sql, values)
+    return int(rows[0]["n"])
+
+
+def _marks(first: int, count: int) -> str:
+    """``count`` placeholders from the ``first``: ``?`` on SQLite, ``$n`` on PostgreSQL."""
+    if Order._meta.db.capabilities.dialect == "sqlite":
+        return ", ".join("?" * count)
+    return ", ".join(f"${n}" for n in range(first, first + count))
 
 
 # For risk's rejection-rate breaker: the deny codes of orders a broker refused (not a gate's
