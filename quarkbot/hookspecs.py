@@ -217,6 +217,8 @@ def check_order(order: Any, ctx: Any) -> Any:
 
     Returns None to let the order pass, or a denial (code, reason, plugin). The pre-trade gates
     (kill switch, circuit breakers, risk limits, PDT guard, budget) run in a documented order.
+    ``ctx`` carries the account's rows as the gates read them: ``trading.api.valuate(ctx)``
+    values them once for every hook of the check.
     """
 
 
