@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import NoScriptError, RedisError
+from tortoise.transactions import in_transaction
 
-from quarkbot import events
+from quarkbot import events, sqlite_transaction
 from quarkbot.leader import run_as_leader
 from quarkbot.models import OutboxEvent
 
@@ -107,8 +108,9 @@ async def publish_rows(bus: events.EventBus, rows: Sequence[tuple[int, str, str]
         # brief: on SQLite the delete polls for the write lock from the event loop instead of
         # sleeping in SQLite's busy handler (1, 2, 5, 10 ... ms) while every other transaction
         # of the process waits behind it
-        async with events.atomic(brief=True):
-            await OutboxEvent.filter(id__in=published).delete()
+        with sqlite_transaction.brief():
+            async with in_transaction():
+                await OutboxEvent.filter(id__in=published).delete()
         _shorten_markers(bus, published)
     return len(published)
 
