@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -30,11 +29,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from quarkbot.deferred_writes import insert_later
-from quarkbot.events import current_bus
 from quarkbot.plugin_settings import settings_of
-from quarkbot.redis_conn import current_redis, key
+from quarkbot.redis_conn import current_redis
 from quarkbot.types import utc_now
 from quarkbot_plugins.market_data import api as market
+from quarkbot_plugins.trading import paper_wake
 from quarkbot_plugins.trading.broker import BrokerAck, BrokerOrderState, ReportFill
 from quarkbot_plugins.trading.cancel import close_order
 from quarkbot_plugins.trading.domain import FillReport, OrderStatus
@@ -46,10 +45,6 @@ log = logging.getLogger("quarkbot.trading.paper")
 ReportFills = Callable[[Sequence[FillReport]], Awaitable[Any]]
 BPS = Decimal(10_000)
 OPEN = "open"
-
-
-def _inbox() -> str:
-    return key("trading", "paper", "inbox")
 
 
 class PaperBroker:
@@ -78,7 +73,7 @@ class PaperBroker:
             )
         with contextlib.suppress(RedisError):
             # Only a wake-up: the engine also sweeps the book, so a lost nudge delays, not loses.
-            await current_redis().xadd(_inbox(), {"id": str(paper.id)}, maxlen=10_000)
+            await current_redis().xadd(paper_wake.inbox(), {"id": str(paper.id)}, maxlen=10_000)
         return BrokerAck(accepted=True, broker_order_id=f"paper-{paper.id}")
 
     async def cancel(self, order: Any) -> bool:
@@ -236,65 +231,28 @@ class MatchingEngine:
         return _report(paper, fill)
 
     async def run(self, poll_seconds: float = 0.5) -> None:
-        """Run until cancelled: wake on new orders and on quotes; sweep every ``poll_seconds``."""
-        redis = current_redis()
-        bus = current_bus()
-        pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(bus.pubsub_channel)
-        last_id = "$"
-        await self.step()  # whatever arrived while no engine ran
-        try:
-            while not _cancelling():
-                new_ids: list[int] = []
-                symbols: set[str] = set()
-                try:
-                    entries = await redis.xread({_inbox(): last_id}, block=50, count=1000)
-                    for _stream, items in entries or []:
-                        for entry_id, fields in items:
-                            last_id = entry_id
-                            new_ids.append(int(fields[b"id"]))
-                    while True:
-                        message = await pubsub.get_message(timeout=0.0)
-                        if message is None:
-                            break
-                        symbol = _quote_symbol(message.get("data"))
-                        if symbol:
-                            symbols.add(symbol)
-                except RedisError as exc:
-                    log.warning("paper engine lost Redis (%s)", type(exc).__name__)
-                    await asyncio.sleep(0.5)
-                if new_ids:
-                    await self.step(ids=new_ids)
+        """Run until cancelled: step on new orders and on quotes as they arrive (``paper_wake``),
+        and sweep every ``poll_seconds``."""
+        wake = paper_wake.Wake()
+        async with paper_wake.listening(wake):
+            await self.step()  # whatever arrived while no engine ran
+            while True:
+                since = asyncio.get_running_loop().time() - self._last_sweep
+                await wake.wait(poll_seconds - since)
+                self.turns += 1
+                ids, symbols = wake.take()
+                if ids:
+                    await self.step(ids=ids)
                 if symbols:
                     await self.step(symbols=symbols)
                 await self._sweep_if_due(poll_seconds)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(pubsub.aclose())
 
     _last_sweep: float = 0.0
+    #: turns of ``run``'s loop: one per wake-up (an order, a quote, a sweep), none while idle
+    turns: int = 0
 
     async def _sweep_if_due(self, every: float) -> None:
         loop_now = asyncio.get_running_loop().time()
         if loop_now - self._last_sweep >= every:
             self._last_sweep = loop_now
             await self.step()
-
-
-def _cancelling() -> bool:
-    """redis-py may swallow a cancellation inside a read; loops check for it themselves."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-def _quote_symbol(raw: Any) -> str | None:
-    if not raw:
-        return None
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    if '"market:quotes:' not in text[:200]:
-        return None
-    try:
-        channel = json.loads(text)["channel"]
-    except (ValueError, KeyError):
-        return None
-    return str(channel).split(":", 2)[2]
