@@ -6,8 +6,10 @@ connection is serving a request: every few hundred orders one commit took 2-3 ms
 of the budget's reservation, ``bench/check_order.py``), and the requests queued behind it on
 aiosqlite's thread waited as long. Here each process that opens the file runs one thread with
 its own connection that checkpoints (``PASSIVE``: it never waits for a writer or a reader) every
-:data:`INTERVAL_SECONDS`; the request connections checkpoint themselves only past
-:data:`SAFETY_NET_PAGES`, should that thread fall behind.
+:data:`INTERVAL_SECONDS` while the WAL moves, and backs off to :data:`IDLE_INTERVAL_SECONDS`
+while it does not, so that an idle process is not woken five times a second for nothing. The
+request connections checkpoint themselves only past :data:`SAFETY_NET_PAGES`, should that thread
+fall behind.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import threading
 log = logging.getLogger("quarkbot.sqlite_checkpoint")
 
 INTERVAL_SECONDS = 0.2
+#: the longest wait while nothing is written (doubling from ``INTERVAL_SECONDS``)
+IDLE_INTERVAL_SECONDS = 1.6
 #: ``wal_autocheckpoint`` of the request connections (pages of 4 KiB: 64 MiB)
 SAFETY_NET_PAGES = 16_384
 
@@ -29,9 +33,17 @@ _running: dict[str, tuple[Checkpointer, int]] = {}
 class Checkpointer:
     """One thread checkpointing the WAL of ``path`` until :meth:`stop`."""
 
-    def __init__(self, path: str, interval: float = INTERVAL_SECONDS) -> None:
-        self.path, self.interval = path, interval
-        self.checkpoints = 0  # PASSIVE checkpoints that copied frames
+    def __init__(
+        self,
+        path: str,
+        interval: float = INTERVAL_SECONDS,
+        idle_interval: float = IDLE_INTERVAL_SECONDS,
+    ) -> None:
+        self.path, self.interval, self.idle_interval = path, interval, idle_interval
+        self.rounds = 0  # PASSIVE checkpoints run
+        self.checkpoints = 0  # those that found new frames in the WAL
+        self.waiting = interval  # the wait before the next checkpoint
+        self._last: tuple[int, int] | None = None  # the WAL's (frames, copied) at the last one
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"sqlite-checkpoint:{path}", daemon=True
@@ -44,15 +56,20 @@ class Checkpointer:
         self._stopping.set()
         self._thread.join()
 
-    def checkpoint(self, conn: sqlite3.Connection) -> None:
-        """One ``PASSIVE`` checkpoint; another process's checkpoint in progress is no error."""
+    def checkpoint(self, conn: sqlite3.Connection) -> bool:
+        """One ``PASSIVE`` checkpoint; another process's checkpoint in progress is no error.
+        True when the WAL moved since the last one (written to, or restarted)."""
         try:
-            _busy, _frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.OperationalError as exc:  # locked or busy: the next round does it
             log.debug("checkpoint of %s skipped: %s", self.path, exc)
-            return
-        if copied > 0:
+            return True
+        finally:
+            self.rounds += 1
+        moved, self._last = (frames, copied) != self._last, (frames, copied)
+        if moved and copied > 0:
             self.checkpoints += 1
+        return moved
 
     def _run(self) -> None:
         try:
@@ -61,8 +78,9 @@ class Checkpointer:
             log.warning("no WAL checkpoints for %s: %s", self.path, exc)
             return
         try:
-            while not self._stopping.wait(self.interval):
-                self.checkpoint(conn)
+            while not self._stopping.wait(self.waiting):
+                moved = self.checkpoint(conn)
+                self.waiting = self.interval if moved else min(self.waiting * 2, self.idle_interval)
         finally:
             conn.close()
 

@@ -60,3 +60,25 @@ def test_a_checkpointer_serves_every_connection_of_a_process_until_the_last_clos
     assert sqlite_checkpoint.running(path) is None and not first._thread.is_alive()
     sqlite_checkpoint.acquire(":memory:")  # nothing to checkpoint
     assert sqlite_checkpoint.running(":memory:") is None
+
+
+async def test_the_thread_backs_off_while_nothing_is_written(tmp_path: Path) -> None:
+    """Idle, it waits longer and longer (up to ``idle_interval``); a write brings it back."""
+    path = str(tmp_path / "idle.sqlite3")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL").fetchone()
+    writer.execute("CREATE TABLE t (x)")
+    checkpointer = sqlite_checkpoint.Checkpointer(path, interval=0.01, idle_interval=0.16)
+    checkpointer.start()
+    try:
+        assert await wait_for(lambda: checkpointer.waiting == 0.16, 5)
+        rounds = checkpointer.rounds
+        await asyncio.sleep(1.0)
+        assert checkpointer.rounds - rounds <= 8  # every 0.16 s, not every 0.01 s (100)
+        found = checkpointer.checkpoints
+        writer.execute("INSERT INTO t VALUES (1)")
+        assert await wait_for(lambda: checkpointer.checkpoints > found, 2)
+        assert checkpointer.waiting < 0.16  # back to short waits, doubling again from 0.01
+    finally:
+        checkpointer.stop()
+        writer.close()
