@@ -140,9 +140,11 @@ async def test_auto_trade_places_one_order_per_signal_across_two_runs(
         ("buy", order.id),
     ]
 
-    # the sell fills (flat again), then the job "crashes" before its bookkeeping: the rerun
-    # finds the sell by its client_order_id instead of calling it skipped, and places nothing
+    # the sell fills (flat again; booked by the reconciler when the burst worker's engine
+    # filled it, as above), then the job "crashes" before its bookkeeping: the rerun finds the
+    # sell by its client_order_id instead of calling it skipped, and places nothing
     await MatchingEngine(apply_fill).step()
+    await reconcile(now=datetime.now(UTC) + timedelta(minutes=1))
     assert (await Position.get(symbol="GOOG")).quantity == 0
     await Signal.filter(id=sell.id).update(order_id=None, order_status=None, order_error=None)
     await evaluate()
