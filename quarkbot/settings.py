@@ -62,6 +62,8 @@ class JobSettings(BaseModel):
     max_jobs: int = Field(10, ge=1, le=1000)
     max_tries: int = Field(5, ge=1, le=100)
     keep_result_seconds: int = Field(3600, ge=0)
+    #: finished runs of cron jobs are deleted this long after they end (``job_retention``)
+    cron_runs_keep_days: float = Field(7.0, gt=0, le=3650)
 
 
 class Settings(BaseSettings):

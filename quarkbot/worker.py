@@ -137,9 +137,13 @@ class _Lifecycle:
         hooks.install(self.manager)
         ctx["plugin_manager"] = self.manager
         if self.queue == DEFAULT_QUEUE:
-            from quarkbot.outbox import start_in_worker
+            from quarkbot import job_retention, outbox
 
-            ctx["quarkbot_outbox_relay"] = start_in_worker()
+            ctx["quarkbot_outbox_relay"] = outbox.start_in_worker()
+            crons = [spec.name for spec in collect(self.manager).values() if spec.cron]
+            ctx["quarkbot_job_retention"] = job_retention.start_in_worker(
+                crons, settings.jobs.cron_runs_keep_days
+            )
         await self._plugins_start(ctx)
         gc_tuning.after_startup()
 
@@ -158,9 +162,10 @@ class _Lifecycle:
                 await ctx["redis"].delete(starting)
 
     async def on_shutdown(self, ctx: dict[str, Any]) -> None:
-        relay = ctx.pop("quarkbot_outbox_relay", None)
-        if relay is not None:
-            await cancel_and_wait(relay)
+        for name in ("quarkbot_outbox_relay", "quarkbot_job_retention"):
+            task = ctx.pop(name, None)
+            if task is not None:
+                await cancel_and_wait(task)
         try:
             for _plugin, result in self.manager.call_each("worker_shutdown", ctx=ctx):
                 await maybe_await(result)
