@@ -18,12 +18,31 @@ from typing import Any
 from tortoise import Tortoise, connections
 from tortoise.context import TortoiseContext, get_current_context
 
-from quarkbot import tortoise_speedups
+from quarkbot import sqlite_readers, sqlite_transaction, tortoise_speedups
 from quarkbot.manager import PluginError, PluginManager, unique_by_name
 from quarkbot.settings import Settings
 from quarkbot.types import MAX_INT_ID as MAX_INT_ID  # larger ids are simply not found
 
 tortoise_speedups.install()  # before any plugin's models are imported
+
+
+def brief_reads() -> contextlib.AbstractContextManager[None]:
+    """Inside, every read outside a transaction is a few indexed rows (the order path's): on
+    SQLite they run in the event loop, not on a reader's thread (``quarkbot.sqlite_readers``).
+    No effect on other databases."""
+    return sqlite_readers.in_loop()
+
+
+@contextlib.asynccontextmanager
+async def brief_transaction() -> AsyncIterator[Any]:
+    """tortoise's ``in_transaction()`` for a few indexed statements that publish no event (use
+    ``events.atomic(brief=True)`` for those that do): on SQLite they run in the event loop once
+    the write lock is held (``quarkbot.sqlite_transaction``)."""
+    from tortoise.transactions import in_transaction
+
+    with sqlite_transaction.brief():
+        async with in_transaction() as conn:
+            yield conn
 
 
 def collect_models(manager: PluginManager) -> dict[str, list[str]]:

@@ -27,7 +27,7 @@ from tortoise.backends.sqlite.client import (
 )
 from tortoise.connection import get_connections
 
-from quarkbot import sqlite_checkpoint, sqlite_transaction
+from quarkbot import sqlite_checkpoint, sqlite_readers, sqlite_transaction
 from quarkbot.sqlite_readers import Readers, is_read
 from quarkbot.sqlite_transaction import LazyConnection
 
@@ -142,6 +142,11 @@ class ImmediateSqliteClient(SqliteClient):
     async def _read(self, query: str, values: list[Any] | None) -> Any:
         assert self._readers is not None
         query = query.replace("\x00", "'||CHAR(0)||'")  # as tortoise's execute_query
+        if sqlite_readers.reads_in_loop():
+            rows = self._readers.read_now(query, values)
+            if rows is not None:
+                self.log.debug("%s: %s", query, values)
+                return rows
         async with self._readers.connection() as connection:
             self.log.debug("%s: %s", query, values)
             return await connection.execute_fetchall(query, values)

@@ -26,8 +26,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
+from quarkbot import db
 from quarkbot.deferred_writes import insert_later
 from quarkbot.plugin_settings import settings_of
 from quarkbot.redis_conn import current_redis
@@ -55,18 +55,8 @@ class PaperBroker:
 
     async def submit(self, order: Any) -> BrokerAck:
         try:  # one INSERT; the unique (account, client_order_id) finds a retry
-            paper = await PaperOrder.create(
-                account=order.account,
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-                side=order.side,
-                type=order.type,
-                time_in_force=order.time_in_force,
-                quantity=order.quantity,
-                price=order.price,
-                stop_price=order.stop_price,
-                status=OPEN,
-            )
+            async with db.brief_transaction() as conn:
+                paper = await self._record(order, conn)
         except IntegrityError:  # a retry of the same client_order_id
             paper = await PaperOrder.get(
                 account=order.account, client_order_id=order.client_order_id
@@ -75,6 +65,22 @@ class PaperBroker:
             # Only a wake-up: the engine also sweeps the book, so a lost nudge delays, not loses.
             await current_redis().xadd(paper_wake.inbox(), {"id": str(paper.id)}, maxlen=10_000)
         return BrokerAck(accepted=True, broker_order_id=f"paper-{paper.id}")
+
+    @staticmethod
+    async def _record(order: Any, conn: Any) -> PaperOrder:
+        return await PaperOrder.create(
+            account=order.account,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            type=order.type,
+            time_in_force=order.time_in_force,
+            quantity=order.quantity,
+            price=order.price,
+            stop_price=order.stop_price,
+            status=OPEN,
+            using_db=conn,
+        )
 
     async def cancel(self, order: Any) -> bool:
         changed = await PaperOrder.filter(
@@ -123,6 +129,14 @@ class MatchingEngine:
         self, symbols: Iterable[str] | None = None, ids: Iterable[int] | None = None
     ) -> list[FillReport]:
         """Match open paper orders (all, or of ``symbols``, or ``ids``) once; returns fills."""
+        if ids is None:
+            return await self._step(symbols, ids)
+        with db.brief_reads():  # a few orders by id: read in the event loop on SQLite
+            return await self._step(symbols, ids)
+
+    async def _step(
+        self, symbols: Iterable[str] | None, ids: Iterable[int] | None
+    ) -> list[FillReport]:
         qs = PaperOrder.filter(status=OPEN)
         if symbols is not None:
             qs = qs.filter(symbol__in=list(symbols))
@@ -208,7 +222,7 @@ class MatchingEngine:
     ) -> FillReport | None:
         quantity = Decimal(paper.quantity) - Decimal(paper.filled_quantity)
         fee = quantity * price * fee_bps / BPS
-        async with in_transaction() as conn:
+        async with db.brief_transaction() as conn:
             # The status check makes this the single winner against a concurrent cancel.
             changed = (
                 await PaperOrder.filter(id=paper.id, status=OPEN)

@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from quarkbot import cache_version, events
+from quarkbot import cache_version, db, events
 from quarkbot.errors import Conflict, DomainError
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
@@ -40,7 +40,8 @@ async def place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:
     """Place an order. Returns (order, created); a retried ``client_order_id`` is not created."""
     # the cached state it reads (instruments, the gate state) validated by one MGET of versions
     async with cache_version.batch(cache_version.ORDER):
-        return await _place_order(request, actor)
+        with db.brief_reads():
+            return await _place_order(request, actor)
 
 
 async def _place_order(request: OrderRequest, actor: str) -> tuple[Order, bool]:

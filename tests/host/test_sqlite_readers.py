@@ -5,6 +5,9 @@ keeps one connection per process behind one lock), and they see what is committe
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 from tortoise import Tortoise
 from tortoise.backends.sqlite.client import SqliteClient
 
+from quarkbot import db as quarkbot_db
 from quarkbot.models import OutboxEvent
 from quarkbot.sqlite_readers import Readers, is_read
 
@@ -73,3 +77,40 @@ async def test_the_pool_opens_at_most_its_size_and_is_read_only(tmp_path: Path, 
         with pytest.raises(Exception, match="readonly"):
             await conn.execute("DELETE FROM quarkbot_outbox")
     await readers.close()
+
+
+async def test_brief_reads_run_in_the_event_loop_and_see_every_commit(db) -> None:
+    await OutboxEvent(channel="before", body="x").save()
+    threads: list[int] = []
+    with quarkbot_db.brief_reads():
+        assert await OutboxEvent.all().values_list("channel", flat=True) == ["before"]
+        in_loop = db._readers._in_loop
+        assert in_loop is not None
+        in_loop.set_trace_callback(lambda _sql: threads.append(threading.get_ident()))
+        await OutboxEvent(channel="after", body="x").save()
+        assert await OutboxEvent.filter(channel="after").count() == 1
+    # on this thread, the event loop's: no trip to a reader's thread and back
+    assert threads == [threading.get_ident()]
+    assert await OutboxEvent.all().count() == 2  # outside the block: a reader's thread
+    assert threads == [threading.get_ident()]
+
+
+async def test_a_read_in_the_event_loop_never_waits_for_a_lock(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"  # a rollback journal: a writer's lock blocks readers
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE t (x INTEGER)")
+    other.execute("INSERT INTO t VALUES (1)")
+    readers = Readers(str(path), {"busy_timeout": 5000})
+    try:
+        assert [tuple(row) for row in readers.read_now("SELECT x FROM t", None) or []] == [(1,)]
+        other.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        assert readers.read_now("SELECT x FROM t", []) is None  # busy: read on a thread instead
+        assert time.monotonic() - started < 1  # not the 5 s busy timeout
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            readers.read_now("SELECT x FROM missing", None)  # other errors are raised
+        other.execute("ROLLBACK")
+        assert readers.read_now("SELECT count(*) FROM t", None)[0][0] == 1  # type: ignore[index]
+    finally:
+        await readers.close()
+        other.close()
