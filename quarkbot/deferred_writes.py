@@ -24,6 +24,11 @@ def _lazy(db: BaseDBAsyncClient) -> LazyConnection | None:
     return connection if isinstance(connection, LazyConnection) else None
 
 
+def defers(db: BaseDBAsyncClient) -> bool:
+    """Whether writes on ``db`` (a transaction's client) wait for its next statement."""
+    return _lazy(db) is not None
+
+
 async def write_later(query: UpdateQuery | DeleteQuery) -> None:
     """``await query`` (an ``.update(...)`` or ``.delete()``), unless it can wait for the next
     statement; its row count is not returned."""

@@ -315,7 +315,7 @@ async def atomic(connection_name: str | None = None, brief: bool = False) -> Asy
     """
     from tortoise.transactions import in_transaction
 
-    from quarkbot import outbox
+    from quarkbot import outbox, outbox_deletes
 
     if _pending.get() is not None:
         async with in_transaction(connection_name) as conn:
@@ -329,9 +329,13 @@ async def atomic(connection_name: str | None = None, brief: bool = False) -> Asy
     committed = False
     try:
         # the transaction's begin takes the mark: the body's own transactions are not brief
+        # inside a bare ``in_transaction()`` this is a savepoint: the outer one may roll back
+        deletes = connection_name is None and not _still_in_a_transaction(None)
         with sqlite_transaction.brief() if brief else contextlib.nullcontext():
             async with in_transaction(connection_name) as conn:
                 yield conn
+                if deletes:  # published rows' delete, with this commit
+                    await outbox_deletes.with_transaction()
                 for before in before_commit_hooks:
                     await before()
         committed = True

@@ -1,7 +1,8 @@
 """The outbox: its publication after each commit, and the relay for what that missed.
 
 Events written in ``events.atomic()`` transactions are published right after their commit and
-then deleted (:func:`publish_committed`). A process's commits that end while its previous
+then deleted (:func:`publish_committed`; the delete goes with a later transaction:
+``quarkbot.outbox_deletes``). A process's commits that end while its previous
 publication runs are published together by the next one: one read, one Redis round trip (a
 pipeline, in id order) and one delete for all of them, instead of one each.
 
@@ -23,9 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import NoScriptError, RedisError
-from tortoise.transactions import in_transaction
 
-from quarkbot import events, sqlite_transaction
+from quarkbot import events, outbox_deletes
 from quarkbot.leader import run_as_leader
 from quarkbot.models import OutboxEvent
 
@@ -76,7 +76,7 @@ async def _publish_up_to(last_id: int) -> int:
     return await _publish_oldest(id__lte=last_id) if events.is_installed() else 0
 
 
-async def _publish_oldest(**where: object) -> int:
+async def _publish_oldest(at_once: bool = False, **where: object) -> int:
     """Publish the oldest rows that match ``where`` (a batch at most); returns how many."""
     rows = (
         await OutboxEvent.filter(**where)
@@ -84,12 +84,15 @@ async def _publish_oldest(**where: object) -> int:
         .limit(events.OUTBOX_BATCH)
         .values_list("id", "channel", "body")
     )
-    return await publish_rows(events.current_bus(), rows) if rows else 0
+    rows = outbox_deletes.unpublished(rows)
+    return await publish_rows(events.current_bus(), rows, at_once) if rows else 0
 
 
-async def publish_rows(bus: events.EventBus, rows: Sequence[tuple[int, str, str]]) -> int:
+async def publish_rows(
+    bus: events.EventBus, rows: Sequence[tuple[int, str, str]], at_once: bool = False
+) -> int:
     """Publish outbox rows in order, in one pipeline; delete those published (the rows before
-    the first that failed); return how many."""
+    the first that failed), with a later transaction or, ``at_once``, now; return how many."""
     try:
         results = await _pipeline(bus, rows)
         if any(isinstance(r, NoScriptError) for r in results):  # Redis lost its scripts
@@ -104,51 +107,10 @@ async def publish_rows(bus: events.EventBus, rows: Sequence[tuple[int, str, str]
             log.warning("publishing outbox row %d failed (%s); retried later", outbox_id, result)
             break
         published.append(outbox_id)
-    if published:
-        # brief: on SQLite the delete polls for the write lock from the event loop instead of
-        # sleeping in SQLite's busy handler (1, 2, 5, 10 ... ms) while every other transaction
-        # of the process waits behind it
-        with sqlite_transaction.brief():
-            async with in_transaction():
-                await OutboxEvent.filter(id__in=published).delete()
-        _shorten_markers(bus, published)
+    outbox_deletes.published(published)
+    if at_once:
+        await outbox_deletes.delete_now()
     return len(published)
-
-
-@dataclass
-class _Shortening:
-    """The markers of deleted rows, shortened together a moment later (one Redis round trip
-    for every publication of that moment, instead of one each); nobody waits for it, as it only
-    saves Redis memory."""
-
-    ids: list[int]
-    task: asyncio.Task[None] | None = None
-
-    def add(self, bus: events.EventBus, published: Sequence[int]) -> None:
-        self.ids.extend(published)
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._flush(bus))
-
-    async def _flush(self, bus: events.EventBus) -> None:
-        await asyncio.sleep(SHORTEN_AFTER_SECONDS)
-        ids, self.ids, self.task = self.ids, [], None
-        pipe = bus.redis.pipeline(transaction=False)
-        for outbox_id in ids:
-            pipe.expire(bus.done_key(outbox_id), events.DONE_AFTER_DELETE_SECONDS)
-        try:
-            await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as exc:  # they expire in a week instead
-            log.warning("shortening outbox markers failed (%s)", type(exc).__name__)
-
-
-def _shorten_markers(bus: events.EventBus, published: Sequence[int]) -> None:
-    state = _shortenings.setdefault(bus, _Shortening([]))
-    state.add(bus, published)
-
-
-#: how long deleted rows' markers wait to be shortened together
-SHORTEN_AFTER_SECONDS = 0.05
-_shortenings: weakref.WeakKeyDictionary[events.EventBus, _Shortening] = weakref.WeakKeyDictionary()
 
 
 async def _pipeline(bus: events.EventBus, rows: Sequence[tuple[int, str, str]]) -> list[object]:
@@ -165,7 +127,9 @@ async def _pipeline(bus: events.EventBus, rows: Sequence[tuple[int, str, str]]) 
 
 async def relay_once(grace: float = GRACE_SECONDS) -> int:
     """One pass over the left-over rows, oldest first: returns how many it published."""
-    return await _publish_oldest(created_at__lt=datetime.now(UTC) - timedelta(seconds=grace))
+    # left-overs are few: deleted at once, which the relay's next pass can rely on
+    since = datetime.now(UTC) - timedelta(seconds=grace)
+    return await _publish_oldest(at_once=True, created_at__lt=since)
 
 
 async def run_relay(interval: float = INTERVAL_SECONDS) -> None:

@@ -267,6 +267,24 @@ def registered(app: Any) -> Callable[[str], PluginInfo]:
 _password_hashes: dict[str, str] = {}
 
 
+@contextlib.contextmanager
+def counting_commits() -> Iterator[list[int]]:
+    """Counts the ``events.atomic()`` transactions (outermost ones) committed inside the block:
+    one item per commit."""
+    from quarkbot import events
+
+    seen: list[int] = []
+
+    def hook() -> None:
+        seen.append(1)
+
+    events.after_commit_hooks.append(hook)
+    try:
+        yield seen
+    finally:
+        events.after_commit_hooks.remove(hook)
+
+
 async def create_user(username: str, role: str, password: str = TEST_PASSWORD) -> Any:
     """A user with a real Argon2 hash, computed once per password and session (it is slow)."""
     from quarkbot.auth import hash_password

@@ -182,3 +182,23 @@ def can_take_write_lock(other: Any) -> bool:
         return False
     other.rollback()
     return True
+
+
+@asynccontextmanager
+async def installed_bus(settings: Settings) -> AsyncIterator[Any]:
+    """tortoise on the host's models only and the event bus on ``settings.redis_url``, installed
+    as the process's bus (no app)."""
+    from quarkbot import db, events
+    from quarkbot.redis_conn import connect
+
+    assert settings.redis_url is not None
+    await db.init_db(db.tortoise_config(settings, {"quarkbot": ["quarkbot.models"]}))
+    redis = connect(settings.redis_url, settings)
+    bus = events.EventBus(redis, settings.redis_prefix, 10_000)
+    events.install(bus)
+    try:
+        yield bus
+    finally:
+        events.install(None)
+        await redis.aclose()
+        await db.close_db()

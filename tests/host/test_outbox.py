@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from quarkbot import db, events, outbox
+from quarkbot import events, outbox
 from quarkbot.events import EventBus
 from quarkbot.models import JobEffect, OutboxEvent
-from quarkbot.redis_conn import connect
 from quarkbot.settings import Settings
 from quarkbot.testing_processes import free_port, wait_until
+
+from .helpers import installed_bus
 
 CHANNEL = "orders"
 # one order every 50 ms for 4 s; Redis stopped for 2.5 s in between: longer than the client's
@@ -71,16 +72,8 @@ def settings(quarkbot_settings: Settings, private_redis: tuple[str, Any]) -> Set
 
 @pytest.fixture
 async def bus(settings: Settings) -> AsyncIterator[EventBus]:
-    await db.init_db(db.tortoise_config(settings, {"quarkbot": ["quarkbot.models"]}))
-    redis = connect(url_of(settings), settings)
-    bus = EventBus(redis, settings.redis_prefix, 10_000)
-    events.install(bus)
-    try:
+    async with installed_bus(settings) as bus:
         yield bus
-    finally:
-        events.install(None)
-        await redis.aclose()
-        await db.close_db()
 
 
 def url_of(settings: Settings) -> str:

@@ -5,12 +5,11 @@ booked twice is booked once."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 from quarkbot import events
+from quarkbot.testing import counting_commits
 from quarkbot.types import utc_now
 from quarkbot_plugins.trading import holds
 from quarkbot_plugins.trading.booking import apply_fills
@@ -20,21 +19,6 @@ from quarkbot_plugins.trading.models import CashEntry, Fill, Order, PaperFill, P
 from quarkbot_plugins.trading.testing import place
 
 D = Decimal
-
-
-@contextmanager
-def commits() -> Iterator[list[int]]:
-    """Counts the ``events.atomic()`` transactions committed meanwhile (outermost ones)."""
-    seen: list[int] = []
-
-    def hook() -> None:
-        seen.append(1)
-
-    events.after_commit_hooks.append(hook)
-    try:
-        yield seen
-    finally:
-        events.after_commit_hooks.remove(hook)
 
 
 async def fill_events_after(seq: int) -> list[dict[str, Any]]:
@@ -62,7 +46,7 @@ async def test_a_step_books_all_its_fills_in_one_transaction(client, trader, ins
         ("d", "BTC-PERP", "0.5"),
     )
     seq = await events.current_bus().last_seq("execution:fills")
-    with commits() as committed:
+    with counting_commits() as committed:
         reports = await engine.step()
     assert len(reports) == 4
     assert len(committed) == 1  # one transaction for the step, not one per fill
