@@ -29,6 +29,16 @@ def defers(db: BaseDBAsyncClient) -> bool:
     return _lazy(db) is not None
 
 
+def defer_sql(db: BaseDBAsyncClient, sql: str, values: list[Any]) -> bool:
+    """Send ``sql`` with the transaction's next statement where ``db`` defers writes (True);
+    False where it does not (the caller runs it now)."""
+    lazy = _lazy(db)
+    if lazy is None:
+        return False
+    lazy.defer(sql, values)
+    return True
+
+
 async def write_later(query: UpdateQuery | DeleteQuery) -> None:
     """``await query`` (an ``.update(...)`` or ``.delete()``), unless it can wait for the next
     statement; its row count is not returned."""

@@ -16,9 +16,7 @@ from collections.abc import Awaitable, Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from tortoise.expressions import F
-
-from quarkbot.deferred_writes import write_later
+from quarkbot import hot_sql
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import ZERO
 from quarkbot_plugins.trading.cash import cash_row
@@ -56,11 +54,8 @@ async def add_held(order: Order, amount: Decimal, conn: Any) -> None:
     """Move the total of the order's cash row by ``amount`` (inside the caller's transaction)."""
     if amount == 0 or order.hold_currency is None:
         return
-    await write_later(
-        CashBalance.filter(account=order.account, currency=order.hold_currency)
-        .using_db(conn)
-        .update(held=F("held") + amount)
-    )
+    where = {"account": order.account, "currency": order.hold_currency}
+    await hot_sql.add_later(CashBalance, where, "held", amount, using_db=conn)
 
 
 #: (account, currency) of the cash rows this process has seen exist (rows are never deleted;

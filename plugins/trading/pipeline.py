@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from quarkbot import cache_version, db, events
+from quarkbot import cache_version, db, events, hot_sql
 from quarkbot.errors import Conflict, DomainError
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
@@ -179,7 +179,8 @@ async def _update_pending(order: Order, **fields: Any) -> None:
     """Update an order still ``PENDING_SUBMIT`` (a fill may have overtaken it): the broker's
     acknowledgement and the new status in one statement; the row is read back only when a fill
     got there first."""
-    changed = await Order.filter(id=order.id, status=OrderStatus.PENDING_SUBMIT).update(**fields)
+    where = {"id": order.id, "status": OrderStatus.PENDING_SUBMIT}
+    changed = await hot_sql.update(Order, where, **fields)
     await _reload_unless(changed, order, **fields)
 
 

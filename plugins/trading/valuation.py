@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from quarkbot import hot_sql
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import ZERO, utc_now
 from quarkbot_plugins.market_data import api as market
@@ -93,8 +94,10 @@ class AccountRows:
 
 
 async def read_account(account: str) -> AccountRows:
-    positions = await Position.filter(account=account).order_by("symbol")
-    cash = await CashBalance.filter(account=account)
+    # on every order's gates: hand-written (``quarkbot.hot_sql``), as the ORM's query building
+    # cost more than the reads
+    positions = await hot_sql.select(Position, {"account": account}, order_by="symbol")
+    cash = await hot_sql.select(CashBalance, {"account": account})
     return AccountRows(tuple(positions), {row.currency: row for row in cash})
 
 
