@@ -24,7 +24,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from quarkbot import events
+from quarkbot import cache_version, events, hot_sql
 from quarkbot.deferred_writes import insert_later, save_later
 from quarkbot.types import ZERO, utc_now
 from quarkbot_plugins.market_data import api as market
@@ -93,6 +93,12 @@ async def apply_fills(reports: Sequence[FillReport]) -> list[Fill]:
     transaction instead: a fill that fails alone is logged and left to the reconciler, and the
     others are booked. Idempotent by ``fill_id`` like :func:`apply_fill`.
     """
+    # the instruments' and gates' versions (read by booking and the fill hooks) in one trip
+    async with cache_version.batch(cache_version.ORDER):
+        return await _apply_fills(reports)
+
+
+async def _apply_fills(reports: Sequence[FillReport]) -> list[Fill]:
     entries: list[_Entry] = []
     seen: set[str] = set()
     for report in reports:
@@ -130,7 +136,9 @@ async def _prepare(report: FillReport) -> _Entry:
     report = dataclasses.replace(
         report, quantity=stored(report.quantity), price=stored(report.price), fee=stored(report.fee)
     )
-    order = await Order.get_or_none(account=report.account, client_order_id=report.client_order_id)
+    where = {"account": report.account, "client_order_id": report.client_order_id}
+    found = await hot_sql.select(Order, where)  # per fill: hand-written (``quarkbot.hot_sql``)
+    order = found[0] if found else None
     if order is None:
         raise LookupError(f"fill for an unknown order {report.client_order_id!r}")
     instrument = await market.get_instrument(order.symbol)

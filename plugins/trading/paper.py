@@ -27,7 +27,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
 
-from quarkbot import db
+from quarkbot import db, hot_sql
 from quarkbot.deferred_writes import insert_later
 from quarkbot.plugin_settings import settings_of
 from quarkbot.redis_conn import current_redis
@@ -224,14 +224,17 @@ class MatchingEngine:
         fee = quantity * price * fee_bps / BPS
         async with db.brief_transaction() as conn:
             # The status check makes this the single winner against a concurrent cancel.
-            changed = (
-                await PaperOrder.filter(id=paper.id, status=OPEN)
-                .using_db(conn)
-                .update(status="filled", filled_quantity=paper.quantity)
-            )
-            if not changed:
+            where = {"id": paper.id, "status": OPEN}
+            fields = {"status": "filled", "filled_quantity": paper.quantity}
+            if not await hot_sql.update(PaperOrder, where, using_db=conn, **fields):
                 return None
-            count = await PaperFill.filter(paper_order_id=paper.id).using_db(conn).count()
+            # fills set filled_quantity: an order with none filled has no fill yet
+            unfilled = Decimal(paper.filled_quantity) == 0
+            count = (
+                0
+                if unfilled
+                else await PaperFill.filter(paper_order_id=paper.id).using_db(conn).count()
+            )
             fill = PaperFill(
                 fill_id=f"paper-{paper.id}-{count + 1}",
                 paper_order_id=paper.id,
