@@ -6,8 +6,9 @@ One process builds the real app (``quarkbot.app.create_app``) on a fresh SQLite 
 ``--redis-url``, with a unique prefix), and times ``run_gates`` of the trading plugin: the
 order's context (position, cash), the trading plugin's own checks, then ``check_order`` of every
 plugin, exactly as ``place_order`` runs it: the versions of the cached state in one Redis MGET
-(``cache_version.batch``), phase ``check``, then again phase ``pre_submit`` (all timed together:
-that is the chain's cost per order).
+(``cache_version.batch``), its reads in the event loop on SQLite (``db.brief_reads``), phase
+``check``, then again phase ``pre_submit`` (all timed together: that is the chain's cost per
+order).
 
 - **rules on**: trading state row (ACTIVE), all five circuit breakers enabled (closed), every
   limit set (generous, so orders pass and every check runs, including the valuation for the
@@ -124,7 +125,7 @@ async def make_orders(n: int, side: str, symbol: str, quantity: str) -> list[Any
 
 async def time_gates(n: int, side: str, instrument: Any, quote: Any) -> list[float]:
     """Create one order (untimed), time its gates, settle it (untimed); ``n`` times."""
-    from quarkbot import cache_version
+    from quarkbot import cache_version, db
     from quarkbot_plugins.trading import service
 
     times = []
@@ -133,10 +134,12 @@ async def time_gates(n: int, side: str, instrument: Any, quote: Any) -> list[flo
         started = time.perf_counter()
         # as place_order: the versions of the cached state in one MGET (timed here, although
         # place_order reads them before storing the order), the gates, again before the broker
+        # place_order's reads run in the event loop on SQLite (db.brief_reads)
         async with cache_version.batch(cache_version.ORDER):
-            denial, ctx = await service.run_gates(order, instrument, quote, "check")
-            if denial is None:
-                denial, _ = await service.run_gates(order, instrument, quote, "pre_submit", ctx)
+            with db.brief_reads():
+                denial, ctx = await service.run_gates(order, instrument, quote, "check")
+                if denial is None:
+                    denial, _ = await service.run_gates(order, instrument, quote, "pre_submit", ctx)
         times.append((time.perf_counter() - started) * 1000)
         if denial is not None:
             raise SystemExit(f"unexpected denial {denial}")
