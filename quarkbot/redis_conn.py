@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from arq.connections import ArqRedis
 
+from quarkbot import redis_send
 from quarkbot.embedded_redis import EmbeddedRedis
 from quarkbot.settings import Settings
 
@@ -19,13 +20,16 @@ def resolve_url(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
 def connect(url: str, settings: Settings) -> ArqRedis:
     """A pooled client whose calls fail fast: a hung Redis must never hang a request."""
     timeout = settings.redis_timeout_seconds
-    return ArqRedis.from_url(
+    pool = redis_send.connection_pool(
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,
         max_connections=200,
     )
+    client = ArqRedis.from_pool(pool)  # closes the pool with the client
+    assert isinstance(client, ArqRedis)
+    return client
 
 
 def current_redis() -> ArqRedis:

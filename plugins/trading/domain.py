@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -77,9 +77,14 @@ class OrderRequest:
     strategy_name: str | None = None
 
     def fingerprint(self) -> str:
-        body = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
+        # the fields are scalars: read directly (``asdict`` deep-copies), the same JSON as ever
+        values = ((name, getattr(self, name)) for name in _REQUEST_FIELDS)
+        body = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values}
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_REQUEST_FIELDS = tuple(f.name for f in fields(OrderRequest))
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ async def store_order(order: Order, conn: Any, then: Callable[[], Awaitable[None
     transaction (``ensure_cash_row`` called before it). The held total is the account's one
     cash row, which every placement and fill updates: written last, it stays locked only for
     the end of the transaction (on PostgreSQL the row lock serialises placements)."""
-    await order.save(using_db=conn)
+    await hot_sql.insert(order, using_db=conn)
     await then()
     await add_held(order, held(order), conn)
 

@@ -68,7 +68,7 @@ class PaperBroker:
 
     @staticmethod
     async def _record(order: Any, conn: Any) -> PaperOrder:
-        return await PaperOrder.create(
+        paper = PaperOrder(
             account=order.account,
             client_order_id=order.client_order_id,
             symbol=order.symbol,
@@ -79,8 +79,8 @@ class PaperBroker:
             price=order.price,
             stop_price=order.stop_price,
             status=OPEN,
-            using_db=conn,
         )
+        return await hot_sql.insert(paper, using_db=conn)
 
     async def cancel(self, order: Any) -> bool:
         changed = await PaperOrder.filter(

@@ -154,7 +154,8 @@ async def submit(order: Order) -> None:
     broker = broker_for(order.broker)
     timeout = settings_of(TradingSettings).broker_timeout_seconds
     try:
-        ack = await asyncio.wait_for(broker.submit(order), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: no task of its own per order
+            ack = await broker.submit(order)
     except (TimeoutError, BrokerError, OSError) as exc:
         log.warning("broker outcome unknown for %s: %r", order.client_order_id, exc)
         async with events.atomic(brief=True):

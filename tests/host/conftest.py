@@ -12,6 +12,8 @@ from quarkbot.auth import _password_hash
 from quarkbot.models import User
 from quarkbot.testing import TEST_PASSWORD
 
+from .helpers import private_redis  # noqa: F401  (a fixture of every host test)
+
 
 @cache
 def hashed_test_password() -> str:

@@ -3,8 +3,10 @@ servers come from :mod:`quarkbot.testing`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 from pydantic import SecretStr
 
 from quarkbot.models import User
@@ -28,6 +31,7 @@ from quarkbot.testing import (
     free_port,
     started,
 )
+from quarkbot.testing_processes import wait_until
 
 #: ``quarkbot.testing``'s, imported by the host tests from here
 __all__ = ["Server", "bearer", "free_port"]
@@ -202,3 +206,34 @@ async def installed_bus(settings: Settings) -> AsyncIterator[Any]:
         events.install(None)
         await redis.aclose()
         await db.close_db()
+
+
+# a Redis of the test's own -------------------------------------------------------------------
+@pytest.fixture
+def private_redis(tmp_path: Any) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ``redis-server`` of the test's own (tests SIGSTOP it; the shared Redis never is)."""
+    port = free_port()
+    proc = subprocess.Popen(  # the system redis-server, loopback only
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        import redis as sync_redis
+
+        client = sync_redis.Redis(port=port, socket_timeout=1)
+
+        def up() -> bool:
+            with contextlib.suppress(Exception):
+                return bool(client.ping())
+            return False
+
+        wait_until(up, 10, what="redis-server")
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0", proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        proc.wait(10)

@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,7 +25,6 @@ from quarkbot import events, outbox
 from quarkbot.events import EventBus
 from quarkbot.models import JobEffect, OutboxEvent
 from quarkbot.settings import Settings
-from quarkbot.testing_processes import free_port, wait_until
 
 from .helpers import installed_bus
 
@@ -34,35 +33,6 @@ CHANNEL = "orders"
 # 1 s timeout, so publishes fail (rows left behind) as well as wait (sent, answered on SIGCONT)
 ORDERS, INTERVAL = 80, 0.05
 STOP_AT, CONT_AT = 10, 60
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    proc = subprocess.Popen(  # the system redis-server, loopback only
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        import redis as sync_redis
-
-        client = sync_redis.Redis(port=port, socket_timeout=1)
-
-        def up() -> bool:
-            with contextlib.suppress(Exception):
-                return bool(client.ping())
-            return False
-
-        wait_until(up, 10, what="redis-server")
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0", proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGCONT)
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture

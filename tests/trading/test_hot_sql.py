@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
+from tortoise.signals import Signals
 from tortoise.transactions import in_transaction
 
 from quarkbot import db, hot_sql
@@ -104,3 +106,52 @@ async def test_a_rolled_back_transaction_takes_its_deferred_add_with_it(
             await Position.filter(account=ACCOUNT).using_db(conn).count()
             raise RuntimeError("rolled back")
     assert Decimal((await CashBalance.get(id=usd.id)).held) == 0
+
+
+def _order(client_order_id: str) -> Order:
+    return Order(
+        account=ACCOUNT, client_order_id=client_order_id, request_hash="x", symbol="BTC-USD",
+        side="buy", type="market", time_in_force="gtc", quantity=Decimal("0.5"),
+        status="PENDING_SUBMIT", broker="paper", created_by="t",
+    )  # fmt: skip
+
+
+def stored(order: Order) -> dict[str, Any]:
+    skip = ("id", "client_order_id", "created_at", "updated_at")
+    return {k: v for k, v in dict(order).items() if k not in skip}
+
+
+async def test_insert_stores_what_save_stores(app: Any) -> None:
+    mine, orm = _order("ins-1"), _order("ins-2")
+    async with in_transaction() as conn:
+        assert await hot_sql.insert(mine, using_db=conn) is mine
+    await orm.save()
+    assert mine.id is not None and mine._saved_in_db and mine.created_at is not None
+    again, twin = await Order.get(id=mine.id), await Order.get(id=orm.id)
+    assert stored(again) == stored(twin) and len(stored(again)) > 20
+    assert (again.created_at, again.updated_at) == (mine.created_at, mine.updated_at)
+    with pytest.raises(IntegrityError):  # the unique (account, client_order_id) holds
+        await hot_sql.insert(_order("ins-1"))
+    assert await Order.filter(account=ACCOUNT).count() == 2
+
+
+async def test_insert_still_sends_the_save_signals_when_someone_listens(app: Any) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    async def before(sender: Any, instance: Order, using_db: Any, fields: Any) -> None:
+        seen.append(("pre", instance._saved_in_db))
+
+    async def after(sender: Any, instance: Order, created: bool, *args: Any) -> None:
+        seen.append(("post", created))
+
+    Order.register_listener(Signals.pre_save, before)
+    Order.register_listener(Signals.post_save, after)
+    try:
+        order = await hot_sql.insert(_order("ins-3"))
+    finally:
+        Order._listeners[Signals.pre_save][Order].remove(before)
+        Order._listeners[Signals.post_save][Order].remove(after)
+    assert seen == [("pre", False), ("post", True)]
+    assert (await Order.get(id=order.id)).client_order_id == "ins-3"
+    await hot_sql.insert(_order("ins-4"))  # none listening: nothing more seen
+    assert len(seen) == 2 and await Order.filter(account=ACCOUNT).count() == 2

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from quarkbot.testing import await_until, bearer
-from tests.host.test_outbox import Collector, private_redis  # noqa: F401  (a fixture)
+from tests.host.helpers import private_redis  # noqa: F401  (a fixture)
+from tests.host.test_outbox import Collector
 
 from .helpers import Api, fetch
 from .test_crash import children, cmdline, crash_plugin_env, stop, wait_gone
