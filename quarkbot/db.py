@@ -125,6 +125,11 @@ def is_initialised() -> bool:
 
 
 async def close_db() -> None:
+    from quarkbot import outbox_deletes
+
+    # its timer would otherwise fire on a connection being closed (on SQLite, from the event
+    # loop's thread while aiosqlite's closes it: a crash)
+    await outbox_deletes.before_close()
     ctx = get_current_context()
     if ctx is not None:
         await ctx.close_connections()

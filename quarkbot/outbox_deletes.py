@@ -18,6 +18,7 @@ the rows' "published" markers are shortened together a moment later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Sequence
@@ -112,6 +113,20 @@ async def _delete_soon(state: _Waiting) -> None:
 async def delete_now() -> None:
     """Delete every published row of this process now (tests, and before a process stops)."""
     await _delete(_here())
+
+
+async def before_close() -> None:
+    """Before the database closes: the timer stopped and the waiting rows deleted now (those a
+    stopped delete had taken are left to the relay, which publishes nothing twice)."""
+    state = _waiting.get(asyncio.get_running_loop())
+    if state is None:
+        return
+    task = state.task
+    if task is not None and task is not asyncio.current_task():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await _delete(state)
 
 
 async def _delete(state: _Waiting) -> None:

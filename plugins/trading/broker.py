@@ -53,6 +53,23 @@ class Broker(Protocol):
     async def lookup(self, account: str, client_order_id: str) -> BrokerOrderState | None: ...
 
 
+class BookInDatabase(Protocol):
+    """A broker whose book is this database (the paper broker): it records an order inside the
+    transaction that accepts it, so that the two commit together, in one write transaction
+    instead of two. A broker across a network never does: its call must not hold the database's
+    locks."""
+
+    async def submit_in(self, order: Any, conn: Any) -> BrokerAck:
+        """``submit`` as statements of the caller's transaction ``conn``; what it has to do
+        outside the database waits for the commit (``events.on_commit``)."""
+        ...
+
+
+def books_in_database(broker: Broker) -> BookInDatabase | None:
+    """``broker`` if its book is this database, else None."""
+    return broker if callable(getattr(broker, "submit_in", None)) else None  # type: ignore[return-value]
+
+
 BrokerFactory = Callable[[ReportFill], Broker]
 
 

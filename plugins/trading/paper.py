@@ -27,7 +27,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
 
-from quarkbot import db, hot_sql
+from quarkbot import db, events, hot_sql
 from quarkbot.deferred_writes import insert_later
 from quarkbot.plugin_settings import settings_of
 from quarkbot.redis_conn import current_redis
@@ -61,10 +61,21 @@ class PaperBroker:
             paper = await PaperOrder.get(
                 account=order.account, client_order_id=order.client_order_id
             )
+        await self._wake(paper.id)
+        return BrokerAck(accepted=True, broker_order_id=f"paper-{paper.id}")
+
+    async def submit_in(self, order: Any, conn: Any) -> BrokerAck:
+        """``submit`` inside the transaction that accepts the order (``broker.BookInDatabase``);
+        a retry of the same ``client_order_id`` raises ``IntegrityError`` (``submit`` finds it)."""
+        paper = await self._record(order, conn)
+        events.on_commit(lambda: self._wake(paper.id))
+        return BrokerAck(accepted=True, broker_order_id=f"paper-{paper.id}")
+
+    @staticmethod
+    async def _wake(paper_id: int) -> None:
         with contextlib.suppress(RedisError):
             # Only a wake-up: the engine also sweeps the book, so a lost nudge delays, not loses.
-            await current_redis().xadd(paper_wake.inbox(), {"id": str(paper.id)}, maxlen=10_000)
-        return BrokerAck(accepted=True, broker_order_id=f"paper-{paper.id}")
+            await current_redis().xadd(paper_wake.inbox(), {"id": str(paper_id)}, maxlen=10_000)
 
     @staticmethod
     async def _record(order: Any, conn: Any) -> PaperOrder:

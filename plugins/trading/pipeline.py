@@ -20,7 +20,13 @@ from quarkbot.errors import Conflict, DomainError
 from quarkbot.plugin_settings import settings_of
 from quarkbot.types import utc_now
 from quarkbot_plugins.trading.announce import announce
-from quarkbot_plugins.trading.broker import BrokerError, broker_for
+from quarkbot_plugins.trading.broker import (
+    BookInDatabase,
+    BrokerAck,
+    BrokerError,
+    books_in_database,
+    broker_for,
+)
 from quarkbot_plugins.trading.domain import (
     DUPLICATE_CLIENT_ORDER_ID,
     Denial,
@@ -152,6 +158,9 @@ async def reject(order: Order, denial: Denial) -> None:
 async def submit(order: Order) -> None:
     """Send a stored order to its broker: ``ACCEPTED``, ``REJECTED`` or ``UNKNOWN``."""
     broker = broker_for(order.broker)
+    local = books_in_database(broker)
+    if local is not None and await _submit_in_one_transaction(order, local):
+        return
     timeout = settings_of(TradingSettings).broker_timeout_seconds
     try:
         async with asyncio.timeout(timeout):  # not wait_for: no task of its own per order
@@ -166,14 +175,34 @@ async def submit(order: Order) -> None:
         await reject(order, Denial("BROKER_REJECTED", ack.reason or "refused", order.broker))
         return
     async with events.atomic(brief=True):
-        await _update_pending(
-            order,
-            status=OrderStatus.ACCEPTED,
-            broker_order_id=ack.broker_order_id,
-            submitted_at=utc_now(),
-        )
-        if order.status == OrderStatus.ACCEPTED:
-            await announce("accepted", order)
+        await _accept(order, ack)
+
+
+async def _submit_in_one_transaction(order: Order, broker: BookInDatabase) -> bool:
+    """The broker's record and the acceptance in one transaction (``broker.BookInDatabase``).
+    False when the broker's book already holds the order: the two-step path settles it."""
+    try:
+        async with events.atomic(brief=True) as conn:
+            ack = await broker.submit_in(order, conn)
+            if ack.accepted:
+                await _accept(order, ack)
+    except IntegrityError:  # rolled back (on PostgreSQL the whole transaction is lost)
+        return False
+    if not ack.accepted:
+        await reject(order, Denial("BROKER_REJECTED", ack.reason or "refused", order.broker))
+    return True
+
+
+async def _accept(order: Order, ack: BrokerAck) -> None:
+    """Inside a transaction: the broker's acknowledgement and ``ACCEPTED``, and its event."""
+    await _update_pending(
+        order,
+        status=OrderStatus.ACCEPTED,
+        broker_order_id=ack.broker_order_id,
+        submitted_at=utc_now(),
+    )
+    if order.status == OrderStatus.ACCEPTED:
+        await announce("accepted", order)
 
 
 async def _update_pending(order: Order, **fields: Any) -> None:

@@ -126,3 +126,23 @@ async def test_the_relay_deletes_what_it_publishes_at_once(bus: EventBus) -> Non
     assert len(await outbox_ids()) == 1
     assert await outbox.relay_once(grace=0) == 1
     assert await outbox_ids() == []
+
+
+async def test_closing_the_database_deletes_the_waiting_rows_first(
+    quarkbot_settings: Settings, slow_timer: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    from quarkbot import db
+
+    async with installed_bus(quarkbot_settings) as bus:
+        await change(f"{bus.prefix}:last")
+        assert len(await outbox_ids()) == 1
+        outbox_deletes.DELETE_AFTER_SECONDS = 0.0  # the timer is due: it races the close
+        await change(f"{bus.prefix}:racing", publish=True)
+    # closed by now, the timer stopped: nothing used the closing connection
+    await asyncio.sleep(0.1)
+    assert "published outbox rows failed" not in caplog.text
+    await db.init_db(db.tortoise_config(quarkbot_settings, {"quarkbot": ["quarkbot.models"]}))
+    try:
+        assert await outbox_ids() == []  # both deleted before the close
+    finally:
+        await db.close_db()

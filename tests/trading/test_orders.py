@@ -265,3 +265,49 @@ async def test_a_new_order_is_audited_201_in_its_transaction_and_a_replay_200(
     assert (await place(client, trader, **body))[0] == 200
     rows = await AuditLog.filter(path="/api/v1/orders").order_by("seq")
     assert [(row.method, row.status) for row in rows] == [("POST", 201), ("POST", 200)]
+
+
+async def test_the_paper_book_and_the_acceptance_commit_together(client, trader, instruments):
+    """The paper broker's record and ``ACCEPTED`` are one transaction: when it fails, neither is
+    stored (the order stays ``PENDING_SUBMIT`` for the reconciler, the paper book never saw it)."""
+    from quarkbot import events
+    from quarkbot_plugins.trading.models import PaperOrder
+
+    commits = []
+
+    async def fail_the_second() -> None:  # the first stores the order, the second accepts it
+        commits.append(1)
+        if len(commits) == 2:
+            raise RuntimeError("the acceptance's transaction fails")
+
+    events.before_commit_hooks.append(fail_the_second)
+    try:
+        status, _ = await place(
+            client, trader, client_order_id="one-tx", symbol="BTC-USD", quantity="0.1"
+        )
+    finally:
+        events.before_commit_hooks.remove(fail_the_second)
+    assert status == 500 and len(commits) == 2
+    assert (await Order.get(client_order_id="one-tx")).status == "PENDING_SUBMIT"
+    assert not await PaperOrder.filter(client_order_id="one-tx").exists()
+
+
+async def test_an_order_the_paper_book_already_holds_is_accepted_with_it(
+    client, trader, instruments
+):
+    from quarkbot.plugin_settings import settings_of
+    from quarkbot_plugins.trading.models import PaperOrder
+    from quarkbot_plugins.trading.settings import TradingSettings
+
+    held = await PaperOrder.create(
+        account=settings_of(TradingSettings).account, client_order_id="in-book",
+        symbol="BTC-USD", side="buy", type="market", time_in_force="gtc",
+        quantity=D("0.1"), status="open",
+    )  # fmt: skip
+    status, order = await place(
+        client, trader, client_order_id="in-book", symbol="BTC-USD", quantity="0.1"
+    )
+    assert status == 201 and order["status"] == "ACCEPTED"
+    stored = await Order.get(client_order_id="in-book")
+    assert stored.status == "ACCEPTED" and stored.broker_order_id == f"paper-{held.id}"
+    assert await PaperOrder.filter(client_order_id="in-book").count() == 1
