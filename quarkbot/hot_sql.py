@@ -62,11 +62,24 @@ def _add_text(model: type[Model], dialect: str, field: str, where: tuple[str, ..
 
 
 @functools.cache
-def _select_text(model: type[Model], dialect: str, where: tuple[str, ...], order: str) -> str:
+def _select_text(
+    model: type[Model],
+    dialect: str,
+    where: tuple[tuple[str, int | None], ...],
+    order: str,
+    for_update: bool,
+) -> str:
     columns = ",".join(f'"{c}"' for c in model._meta.fields_db_projection.values())
-    table, condition = model._meta.db_table, _where(model, where, _marks(dialect, 1, len(where)))
-    sql = f'SELECT {columns} FROM "{table}" WHERE {condition}'  # noqa: S608
-    return sql + (f" ORDER BY {_column(model, order)}" if order else "")
+    conditions, first = [], 1
+    for name, count in where:  # count: the length of an ``IN`` list, None for equality
+        marks = _marks(dialect, first, count or 1)
+        first += len(marks)
+        test = f"={marks[0]}" if count is None else f" IN ({','.join(marks)})"
+        conditions.append(_column(model, name) + test)
+    sql = f'SELECT {columns} FROM "{model._meta.db_table}" WHERE {" AND ".join(conditions)}'  # noqa: S608
+    sql += f" ORDER BY {_column(model, order)}" if order else ""
+    # SQLite locks the whole file for a write transaction: it has no row locks to take
+    return sql + (" FOR UPDATE" if for_update and dialect != "sqlite" else "")
 
 
 def _values(model: type[Model], items: Mapping[str, Any]) -> list[Any]:
@@ -129,9 +142,28 @@ async def add_later(
         await db.execute_query(sql, values)
 
 
-async def select(model: type[M], where: Mapping[str, Any], order_by: str = "") -> list[M]:
-    """``model.filter(**where).order_by(order_by)`` (equality filters, one ascending column)."""
-    db = model._choose_db(for_write=False)
-    sql = _select_text(model, _dialect(db), tuple(where), order_by)
-    rows = await db.execute_query_dict(sql, _values(model, where))
+async def select(
+    model: type[M],
+    where: Mapping[str, Any],
+    order_by: str = "",
+    using_db: BaseDBAsyncClient | None = None,
+    for_update: bool = False,
+) -> list[M]:
+    """``model.filter(**where).order_by(order_by)`` (one ascending column), optionally
+    ``.select_for_update()``. A filter is equality, or ``IN`` for a list or tuple value (the
+    ORM's ``name__in``; an empty one matches nothing)."""
+    if any(isinstance(v, list | tuple) and not v for v in where.values()):
+        return []
+    db = using_db or model._choose_db(for_write=for_update)
+    shape = tuple(
+        (name, len(value) if isinstance(value, list | tuple) else None)
+        for name, value in where.items()
+    )
+    sql = _select_text(model, _dialect(db), shape, order_by, for_update)
+    fields = model._meta.fields_map
+    values: list[Any] = []
+    for name, value in where.items():
+        items = value if isinstance(value, list | tuple) else [value]
+        values.extend(fields[name].to_db_value(item, model) for item in items)
+    rows = await db.execute_query_dict(sql, values)
     return [model._init_from_db(**row) for row in rows]

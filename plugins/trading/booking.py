@@ -194,19 +194,15 @@ async def _lock(entries: Sequence[_Entry], conn: Any) -> _Books:
     """Lock the orders (by id), then per account the positions (by symbol), each kind in one
     query ordered by the database, as ``books.py`` does (the cash rows come last)."""
     ids = sorted({e.order.id for e in entries})
-    locked = Order.filter(id__in=ids).order_by("id").select_for_update().using_db(conn)
+    locked = await _locked_rows(Order, {"id": ids}, "id", conn)
     dialect = getattr(conn.capabilities, "dialect", "")
-    books = _Books(
-        ROUND_HALF_UP if dialect == "postgres" else ROUND_HALF_EVEN,
-        {order.id: order for order in await locked},
-    )
+    books = _Books(ROUND_HALF_UP if dialect == "postgres" else ROUND_HALF_EVEN, locked)
     instruments = {e.order.symbol: e.instrument for e in entries}
     accounts = sorted({e.order.account for e in entries})
     for account in accounts:
         symbols = sorted({e.order.symbol for e in entries if e.order.account == account})
-        found = await _locked_rows(
-            Position.filter(account=account, symbol__in=symbols), "symbol", conn
-        )
+        where = {"account": account, "symbol": symbols}
+        found = await _locked_rows(Position, where, "symbol", conn)
         for symbol in symbols:
             books.positions[(account, symbol)] = found.get(symbol) or await _new_position(
                 account, instruments[symbol], conn
@@ -220,13 +216,17 @@ async def _lock_cash(entries: Sequence[_Entry], books: _Books, conn: Any) -> Non
         currencies = sorted(
             {e.instrument.quote_currency for e in entries if e.order.account == account}
         )
-        query = CashBalance.filter(account=account, currency__in=currencies)
-        for currency, row in (await _locked_rows(query, "currency", conn)).items():
+        where = {"account": account, "currency": currencies}
+        for currency, row in (await _locked_rows(CashBalance, where, "currency", conn)).items():
             books.cash[(account, currency)] = row
 
 
-async def _locked_rows(query: Any, key: str, conn: Any) -> dict[str, Any]:
-    rows = await query.order_by(key).select_for_update().using_db(conn)
+async def _locked_rows(
+    model: type[Any], where: dict[str, Any], key: str, conn: Any
+) -> dict[Any, Any]:
+    """The rows ``where`` selects, locked in ``key`` order, by ``key`` (hand-written: once per
+    booking, where the ORM's query building cost more than the query)."""
+    rows = await hot_sql.select(model, where, order_by=key, using_db=conn, for_update=True)
     return {getattr(row, key): row for row in rows}
 
 
@@ -244,7 +244,7 @@ async def _book_one(entry: _Entry, books: _Books, conn: Any) -> _CashMove:
     )
     # the fill is inserted before the order is touched: a fill booked before fails here
     # (IntegrityError on fill_id), not as an overfill
-    fill = await Fill.create(
+    fill = Fill(
         fill_id=report.fill_id,
         order=order,
         account=order.account,
@@ -258,8 +258,8 @@ async def _book_one(entry: _Entry, books: _Books, conn: Any) -> _CashMove:
         strategy_id=order.strategy_id,
         ts=report.ts,
         realized_pnl=effect.realized_pnl,
-        using_db=conn,
     )
+    await hot_sql.insert(fill, using_db=conn)
     released = await _book_order(order, report, conn)
     await _book_position(order, position, before, effect, fill, conn)
     kind = "filled" if order.status == OrderStatus.FILLED else "partially_filled"

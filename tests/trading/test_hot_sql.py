@@ -155,3 +155,31 @@ async def test_insert_still_sends_the_save_signals_when_someone_listens(app: Any
     assert (await Order.get(id=order.id)).client_order_id == "ins-3"
     await hot_sql.insert(_order("ins-4"))  # none listening: nothing more seen
     assert len(seen) == 2 and await Order.filter(account=ACCOUNT).count() == 2
+
+
+async def test_select_with_in_lists_and_for_update(rows: list[CashBalance]) -> None:
+    usd, eur, _ = rows
+    where = {"account": ACCOUNT, "currency": ["USD", "EUR", "GBP"]}
+    orm = await CashBalance.filter(account=ACCOUNT, currency__in=["USD", "EUR", "GBP"]).order_by(
+        "currency"
+    )
+    assert snapshot(await hot_sql.select(CashBalance, where, "currency")) == snapshot(orm)
+    assert [r.id for r in await hot_sql.select(CashBalance, {"id": (usd.id,)})] == [usd.id]
+    assert await hot_sql.select(CashBalance, {"account": ACCOUNT, "currency": []}) == []
+    async with in_transaction() as conn:
+        locked = await hot_sql.select(
+            CashBalance, where, "currency", using_db=conn, for_update=True
+        )
+        assert [r.id for r in locked] == [eur.id, usd.id]
+        await hot_sql.update(CashBalance, {"id": usd.id}, using_db=conn, amount=Decimal(5))
+    assert Decimal((await CashBalance.get(id=usd.id)).amount) == 5
+
+
+def test_only_databases_with_row_locks_get_for_update() -> None:
+    shape = (("account", None), ("currency", 2))
+    pg = hot_sql._select_text(CashBalance, "postgres", shape, "currency", True)
+    assert pg.endswith(
+        'WHERE "account"=$1 AND "currency" IN ($2,$3) ORDER BY "currency" FOR UPDATE'
+    )
+    lite = hot_sql._select_text(CashBalance, "sqlite", shape, "currency", True)
+    assert lite.endswith('WHERE "account"=? AND "currency" IN (?,?) ORDER BY "currency"')
