@@ -24,6 +24,7 @@ from contextvars import ContextVar
 
 from redis.exceptions import RedisError
 
+from quarkbot import shared_reads
 from quarkbot.redis_conn import current_redis, key
 
 log = logging.getLogger("quarkbot.cache_version")
@@ -93,6 +94,14 @@ async def batch(group: str) -> AsyncIterator[None]:
 
 
 async def _read(keys: Sequence[str]) -> dict[str, Version | None]:
+    """The versions now: read after this call began, in a read concurrent callers of the same
+    keys share (``quarkbot.shared_reads``: a version as fresh as the caller's arrival is all a
+    cached copy's check needs)."""
+    found = await shared_reads.shared(("versions", *keys), lambda: _read_now(keys))
+    return dict(found)  # the caller's own (``batch`` takes values out of it)
+
+
+async def _read_now(keys: Sequence[str]) -> dict[str, Version | None]:
     """One MGET; a missing version is created (``SET NX``) and read in a second round trip."""
     try:
         redis = current_redis()

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from quarkbot import events
+from quarkbot import events, shared_reads
 from quarkbot.errors import Unavailable
 
 if TYPE_CHECKING:
@@ -49,35 +49,21 @@ _key = ""
 
 def install(redis: Redis | None, prefix: str = "") -> None:
     """Use ``redis`` for generations (the web app at start-up; None at shutdown)."""
-    global _redis, _key, _next_read
+    global _redis, _key
     _redis, _key = redis, f"{prefix}:auth:generation"
-    _next_read = None
     _cache.clear()
 
 
 async def current_generation() -> str | None:
     """The generation in Redis, read after this call began; None when Redis cannot tell.
 
-    Concurrent callers share one read, as long as it was not sent before they called: a read
-    sent after a caller arrived reflects every invalidation finished before it arrived, which is
-    all the argument above needs. Under load this saves most of the round trips.
+    Concurrent callers share one read, as long as it was not sent before they called
+    (``quarkbot.shared_reads``): a read sent after a caller arrived reflects every invalidation
+    finished before it arrived, which is all the argument above needs.
     """
-    global _next_read
     if _redis is None:
         return None
-    if _next_read is None:
-        _next_read = asyncio.ensure_future(_read_soon())
-    return await asyncio.shield(_next_read)
-
-
-_next_read: asyncio.Future[str | None] | None = None
-
-
-async def _read_soon() -> str | None:
-    global _next_read
-    await asyncio.sleep(0)  # let the requests of this loop iteration join
-    _next_read = None  # from here on, newcomers start the next read
-    return await _read()
+    return await shared_reads.shared(("auth-generation", _key), _read)
 
 
 async def _read() -> str | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import cast
 
-from quarkbot import events
+from quarkbot import events, shared_reads
 from quarkbot.redis_conn import current_redis, key
 from quarkbot.types import as_utc, format_decimal, iso_utc, utc_now
 from quarkbot_plugins.market_data.errors import NoMarketData
@@ -86,7 +86,13 @@ async def publish_quote(quote: Quote, source: str = "manual") -> Quote:
 
 
 async def read_quote(symbol: str) -> Quote | None:
-    """The latest quote of ``symbol``, or None when none was published yet."""
+    """The latest quote of ``symbol``, or None when none was published yet: read after this
+    call began, in one read that concurrent callers for the symbol share
+    (``quarkbot.shared_reads``; a ``Quote`` is frozen)."""
+    return await shared_reads.shared(("quote", quote_key(symbol)), lambda: _read_quote(symbol))
+
+
+async def _read_quote(symbol: str) -> Quote | None:
     raw = await cast("Awaitable[dict[bytes, bytes]]", current_redis().hgetall(quote_key(symbol)))
     return _parse_quote(symbol, raw)
 
