@@ -169,11 +169,8 @@ class _Shortening:
     async def _flush(self) -> None:
         await asyncio.sleep(SHORTEN_AFTER_SECONDS)
         bus, ids, self.ids, self.task = self.bus, self.ids, [], None
-        pipe = bus.redis.pipeline(transaction=False)
-        for outbox_id in ids:
-            pipe.expire(bus.done_key(outbox_id), events.DONE_AFTER_DELETE_SECONDS)
         try:
-            await pipe.execute()
+            await bus.shorten_markers(ids, events.DONE_AFTER_DELETE_SECONDS)
         except (RedisError, OSError, TimeoutError) as exc:  # they expire in a week instead
             log.warning("shortening outbox markers failed (%s)", type(exc).__name__)
 
