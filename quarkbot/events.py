@@ -31,8 +31,7 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from quarkbot import sqlite_transaction
-from quarkbot.deferred_writes import insert_later
+from quarkbot import outbox_rows, sqlite_transaction
 
 log = logging.getLogger("quarkbot.events")
 
@@ -221,22 +220,17 @@ async def publish(channel: str, type: str, data: Any = None) -> dict[str, Any]:
     Inside :func:`atomic` the event goes to the outbox in the transaction instead and is
     published after the commit; the envelope returned then has ``seq`` None.
     """
-    pending = _pending.get()
-    if pending is None:
+    if outbox_rows.current() is None:
         return await current_bus().publish(channel, type, data)
-    from quarkbot.models import OutboxEvent
-
     ts, tail = envelope_tail(channel, type, data)
-    row = OutboxEvent(channel=channel, body=tail)
-    await insert_later(row, OutboxEvent._choose_db(for_write=True))
-    pending.append(row)
+    await outbox_rows.add(channel, tail)
     return {"channel": channel, "type": type, "seq": None, "ts": ts, "data": data}
 
 
 def in_outbox_transaction() -> bool:
     """True inside :func:`atomic`: :func:`publish` writes to the outbox in the transaction, and
     a failure there means the change cannot commit with its event."""
-    return _pending.get() is not None
+    return outbox_rows.current() is not None
 
 
 #: Outbox rows on this channel are not events but version bumps (``quarkbot.cache_version``):
@@ -262,20 +256,11 @@ async def write_generation_renewal(redis_key: str) -> bool:
 
 
 async def _write_redis_change(channel: str, redis_key: str) -> bool:
-    pending = _pending.get()
-    if pending is None:
+    if outbox_rows.current() is None:
         return False
-    from quarkbot.models import OutboxEvent
-
-    row = OutboxEvent(channel=channel, body=redis_key)
-    await insert_later(row, OutboxEvent._choose_db(for_write=True))
-    pending.append(row)
+    await outbox_rows.add(channel, redis_key)
     return True
 
-
-#: the outbox rows of the current ``atomic``; their ids are known once it has committed (an
-#: insert on SQLite goes with the next statement: ``quarkbot.deferred_writes``)
-_pending: ContextVar[list[Any] | None] = ContextVar("quarkbot_outbox_pending", default=None)
 
 #: called after the commit, before the direct publish (tests inject a crash here)
 after_commit_hooks: list[Callable[[], None]] = []
@@ -330,30 +315,29 @@ async def atomic(connection_name: str | None = None, brief: bool = False) -> Asy
 
     from quarkbot import outbox, outbox_deletes
 
-    if _pending.get() is not None:
+    if outbox_rows.current() is not None:
         async with in_transaction(connection_name) as conn:
             yield conn
         return
-    pending: list[Any] = []
     callbacks: list[Callable[[], Awaitable[None]]] = []
     ends: list[Callable[[bool], None]] = []
-    token, callbacks_token = _pending.set(pending), _on_commit.set(callbacks)
-    ends_token = _on_end.set(ends)
+    callbacks_token, ends_token = _on_commit.set(callbacks), _on_end.set(ends)
     committed = False
     try:
-        # the transaction's begin takes the mark: the body's own transactions are not brief
-        # inside a bare ``in_transaction()`` this is a savepoint: the outer one may roll back
-        deletes = connection_name is None and not _still_in_a_transaction(None)
-        with sqlite_transaction.brief() if brief else contextlib.nullcontext():
-            async with in_transaction(connection_name) as conn:
-                yield conn
-                if deletes:  # published rows' delete, with this commit
-                    await outbox_deletes.with_transaction()
-                for before in before_commit_hooks:
-                    await before()
+        with outbox_rows.collecting() as pending:
+            # the transaction's begin takes the mark: the body's own transactions are not brief
+            # inside a bare ``in_transaction()`` this is a savepoint: the outer one may roll back
+            deletes = connection_name is None and not _still_in_a_transaction(None)
+            with sqlite_transaction.brief() if brief else contextlib.nullcontext():
+                async with in_transaction(connection_name) as conn:
+                    yield conn
+                    if deletes:  # published rows' delete, with this commit
+                        await outbox_deletes.with_transaction()
+                    for before in before_commit_hooks:
+                        await before()
+                    await outbox_rows.write(conn)
         committed = True
     finally:
-        _pending.reset(token)
         _on_commit.reset(callbacks_token)
         _on_end.reset(ends_token)
         for end in ends:
@@ -365,13 +349,13 @@ async def atomic(connection_name: str | None = None, brief: bool = False) -> Asy
             await callback()
         except Exception:  # committed: a follower's failure does not undo it
             log.exception("an on_commit callback failed")
-    if pending and _still_in_a_transaction(connection_name):
+    if pending.rows and _still_in_a_transaction(connection_name):
         # inside a bare ``in_transaction()``: this was a savepoint, the rows are not committed
         # and may still roll back; the next commit's publish or the relay takes them
         return
-    if pending:
+    if pending.rows:
         try:
-            await outbox.publish_committed(max(row.id for row in pending))
+            await outbox.publish_committed(pending.last_id)
         except Exception:  # committed: the relay publishes what this could not
             log.exception("publishing after commit failed")
 

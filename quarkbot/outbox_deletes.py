@@ -134,15 +134,23 @@ async def _delete(state: _Waiting) -> None:
     if not ids:
         return
     try:
-        # brief: on SQLite the delete polls for the write lock from the event loop instead of
-        # sleeping in SQLite's busy handler while the process's other transactions wait
-        async with db.brief_transaction():
-            await OutboxEvent.filter(id__in=ids).delete()
+        await _delete_rows(ids)
     except Exception:  # the relay publishes them again (a no-op) and deletes them
         log.exception("deleting %d published outbox rows failed", len(ids))
         state.unfinished.difference_update(ids)
         return
     _deleted(state, ids)
+
+
+async def _delete_rows(ids: list[int]) -> None:
+    """One statement: on SQLite in a brief transaction (it polls for the write lock from the
+    event loop instead of sleeping in SQLite's busy handler while the process's other
+    transactions wait); elsewhere on its own, without a BEGIN and a COMMIT around it."""
+    if OutboxEvent._choose_db(for_write=True).capabilities.dialect != "sqlite":
+        await OutboxEvent.filter(id__in=ids).delete()
+        return
+    async with db.brief_transaction():
+        await OutboxEvent.filter(id__in=ids).delete()
 
 
 def _deleted(state: _Waiting, ids: list[int]) -> None:

@@ -11,6 +11,9 @@ left open and drop ``LISTEN`` callbacks. What it no longer undoes is session sta
 query of quarkbot leaves behind; plugin code must not either: ``SET LOCAL`` rather than ``SET``,
 ``pg_advisory_xact_lock`` rather than ``pg_advisory_lock``, no ``WITH HOLD`` cursor
 (``docs/plugins.md``).
+
+Its transactions also write the outbox rows of ``events.atomic()`` several at a time, at their
+boundaries (``quarkbot.outbox_rows``): one statement instead of one per event.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import (
+    NestedTransactionContext,
+    TransactionContext,
+    TransactionContextPooled,
+)
+
+from quarkbot import outbox_rows
 
 
 async def keep_session(connection: asyncpg.Connection) -> None:
@@ -28,6 +38,31 @@ async def keep_session(connection: asyncpg.Connection) -> None:
 class SessionKeepingClient(AsyncpgDBClient):
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
         return await asyncpg.create_pool(None, reset=keep_session, **kwargs)
+
+    def _in_transaction(self) -> TransactionContext:
+        return TransactionContextPooled(OutboxBatchingTransaction(self), self._pool_init_lock)
+
+
+class OutboxBatchingTransaction(TransactionWrapper):
+    """A transaction (or savepoint) whose outbox rows wait for its boundaries: the rows published
+    before a savepoint belong to the transaction around it, those published inside it to it."""
+
+    batches_outbox_rows = True
+
+    def _in_transaction(self) -> TransactionContext:
+        return NestedTransactionContext(OutboxBatchingTransaction(self))
+
+    async def savepoint(self) -> None:
+        await outbox_rows.write(self)
+        await super().savepoint()
+
+    async def release_savepoint(self) -> None:
+        await outbox_rows.write(self)
+        await super().release_savepoint()
+
+    async def savepoint_rollback(self) -> None:
+        outbox_rows.discard_unwritten()
+        await super().savepoint_rollback()
 
 
 client_class = SessionKeepingClient

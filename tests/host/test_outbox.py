@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -169,6 +170,72 @@ async def test_inside_a_bare_transaction_nothing_is_published_before_it_commits(
         await seen.wait_for(2, 5)
         await asyncio.sleep(0.2)
     check_delivery(seen.received, 1)
+    assert await OutboxEvent.all().count() == 0
+
+
+async def test_an_event_belongs_to_the_savepoint_it_was_published_in(
+    settings: Settings, bus: EventBus
+) -> None:
+    """On PostgreSQL the rows wait for the transaction's boundaries (``quarkbot.outbox_rows``):
+    a savepoint rolled back takes its events along, one released keeps them, in order."""
+    from tortoise.transactions import in_transaction
+
+    async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+        async with events.atomic():
+            await events.publish(CHANNEL, "order.created", {"order": 0})
+            with contextlib.suppress(RuntimeError):
+                async with in_transaction():  # a savepoint, rolled back: its event goes too
+                    await events.publish(CHANNEL, "order.created", {"order": -1})
+                    raise RuntimeError("the savepoint rolls back")
+            async with in_transaction():  # a savepoint, released
+                await events.publish(CHANNEL, "order.filled", {"order": 0})
+                async with events.atomic():  # nested atomic: a savepoint in the savepoint
+                    await events.publish(CHANNEL, "order.created", {"order": 1})
+            await events.publish(CHANNEL, "order.filled", {"order": 1})
+        await seen.wait_for(4, 5)
+        await asyncio.sleep(0.2)
+    check_delivery(seen.received, 2)
+    assert [(e["data"]["order"], e["type"]) for e in seen.received] == [
+        (0, "order.created"), (0, "order.filled"), (1, "order.created"), (1, "order.filled")
+    ]  # fmt: skip
+    assert await OutboxEvent.all().count() == 0
+
+
+async def test_on_postgresql_a_transactions_events_are_one_statement(
+    settings: Settings, bus: EventBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not settings.effective_database_url.startswith("postgres"):
+        pytest.skip("SQLite sends each row with the transaction's next statement anyway")
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+        async with events.atomic():
+            await JobEffect.create(key=f"{settings.redis_prefix}:batched")
+            for order in range(3):
+                await events.publish(CHANNEL, "order.created", {"order": order})
+        await seen.wait_for(3, 5)
+    inserts = [r for r in caplog.records if 'INSERT INTO "quarkbot_outbox"' in r.getMessage()]
+    assert len(inserts) == 1
+    assert [e["data"]["order"] for e in seen.received] == [0, 1, 2]
+
+
+async def test_many_events_of_one_transaction_arrive_in_order(
+    settings: Settings, bus: EventBus
+) -> None:
+    """More rows than one statement takes (``outbox_rows.CHUNK``): all of them, in order (the
+    publication after the commit takes a batch of ``OUTBOX_BATCH``, the relay the rest)."""
+    from quarkbot import outbox_rows
+
+    count = outbox_rows.CHUNK + 20
+    async with Collector(url_of(settings), bus.pubsub_channel) as seen:
+        async with events.atomic():
+            for order in range(count):
+                await events.publish(CHANNEL, "order.created", {"order": order})
+        async with asyncio.timeout(10):  # the relay, once the published rows' delete is done
+            while await outbox.relay_once(grace=0) == 0 and len(seen.received) < count:
+                await asyncio.sleep(0.05)
+        await seen.wait_for(count, 10)
+        await asyncio.sleep(0.2)
+    assert [e["data"]["order"] for e in seen.received] == list(range(count))
     assert await OutboxEvent.all().count() == 0
 
 
