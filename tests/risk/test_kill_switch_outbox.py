@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from quarkbot import events, outbox
+from quarkbot import events, outbox, outbox_rows
 from quarkbot.models import OutboxEvent
 from quarkbot.types import utc_now
 from quarkbot_plugins.risk import gate_version, trading_state
@@ -55,7 +55,9 @@ async def test_a_failure_after_the_state_write_leaves_neither_state_nor_event(ap
 
     async def fail(row: TradingState) -> None:
         assert row.state != "ACTIVE"  # written, in this transaction
-        assert await OutboxEvent.filter(channel=ALERTS).count() == 1  # and so is its event
+        # and so is its event (on PostgreSQL the transaction's rows wait for its commit)
+        pending = outbox_rows.current()
+        assert pending is not None and [r.channel for r in pending.rows].count(ALERTS) == 1
         raise RuntimeError("a bug after the write")
 
     with pytest.raises(RuntimeError):
