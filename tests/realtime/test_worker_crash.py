@@ -115,7 +115,7 @@ async def test_a_killed_workers_jobs_rerun_and_apply_once(
             assert (await Note.get(id=waiting.id)).stamps == 0  # A's is not
             kill_process(first)  # SIGKILL, mid-job
             assert first.popen.returncode == -9
-            assert job_events("job.completed") == set()
+            assert job_events("job.completed") & both == set()  # (a cron may have completed)
 
             d.worker()
             await until(lambda: job_events("job.completed") >= both, 90)
