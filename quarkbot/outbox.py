@@ -74,26 +74,35 @@ async def publish_committed(last_id: int) -> None:
 
 
 async def _publish_up_to(last_id: int) -> int:
+    """Every row up to ``last_id``, a batch at a time, until one is short or a publish fails."""
     if not events.is_installed():
         return 0
-    rows = outbox_deletes.unpublished(await _oldest_up_to(last_id))
-    return await publish_rows(events.current_bus(), rows) if rows else 0
+    published, after = 0, 0
+    while True:
+        read = await _oldest_up_to(last_id, after)
+        rows = outbox_deletes.unpublished(read)
+        done = await publish_rows(events.current_bus(), rows) if rows else 0
+        published += done
+        if len(read) < events.OUTBOX_BATCH or done < len(rows):
+            return published
+        after = read[-1][0]
 
 
-async def _oldest_up_to(last_id: int) -> list[tuple[int, str, str]]:
-    """The oldest rows up to ``last_id`` (a batch at most). Hand-written: after every commit,
-    the ORM's query building cost several times the read (profiled in ``bench/orders.py``)."""
+async def _oldest_up_to(last_id: int, after: int = 0) -> list[tuple[int, str, str]]:
+    """The oldest rows after ``after`` up to ``last_id`` (a batch at most). Hand-written: after
+    every commit, the ORM's query building cost several times the read (``bench/orders.py``)."""
     db = OutboxEvent._choose_db(for_write=False)
-    _, rows = await db.execute_query(_up_to_sql(str(db.capabilities.dialect)), [last_id])
+    sql = _up_to_sql(str(db.capabilities.dialect))
+    _, rows = await db.execute_query(sql, [last_id, after])
     return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
 
 
 @functools.cache
 def _up_to_sql(dialect: str) -> str:
-    mark = "?" if dialect == "sqlite" else "$1"
+    up_to, after = ("?", "?") if dialect == "sqlite" else ("$1", "$2")
     return (
         f'SELECT "id","channel","body" FROM "{OutboxEvent._meta.db_table}" '  # noqa: S608
-        f'WHERE "id"<={mark} ORDER BY "id" LIMIT {events.OUTBOX_BATCH}'
+        f'WHERE "id"<={up_to} AND "id">{after} ORDER BY "id" LIMIT {events.OUTBOX_BATCH}'
     )
 
 
