@@ -15,6 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Expression
 from tortoise.fields.base import DatabaseDefault
 from tortoise.queryset import DeleteQuery, UpdateQuery
+from tortoise.signals import Signals
 
 from quarkbot.sqlite_transaction import LazyConnection
 
@@ -73,14 +74,39 @@ async def update_or_fail(query: UpdateQuery, error: Exception) -> None:
     lazy.defer_call(compare_and_set)
 
 
+async def insert_now(instance: Model, using_db: BaseDBAsyncClient) -> None:
+    """``await instance.save(using_db=..., force_create=True)``, without dispatching the save
+    signals when no listener is connected to the model (``hot_sql.insert``)."""
+    model = type(instance)
+    # save() for what it does beyond the INSERT: signals, partial rows, async field defaults
+    if (
+        _has_save_listeners(model)
+        or instance._partial
+        or getattr(instance, "_await_when_save", None)
+    ):
+        await instance.save(using_db=using_db, force_create=True)
+        return
+    await using_db.executor_class(model=model, db=using_db).execute_insert(instance)
+    instance._saved_in_db = True
+
+
+def _has_save_listeners(model: type[Model]) -> bool:
+    listeners = model._listeners
+    return bool(
+        listeners.get(Signals.pre_save, {}).get(model)
+        or listeners.get(Signals.post_save, {}).get(model)
+    )
+
+
 async def insert_later(instance: Model, using_db: BaseDBAsyncClient) -> None:
     """``await instance.save(using_db=...)`` for a new row with an auto-increment id and no
     signals; on SQLite in a transaction the id is set when the statement has run (by the commit
-    at the latest). A row with database defaults is saved at once (their values are read back)."""
+    at the latest). A row with database defaults is written at once (their values are read
+    back), as is every row elsewhere (``insert_now``)."""
     lazy = _lazy(using_db)
     executor: Any = using_db.executor_class(model=type(instance), db=using_db)
     if lazy is None or executor._has_db_default_values(instance, executor.regular_columns):
-        await instance.save(using_db=using_db)
+        await insert_now(instance, using_db)
         return
     meta = instance._meta
     values = [

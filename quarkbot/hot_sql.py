@@ -18,9 +18,8 @@ from typing import Any, TypeVar
 
 from tortoise import Model
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.signals import Signals
 
-from quarkbot.deferred_writes import defer_sql
+from quarkbot.deferred_writes import defer_sql, insert_now
 
 M = TypeVar("M", bound=Model)
 
@@ -95,22 +94,8 @@ async def insert(instance: M, using_db: BaseDBAsyncClient | None = None) -> M:
     """``instance.save(force_create=True)``: tortoise's own INSERT (defaults, primary key),
     without its save signals' dispatch when no listener is connected to the model (two
     ``asyncio.gather()`` of nothing per row; about a third of ``save``'s CPU)."""
-    model = type(instance)
-    db = using_db or model._choose_db(for_write=True)
-    if _has_save_listeners(model) or instance._partial:
-        await instance.save(using_db=db, force_create=True)
-        return instance
-    await db.executor_class(model=model, db=db).execute_insert(instance)
-    instance._saved_in_db = True
+    await insert_now(instance, using_db or type(instance)._choose_db(for_write=True))
     return instance
-
-
-def _has_save_listeners(model: type[Model]) -> bool:
-    listeners = model._listeners
-    return bool(
-        listeners.get(Signals.pre_save, {}).get(model)
-        or listeners.get(Signals.post_save, {}).get(model)
-    )
 
 
 async def update(
