@@ -212,6 +212,18 @@ def backtest_report_sections(backtest: Any) -> Any:
 
 
 @hookspec
+def gate_reads(order: Any, instrument: Any) -> Any:
+    """Called by the trading plugin as it reads the account for an order's gates (``check`` and
+    ``orders/preview``, not ``pre_submit``), before any ``check_order`` hook runs.
+
+    Returns None, or a mapping of names to awaitables (not yet awaited) of reads a
+    ``check_order`` hook will need, such as the risk plugin's count of working orders. They run
+    concurrently with the account's reads on PostgreSQL, and each result is in
+    ``ctx.memo[name]``. Reads only: an earlier gate may still deny the order.
+    """
+
+
+@hookspec
 def check_order(order: Any, ctx: Any) -> Any:
     """Called for every order before it reaches a broker, and again by ``orders/preview``.
 

@@ -77,6 +77,19 @@ def register_cron_jobs() -> Sequence[CronJob]:
     return [CronJob(monitor, second={0, 10, 20, 30, 40, 50}, run_at_startup=True)]
 
 
+@hookimpl
+def gate_reads(order: Any, instrument: Any) -> Any:
+    """The working orders' count and the holdings' quotes, read with the account when the
+    limits need them."""
+    from quarkbot_plugins.risk.gate_state import cached
+    from quarkbot_plugins.risk.limit_checks import gate_reads as reads
+
+    if instrument.kind == "spot" and order.side == "sell":
+        return None  # it reduces a position or is refused (no short spot): no limit applies
+    state = cached()
+    return reads(order.account, state.limits if state is not None else None)
+
+
 @hookimpl(tryfirst=True)
 async def check_order(order: Any, ctx: Any) -> Any:
     """The risk gate: kill switch, circuit breakers, limits, PDT (see docs/risk.md)."""

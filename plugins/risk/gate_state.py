@@ -41,6 +41,12 @@ def forget() -> None:
     _cached = None
 
 
+def cached() -> GateState | None:
+    """This process's copy as last validated, or None; not checked against Redis (for a read
+    made ahead in case it is needed: ``gate_reads``)."""
+    return _cached
+
+
 async def load(version: tuple[str, int] | None) -> GateState:
     state = await TradingState.get_or_none(id=STATE_ID)
     enabled = await CircuitBreaker.filter(enabled=True).order_by("id")

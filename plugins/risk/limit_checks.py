@@ -8,7 +8,7 @@ is one function with its own code (``denials.DENIAL_CODES``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,8 @@ from quarkbot_plugins.trading import api as trading
 from quarkbot_plugins.trading.api import Denial
 
 INFINITY = Decimal("Infinity")
+#: the working orders' count read with the account (``gate_reads``), in ``ctx.memo``
+OPEN_ORDERS = "risk.open_orders"
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,10 @@ async def open_orders(p: Proposal) -> Denial | None:
     if limit is None:
         return None
     stored = bool(getattr(p.order, "id", 0))  # the order itself is already PENDING_SUBMIT
-    would_be = await trading.count_open_orders() + (0 if stored else 1)
+    count = p.ctx.memo.get(OPEN_ORDERS)
+    if count is None:  # not read ahead: the limit was set since this process's copy
+        count = await trading.count_open_orders()
+    would_be = count + (0 if stored else 1)
     if would_be <= limit:
         return None
     return deny(
@@ -126,6 +131,20 @@ async def open_orders(p: Proposal) -> Denial | None:
         open_orders=would_be,
         limit=limit,
     )
+
+
+def gate_reads(account: str, limits: Limits | None) -> dict[str, Awaitable[Any]] | None:
+    """What to read with the account, by this process's copy of the limits: the working orders'
+    count when the limit on it is set (else ``open_orders`` counts), the quotes of the account's
+    holdings when a limit needs the account at market (else ``valuate`` reads them)."""
+    if limits is None:
+        return None
+    reads: dict[str, Awaitable[Any]] = {}
+    if limits.portfolio.max_open_orders is not None:
+        reads[OPEN_ORDERS] = trading.count_open_orders()
+    if needs_valuation(limits):
+        reads[trading.QUOTES_AHEAD] = trading.quotes_ahead(account)
+    return reads or None
 
 
 # the account at market --------------------------------------------------------------------------

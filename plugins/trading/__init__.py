@@ -108,8 +108,10 @@ def install_brokers() -> None:
 
 def _forget_cash_rows() -> None:
     from quarkbot_plugins.trading.holds import rows_seen
+    from quarkbot_plugins.trading.valuation import forget_holdings
 
     rows_seen.clear()  # the database may be another one (tests, a restarted app)
+    forget_holdings()
 
 
 @hookimpl

@@ -27,7 +27,9 @@ Everything here is stable; the rest of the package (pipeline, routes, paper brok
   (:class:`OrderStatus`; ``OPEN_STATUSES`` are the working ones), ``await
   count_open_orders()``, and the one valuation of the account at market: ``await valuate()``
   (:class:`Valuation` of :class:`Holding`); inside ``check_order``, ``await valuate(ctx)`` values
-  the account rows the gates read for the order, once for every hook
+  the account rows the gates read for the order, once for every hook; a gate that will value
+  the account returns ``{QUOTES_AHEAD: quotes_ahead(order.account)}`` from its ``gate_reads``
+  so the quotes are read with the rows
 - ``estimate_price(order, quote)``: the price an order is expected to execute at (its limit or
   stop price, else the quote's side); ``estimate_fee(notional)``: the taker fee on a notional
 """
@@ -55,7 +57,13 @@ from quarkbot_plugins.trading.gates import estimate_fee, estimate_price
 from quarkbot_plugins.trading.models import CashBalance, Fill, Order, Position, Trade
 from quarkbot_plugins.trading.pipeline import find_order, place_order
 from quarkbot_plugins.trading.settings import TradingSettings
-from quarkbot_plugins.trading.valuation import Holding, Valuation, valuate
+from quarkbot_plugins.trading.valuation import (
+    QUOTES_AHEAD,
+    Holding,
+    Valuation,
+    quotes_ahead,
+    valuate,
+)
 
 FILL_EVENTS = frozenset({"filled", "partially_filled"})
 
@@ -106,6 +114,7 @@ __all__ = [
     "BROKER_REJECTIONS",
     "FILL_EVENTS",
     "OPEN_STATUSES",
+    "QUOTES_AHEAD",
     "STATUSES",
     "TERMINAL_STATUSES",
     "CashBalance",
@@ -129,6 +138,7 @@ __all__ = [
     "find_order",
     "ledger",
     "place_order",
+    "quotes_ahead",
     "rebuild_books",
     "trading_settings",
     "valuate",

@@ -8,7 +8,9 @@ working orders already hold (a running total, ``holds.py``).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import inspect
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +22,7 @@ from quarkbot_plugins.trading.cash import cash_row
 from quarkbot_plugins.trading.domain import OPEN_STATUSES, Denial, GatePhase, OrderContext
 from quarkbot_plugins.trading.models import Order
 from quarkbot_plugins.trading.settings import TradingSettings
-from quarkbot_plugins.trading.valuation import read_account
+from quarkbot_plugins.trading.valuation import AccountRows, read_account
 
 BPS = Decimal(10_000)
 TRADING = "trading"
@@ -41,7 +43,7 @@ def estimate_fee(notional: Decimal) -> Decimal:
 async def order_context(
     order: Order, instrument: Any, quote: Any, phase: GatePhase
 ) -> OrderContext:
-    rows = await read_account(order.account)
+    rows, memo = await account_and_gate_reads(order, instrument)
     position = rows.position(order.symbol)
     cash = rows.cash.get(instrument.quote_currency)
     if cash is None:
@@ -54,7 +56,36 @@ async def order_context(
         phase=phase,
         cash_held=Decimal(cash.held),
         account_rows=rows,
+        memo=memo,
     )
+
+
+async def account_and_gate_reads(
+    order: Order, instrument: Any
+) -> tuple[AccountRows, dict[str, Any]]:
+    """The account's rows, and the reads the ``gate_reads`` hooks ask for (in ``ctx.memo``).
+
+    Concurrently on PostgreSQL, where each read is a round trip of its own; one after the other
+    on SQLite, whose reads on the order path run in the event loop (``db.brief_reads``), so
+    tasks would only add their own cost."""
+    reads: dict[str, Any] = {}
+    for _plugin, wanted in hooks.current_manager().call_each(
+        "gate_reads", order=order, instrument=instrument
+    ):
+        reads.update(wanted)
+    if not reads:
+        return await read_account(order.account), {}
+    if Order._meta.db.capabilities.dialect == "sqlite":
+        try:
+            rows = await read_account(order.account)
+        except BaseException:
+            for read in reads.values():  # not awaited: closed, so no warning names them
+                if inspect.iscoroutine(read):
+                    read.close()
+            raise
+        return rows, {name: await read for name, read in reads.items()}
+    rows, *values = await asyncio.gather(read_account(order.account), *reads.values())
+    return rows, dict(zip(reads, values, strict=True))
 
 
 def as_denial(result: Any, plugin: str) -> Denial:

@@ -88,6 +88,7 @@ class AccountRows:
 
     positions: tuple[Position, ...]
     cash: dict[str, CashBalance]  # by currency
+    account: str = ""
 
     def position(self, symbol: str) -> Position | None:
         return next((p for p in self.positions if p.symbol == symbol), None)
@@ -98,7 +99,7 @@ async def read_account(account: str) -> AccountRows:
     # cost more than the reads
     positions = await hot_sql.select(Position, {"account": account}, order_by="symbol")
     cash = await hot_sql.select(CashBalance, {"account": account})
-    return AccountRows(tuple(positions), {row.currency: row for row in cash})
+    return AccountRows(tuple(positions), {row.currency: row for row in cash}, account)
 
 
 def _holding(row: Position, quote: Any) -> Holding:
@@ -130,19 +131,41 @@ async def valuate(ctx: Any = None) -> Valuation:
         return await _valuate(await read_account(settings_of(TradingSettings).account))
     shared = ctx.memo.get(_MEMO)
     if shared is None:
-        shared = ctx.memo[_MEMO] = await _valuate(ctx.account_rows)
+        shared = ctx.memo[_MEMO] = await _valuate(ctx.account_rows, ctx.memo.get(QUOTES_AHEAD))
     return shared
 
 
 _MEMO = "trading.valuation"
+#: the quotes ``quotes_ahead`` read with the account's rows (a gate's ``gate_reads``)
+QUOTES_AHEAD = "trading.quotes_ahead"
+#: the symbols each account held at its last valuation in this process
+_held_before: dict[str, tuple[str, ...]] = {}
 
 
-async def _valuate(rows: AccountRows) -> Valuation:
+def forget_holdings() -> None:
+    """Start-up: the database may be another one."""
+    _held_before.clear()
+
+
+async def quotes_ahead(account: str) -> dict[str, Any]:
+    """The quotes of what ``account`` held at its last valuation here, for a gate's
+    ``gate_reads``: read with the account's rows, so that ``valuate(ctx)`` reads only the
+    quotes of symbols held since (usually none)."""
+    symbols = _held_before.get(account)
+    return await market.latest_quotes(list(symbols)) if symbols else {}
+
+
+async def _valuate(rows: AccountRows, ahead: dict[str, Any] | None = None) -> Valuation:
     settings = settings_of(TradingSettings)
     cash_row = rows.cash.get(settings.base_currency)
     cash = Decimal(cash_row.amount) if cash_row is not None else Decimal(settings.initial_capital)
     held = [row for row in rows.positions if Decimal(row.quantity) != 0]
-    quotes = await market.latest_quotes([row.symbol for row in held])
+    symbols = [row.symbol for row in held]
+    _held_before[rows.account] = tuple(symbols)
+    quotes = dict(ahead or {})
+    missing = [symbol for symbol in symbols if symbol not in quotes]
+    if missing:
+        quotes.update(await market.latest_quotes(missing))
     return Valuation(
         ts=utc_now(),
         account=settings.account,
