@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -392,6 +393,8 @@ def summary(phase: Phase, fills: dict[str, float] | None) -> dict[str, Any]:
         "other_processes_cores": round(phase.foreign_cores, 2),
     }
     out["cpu_ms_per_order"] = {k: round(v, 2) for k, v in cpu_ms_per_order(out).items()}
+    if out["cpu_ms_per_order"]:
+        out["cpu_ceiling_orders_per_s"] = round(cpu_ceiling(out["cpu_ms_per_order"]["all"]), 1)
     if fills is not None:
         fill = phase.fill_ms(fills)
         out.update(
@@ -428,7 +431,21 @@ def show(label: str, s: dict[str, Any]) -> None:
     if per_order:
         parts = ", ".join(f"{k} {v:.2f}" for k, v in per_order.items())
         print(f"  {'':22} CPU ms per order: {parts}")
+        busiest = max((k for k in per_order if k != "all"), key=per_order.__getitem__)
+        print(
+            f"  {'':22} CPU ceiling at that cost: {cpu_ceiling(per_order['all']):.0f} orders/s "
+            f"on {CORES} cores; {1000 / per_order[busiest]:.0f}/s for {busiest} (one event loop)"
+        )
     sys.stdout.flush()
+
+
+CORES = os.cpu_count() or 1
+
+
+def cpu_ceiling(all_ms_per_order: float) -> float:
+    """Orders a second the machine's cores could serve at this CPU cost per order (all the
+    server's processes, the client left out): where the throughput stops, whatever the locks."""
+    return CORES * 1000 / all_ms_per_order if all_ms_per_order else 0.0
 
 
 def cpu_ms_per_order(s: dict[str, Any]) -> dict[str, float]:
